@@ -1,0 +1,1 @@
+"""The CareWatch rule engine: pure NumPy computation over readings, plus notifiers."""

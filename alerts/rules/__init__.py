@@ -1,0 +1,1 @@
+"""Clinical rules: pure functions from NumPy arrays of readings to severities."""

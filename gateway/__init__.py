@@ -1,0 +1,1 @@
+"""The CareWatch hub: Bluetooth LE medical devices in, durable MQTT batches out."""

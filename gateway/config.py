@@ -1,0 +1,56 @@
+"""The hub's configuration file (TOML), validated at start with errors a technician can act on."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.wire.topics import HUB_ID_PATTERN
+
+
+class ConfigError(ValueError):
+    """The hub configuration is missing or wrong; the message names the file and the field."""
+
+
+class BrokerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "localhost"
+    port: int = Field(default=8883, ge=1, le=65535)
+    ca_file: Path = Field(description="CA certificate that signed the broker's certificate")
+    password_file: Path = Field(description="file holding this hub's MQTT password (mode 0600)")
+    keepalive: int = Field(default=30, ge=5, le=600)
+
+
+class HubConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hub_id: str = Field(pattern=HUB_ID_PATTERN, description="also the hub's MQTT user name")
+    broker: BrokerConfig
+    state_dir: Path = Path("/var/lib/carewatch-hub")
+    batch_size: int = Field(default=50, ge=1, le=500)
+    adapter: str = "hci0"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.sqlite3"
+
+    def password(self) -> str:
+        try:
+            return self.broker.password_file.read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the MQTT password file {self.broker.password_file}: {e}") from e
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read hub config {path}: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,150 @@
+"""One MQTT v5 session to the broker over TLS, as this hub's own user.
+
+Why v5: with 3.1.1 Mosquitto acknowledges a publish the ACL refused and drops it silently;
+v5 returns "Not authorized" in the PUBACK, so the hub knows and keeps the reading.
+The session is persistent (clean_start False, long expiry) so commands queued for the hub
+while it was offline arrive when it returns; ``status`` is retained with a last will of
+"offline" so the server can tell a silent hub from a quiet patient.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.wire.messages import HubStatus, utcnow
+from gateway.wire.topics import Channel, topic
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not accept a message (no connection, timeout, or a refusal reason code)."""
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    host: str
+    port: int
+    ca_file: Path
+    username: str
+    password: str
+    keepalive: int = 30
+
+
+class MqttSession:
+    """A paho client with TLS, a last will, and publish-and-wait-for-PUBACK."""
+
+    def __init__(self, endpoint: BrokerEndpoint, client_id: str, *, software: str = "carewatch") -> None:
+        self.endpoint = endpoint
+        self.connected = threading.Event()
+        self._acks: dict[int, ReasonCode] = {}
+        self._ack_cv = threading.Condition()
+        self._software = software
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        self.client.username_pw_set(endpoint.username, endpoint.password)
+        self.client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.status_topic = topic(endpoint.username, Channel.STATUS)
+        self.client.will_set(
+            self.status_topic,
+            HubStatus(state="offline").model_dump_json(exclude_none=True),
+            qos=1,
+            retain=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.last_connect_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect_async(
+            self.endpoint.host,
+            self.endpoint.port,
+            keepalive=self.endpoint.keepalive,
+            clean_start=False,
+            properties=props,
+        )
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self) -> None:
+        if self.connected.is_set():
+            info = self.client.publish(
+                self.status_topic,
+                HubStatus(state="offline", at=utcnow()).model_dump_json(),
+                qos=1,
+                retain=True,
+            )
+            info.wait_for_publish(timeout=2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- callbacks (paho's network thread) ---------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        if rc.is_failure:
+            self.last_connect_error = str(rc)
+            log.error("broker %s:%d refused the connection: %s", self.endpoint.host, self.endpoint.port, rc)
+            return
+        self.last_connect_error = None
+        log.info(
+            "connected to broker %s:%d as %s", self.endpoint.host, self.endpoint.port, self.endpoint.username
+        )
+        status = HubStatus(state="online", at=utcnow(), software=self._software)
+        client.publish(self.status_topic, status.model_dump_json(exclude_none=True), qos=1, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        self.connected.clear()
+        log.warning("disconnected from broker: %s; paho will reconnect", rc)
+        with self._ack_cv:
+            self._ack_cv.notify_all()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, rc: ReasonCode, props: object
+    ) -> None:
+        with self._ack_cv:
+            self._acks[mid] = rc
+            self._ack_cv.notify_all()
+
+    # -- publishing --------------------------------------------------------------------------
+    def publish_and_wait(self, topic_name: str, payload: bytes, *, timeout: float = 15.0) -> None:
+        """Publish at QoS 1 and return only once the broker acknowledged it with success."""
+        if not self.connected.is_set():
+            raise PublishFailed("not connected to the broker")
+        info = self.client.publish(topic_name, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise PublishFailed(f"publish failed locally: {mqtt.error_string(info.rc)}")
+        with self._ack_cv:
+            got = self._ack_cv.wait_for(
+                lambda: info.mid in self._acks or not self.connected.is_set(), timeout=timeout
+            )
+            rc = self._acks.pop(info.mid, None)
+        if rc is None:
+            raise PublishFailed("no PUBACK from the broker" + ("" if got else f" within {timeout:.0f}s"))
+        if rc.is_failure:
+            raise PublishFailed(f"broker refused the message: {rc}")

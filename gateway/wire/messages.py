@@ -1,0 +1,158 @@
+"""The JSON messages that cross the broker, as pydantic models.
+
+``ReadingBatch`` is the hub's unit of delivery: one MQTT message, QoS 1, on the hub's
+``readings`` topic. The server refuses (dead-letters, with a reason) anything that does not
+validate here; it never repairs a medical reading by guessing.
+
+Versioning: ``schema`` names the major version. Additive, optional fields keep the major
+version; anything a v1 server could misread takes a new major version and a new topic root.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.wire.topics import HUB_ID_PATTERN
+from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
+
+SCHEMA_V1: Final = "carewatch.readings.v1"
+MAX_READINGS_PER_BATCH = 500
+FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class TimeSource(StrEnum):
+    """Which clock ``taken_at`` comes from."""
+
+    DEVICE = "device"  # the device stamped the reading and its clock looked right
+    HUB = "hub"  # no device time, or the device clock was unset or skewed
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Quantity(_Strict):
+    value: float = Field(allow_inf_nan=False)
+    unit: str = Field(description="UCUM code; must be the measure's canonical unit")
+
+
+class DeviceIdentity(_Strict):
+    address: str = Field(
+        pattern=r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$|^sim:[a-z0-9-]+$",
+        description="Bluetooth address (upper-case), or sim:<name> for simulated devices",
+    )
+    model: str = Field(min_length=1, max_length=64, description="catalogue model id")
+    manufacturer: str | None = Field(default=None, max_length=64)
+    serial: str | None = Field(default=None, max_length=64)
+    firmware: str | None = Field(default=None, max_length=64)
+    user_index: int | None = Field(
+        default=None, ge=0, le=254, description="the device's user slot for shared cuffs/scales"
+    )
+
+
+class RawCharacteristic(_Strict):
+    uuid: str = Field(pattern=r"^[0-9a-f]{4}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    data: str = Field(max_length=1024, description="base64 of the characteristic value as received")
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, v: str) -> str:
+        try:
+            base64.b64decode(v, validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"not base64: {e}") from None
+        return v
+
+    def payload(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+AwareDatetime = Annotated[datetime, Field(description="RFC 3339 with offset")]
+
+
+class Reading(_Strict):
+    reading_id: UUID = Field(description="globally unique; the idempotency key end to end")
+    kind: ReadingKind
+    values: dict[Measure, Quantity] = Field(min_length=1)
+    taken_at: AwareDatetime = Field(description="when the reading was taken, by the trusted clock")
+    time_source: TimeSource
+    measured_at: AwareDatetime | None = Field(default=None, description="the device's own timestamp")
+    received_at: AwareDatetime = Field(description="when the hub received it, by the hub clock")
+    device: DeviceIdentity
+    flags: list[Annotated[str, Field(pattern=FLAG_PATTERN)]] = Field(default_factory=list, max_length=32)
+    raw: list[RawCharacteristic] = Field(default_factory=list, max_length=16)
+
+    @field_validator("taken_at", "measured_at", "received_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.utcoffset() is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Reading:
+        allowed = KIND_MEASURES[self.kind]
+        extra = set(self.values) - allowed
+        if extra:
+            raise ValueError(f"{self.kind} cannot carry {sorted(extra)}")
+        missing = KIND_REQUIRED[self.kind] - set(self.values)
+        if missing:
+            raise ValueError(f"{self.kind} needs {sorted(missing)}")
+        for measure, q in self.values.items():
+            expected = MEASURES[measure].unit.ucum
+            if q.unit != expected:
+                raise ValueError(f"{measure} must be in {expected!r}, got {q.unit!r}")
+        if self.time_source is TimeSource.DEVICE and self.measured_at != self.taken_at:
+            raise ValueError("time_source 'device' means taken_at is the device's measured_at")
+        if self.time_source is TimeSource.HUB and self.received_at != self.taken_at:
+            raise ValueError("time_source 'hub' means taken_at is the hub's received_at")
+        return self
+
+    def value(self, measure: Measure) -> float | None:
+        q = self.values.get(measure)
+        return None if q is None else q.value
+
+
+class ReadingBatch(_Strict):
+    schema_: Literal["carewatch.readings.v1"] = Field(alias="schema", default=SCHEMA_V1)
+    batch_id: UUID
+    hub_id: str = Field(pattern=HUB_ID_PATTERN)
+    sent_at: AwareDatetime
+    readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class HubStatus(_Strict):
+    state: Literal["online", "offline"]
+    at: AwareDatetime | None = None
+    software: str | None = None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# How far a device clock may be from the hub's before the hub stops trusting it. A reading
+# replayed from a device's memory is legitimately in the past, so only the future is tight.
+DEVICE_CLOCK_MAX_FUTURE = timedelta(minutes=5)
+DEVICE_CLOCK_MAX_PAST = timedelta(days=90)
+
+
+def json_schema() -> dict[str, object]:
+    """The published JSON Schema of a reading batch (docs/wire/readings-v1.schema.json)."""
+    schema = ReadingBatch.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://carewatch.example/schemas/readings-v1.schema.json"
+    schema["title"] = "CareWatch reading batch, version 1"
+    return schema

@@ -1,0 +1,81 @@
+"""MQTT topic layout: ``carewatch/v1/hubs/{hub_id}/{channel}``.
+
+The hub id is also the hub's MQTT user name, which is what lets the broker's ACL pattern
+``carewatch/v1/hubs/%u/#`` confine every hub to its own subtree: a hub cannot publish a
+reading that claims to come from another hub.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ROOT = "carewatch/v1/hubs"
+HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
+_HUB_ID = re.compile(HUB_ID_PATTERN)
+
+
+class Channel(StrEnum):
+    READINGS = "readings"  # hub -> server, QoS 1: ReadingBatch
+    STATUS = "status"  # hub -> server, retained; last will "offline"
+    TELEMETRY = "telemetry"  # hub -> server, QoS 0: battery, outbox depth, radio state
+    CONFIG = "config"  # server -> hub, retained: the hub's desired configuration
+    COMMANDS = "commands"  # server -> hub, QoS 1: one-off requests
+    COMMAND_RESULTS = "command-results"  # hub -> server, QoS 1
+
+
+class TopicError(ValueError):
+    """A topic or hub id that does not follow the layout."""
+
+
+def valid_hub_id(hub_id: str) -> bool:
+    return bool(_HUB_ID.fullmatch(hub_id))
+
+
+def topic(hub_id: str, channel: Channel) -> str:
+    if not valid_hub_id(hub_id):
+        raise TopicError(
+            f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-', starting alphanumeric"
+        )
+    return f"{ROOT}/{hub_id}/{channel.value}"
+
+
+def subscription(channel: Channel) -> str:
+    """The wildcard the server uses to hear one channel from every hub."""
+    return f"{ROOT}/+/{channel.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTopic:
+    hub_id: str
+    channel: Channel
+
+
+def parse(topic_name: str) -> ParsedTopic:
+    prefix = ROOT + "/"
+    if not topic_name.startswith(prefix):
+        raise TopicError(f"topic {topic_name!r} is not under {ROOT}/")
+    parts = topic_name[len(prefix) :].split("/")
+    if len(parts) != 2:
+        raise TopicError(f"topic {topic_name!r} is not {ROOT}/<hub_id>/<channel>")
+    hub_id, channel = parts
+    if not valid_hub_id(hub_id):
+        raise TopicError(f"topic {topic_name!r} has an invalid hub id")
+    try:
+        return ParsedTopic(hub_id, Channel(channel))
+    except ValueError:
+        raise TopicError(f"topic {topic_name!r} has an unknown channel {channel!r}") from None
+
+
+def broker_acl(server_user: str) -> str:
+    """The Mosquitto ACL, generated here so the broker and the code share one layout."""
+    return (
+        "# Generated from gateway/wire/topics.py - do not edit by hand.\n"
+        "# Each hub (MQTT user name = hub id) may only read and write its own subtree.\n"
+        f"pattern readwrite {ROOT}/%u/#\n"
+        "\n"
+        "# The server's ingest worker hears every hub and writes config and commands.\n"
+        f"user {server_user}\n"
+        f"topic readwrite {ROOT}/#\n"
+    )

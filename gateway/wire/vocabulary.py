@@ -1,0 +1,128 @@
+"""Reading kinds, measures, canonical units and clinical codes: the one source of truth.
+
+A *kind* is what a patient did (took a blood pressure); a *measure* is one number that came
+out of it (systolic). Every measure has exactly one canonical unit; hubs convert before
+sending, so the server, the rules and the pages never convert again. Units are UCUM codes,
+the form HL7 FHIR uses, with a human label for pages and e-mails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ReadingKind(StrEnum):
+    BLOOD_PRESSURE = "blood_pressure"
+    SPO2 = "spo2"
+    PULSE = "pulse"
+    WEIGHT = "weight"
+    TEMPERATURE = "temperature"
+    RESPIRATION_RATE = "respiration_rate"
+
+
+class Measure(StrEnum):
+    SYSTOLIC = "systolic"
+    DIASTOLIC = "diastolic"
+    MEAN_ARTERIAL = "mean_arterial"
+    PULSE = "pulse"
+    SPO2 = "spo2"
+    PERFUSION_INDEX = "perfusion_index"
+    WEIGHT = "weight"
+    BMI = "bmi"
+    HEIGHT = "height"
+    TEMPERATURE = "temperature"
+    RESPIRATION_RATE = "respiration_rate"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    ucum: str
+    label: str
+
+
+MMHG = Unit("mm[Hg]", "mmHg")
+PERCENT = Unit("%", "%")
+PER_MINUTE = Unit("/min", "/min")
+KILOGRAM = Unit("kg", "kg")
+METRE = Unit("m", "m")
+CELSIUS = Unit("Cel", "°C")
+KG_PER_M2 = Unit("kg/m2", "kg/m²")
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureSpec:
+    """A measure's canonical unit, codes and the range a human body can produce.
+
+    The plausible range is deliberately wide: a value outside it is almost certainly a
+    device or decoding fault, so it is flagged ``implausible`` and kept, never dropped.
+    """
+
+    unit: Unit
+    loinc: str | None
+    snomed: str | None
+    plausible_min: float
+    plausible_max: float
+
+
+MEASURES: dict[Measure, MeasureSpec] = {
+    Measure.SYSTOLIC: MeasureSpec(MMHG, "8480-6", "72313002", 40, 300),
+    Measure.DIASTOLIC: MeasureSpec(MMHG, "8462-4", "1091811000000102", 20, 200),
+    Measure.MEAN_ARTERIAL: MeasureSpec(MMHG, "8478-0", "6797001", 30, 250),
+    Measure.PULSE: MeasureSpec(PER_MINUTE, "8867-4", "78564009", 20, 300),
+    Measure.SPO2: MeasureSpec(PERCENT, "59408-5", "431314004", 50, 100),
+    Measure.PERFUSION_INDEX: MeasureSpec(PERCENT, None, None, 0, 100),
+    Measure.WEIGHT: MeasureSpec(KILOGRAM, "29463-7", "27113001", 2, 400),
+    Measure.BMI: MeasureSpec(KG_PER_M2, "39156-5", "60621009", 5, 150),
+    Measure.HEIGHT: MeasureSpec(METRE, "8302-2", "50373000", 0.4, 2.6),
+    Measure.TEMPERATURE: MeasureSpec(CELSIUS, "8310-5", "276885007", 25, 45),
+    Measure.RESPIRATION_RATE: MeasureSpec(PER_MINUTE, "9279-1", "86290005", 2, 80),
+}
+
+# Which measures a reading of each kind may carry, and which it must carry to be useful.
+KIND_MEASURES: dict[ReadingKind, frozenset[Measure]] = {
+    ReadingKind.BLOOD_PRESSURE: frozenset(
+        {Measure.SYSTOLIC, Measure.DIASTOLIC, Measure.MEAN_ARTERIAL, Measure.PULSE}
+    ),
+    ReadingKind.SPO2: frozenset({Measure.SPO2, Measure.PULSE, Measure.PERFUSION_INDEX}),
+    ReadingKind.PULSE: frozenset({Measure.PULSE}),
+    ReadingKind.WEIGHT: frozenset({Measure.WEIGHT, Measure.BMI, Measure.HEIGHT}),
+    ReadingKind.TEMPERATURE: frozenset({Measure.TEMPERATURE}),
+    ReadingKind.RESPIRATION_RATE: frozenset({Measure.RESPIRATION_RATE}),
+}
+
+KIND_REQUIRED: dict[ReadingKind, frozenset[Measure]] = {
+    ReadingKind.BLOOD_PRESSURE: frozenset({Measure.SYSTOLIC, Measure.DIASTOLIC}),
+    ReadingKind.SPO2: frozenset({Measure.SPO2}),
+    ReadingKind.PULSE: frozenset({Measure.PULSE}),
+    ReadingKind.WEIGHT: frozenset({Measure.WEIGHT}),
+    ReadingKind.TEMPERATURE: frozenset({Measure.TEMPERATURE}),
+    ReadingKind.RESPIRATION_RATE: frozenset({Measure.RESPIRATION_RATE}),
+}
+
+# Blood-pressure panel and NEWS2 codes that belong to no single measure.
+LOINC_BP_PANEL = "85354-9"
+SNOMED_BP_PANEL = "75367002"
+SNOMED_NEWS2_TOTAL = "1104051000000101"
+
+
+class StatusFlag(StrEnum):
+    """Conditions a device or the hub reports about one reading.
+
+    Device flags come from the measurement-status fields of the Bluetooth profiles; hub
+    flags say what the hub concluded (an implausible value, an untrusted clock).
+    """
+
+    BODY_MOVEMENT = "body_movement"
+    CUFF_LOOSE = "cuff_loose"
+    IRREGULAR_PULSE = "irregular_pulse"
+    PULSE_ABOVE_RANGE = "pulse_above_range"
+    PULSE_BELOW_RANGE = "pulse_below_range"
+    IMPROPER_POSITION = "improper_position"
+    LOW_PERFUSION = "low_perfusion"
+    SIGNAL_QUESTIONABLE = "signal_questionable"
+    FROM_STORAGE = "from_storage"
+    IMPLAUSIBLE = "implausible"
+    DEVICE_CLOCK_UNSET = "device_clock_unset"
+    DEVICE_CLOCK_SKEWED = "device_clock_skewed"
+    SIMULATED = "simulated"

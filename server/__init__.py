@@ -1,0 +1,1 @@
+"""The CareWatch server: MQTT ingest, InfluxDB and relational stores, the API and pages."""

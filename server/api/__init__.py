@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) that clinicians' pages and integrations use."""

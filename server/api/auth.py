@@ -1,0 +1,91 @@
+"""Bearer-token authentication and role checks.
+
+Tokens are random and shown once at creation; only their SHA-256 is stored, so a copy of
+the database does not let anyone in. Roles: ``clinician`` reads patients, readings and
+alerts; ``technician`` provisions hubs and devices; ``admin`` does both and manages users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from server.store.database import Database
+from server.store.models import AuditEvent, User
+
+
+class Role(StrEnum):
+    CLINICIAN = "clinician"
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(db: Database, username: str, role: Role) -> str:
+    """Create a user and return its token (the only time it is ever visible)."""
+    token = "cw_" + secrets.token_urlsafe(32)
+    with db.session() as s:
+        if s.scalars(select(User).where(User.username == username)).first() is not None:
+            raise ValueError(f"user {username!r} already exists")
+        s.add(User(username=username, role=role.value, token_hash=hash_token(token)))
+        s.add(AuditEvent(actor="system:cli", action="user_created", target=username, detail=role.value))
+    return token
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def current_principal(
+    db: Annotated[Database, Depends(get_db)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "missing or invalid bearer token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if creds is None:
+        raise unauthorized
+    with db.session() as s:
+        user = s.scalars(select(User).where(User.token_hash == hash_token(creds.credentials))).first()
+        if user is None or user.disabled:
+            raise unauthorized
+        return Principal(user.username, Role(user.role))
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles (admin is always admitted)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role is not Role.ADMIN and principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
+        return principal
+
+    return check
+
+
+def audit(db: Database, principal: Principal, action: str, target: str, detail: str = "") -> None:
+    with db.session() as s:
+        s.add(AuditEvent(actor=principal.username, action=action, target=target, detail=detail))

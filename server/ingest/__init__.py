@@ -1,0 +1,1 @@
+"""From the broker to the stores: validate, attribute, store, judge, then acknowledge."""

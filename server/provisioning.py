@@ -1,0 +1,57 @@
+"""Register patients and hubs, and assign a hub to a patient (technician actions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from gateway.wire.topics import valid_hub_id
+from server.store.database import Database
+from server.store.models import AuditEvent, Hub, HubAssignment, Patient, now
+
+
+class ProvisioningError(ValueError):
+    """A provisioning request that would leave the records inconsistent."""
+
+
+def add_patient(
+    db: Database, patient_id: str, display_name: str, *, actor: str, nhs_number: str | None = None
+) -> None:
+    with db.session() as s:
+        if s.get(Patient, patient_id) is not None:
+            raise ProvisioningError(f"patient {patient_id!r} already exists")
+        s.add(Patient(id=patient_id, display_name=display_name, nhs_number=nhs_number))
+        s.add(AuditEvent(actor=actor, action="patient_added", target=patient_id))
+
+
+def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "") -> None:
+    if not valid_hub_id(hub_id):
+        raise ProvisioningError(f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-'")
+    with db.session() as s:
+        if s.get(Hub, hub_id) is not None:
+            raise ProvisioningError(f"hub {hub_id!r} already exists")
+        s.add(Hub(id=hub_id, label=label))
+        s.add(AuditEvent(actor=actor, action="hub_added", target=hub_id))
+
+
+def assign_hub(
+    db: Database, hub_id: str, patient_id: str, *, actor: str, start: datetime | None = None
+) -> None:
+    """Give the hub to a patient from ``start`` on, closing any current assignment."""
+    start = start or now()
+    with db.session() as s:
+        if s.get(Hub, hub_id) is None:
+            raise ProvisioningError(f"no hub {hub_id!r}")
+        if s.get(Patient, patient_id) is None:
+            raise ProvisioningError(f"no patient {patient_id!r}")
+        for current in s.scalars(
+            select(HubAssignment).where(HubAssignment.hub_id == hub_id, HubAssignment.end_at.is_(None))
+        ):
+            if current.start_at >= start:
+                raise ProvisioningError(
+                    f"hub {hub_id!r} has an assignment starting at or after {start.isoformat()}"
+                )
+            current.end_at = start
+        s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=start))
+        s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}"))

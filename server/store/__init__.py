@@ -1,0 +1,1 @@
+"""Where the server keeps things: InfluxDB for readings, a relational database for the rest."""

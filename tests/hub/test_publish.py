@@ -1,0 +1,94 @@
+"""The hub's outbox and MQTT session against the real Mosquitto (TLS, passwords, ACL)."""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.mqtt.publisher import OutboxPublisher
+from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
+from gateway.outbox import Outbox
+from gateway.reading_builder import build_reading
+from gateway.wire.messages import DeviceIdentity, ReadingBatch
+from gateway.wire.topics import Channel, topic
+from gateway.wire.vocabulary import Measure, ReadingKind
+from tests.fixtures.broker import Listener
+
+DEVICE = DeviceIdentity(address="sim:bp-1", model="sim-bp")
+
+
+def bp(sys: float, dia: float) -> object:
+    return build_reading(
+        kind=ReadingKind.BLOOD_PRESSURE,
+        values={Measure.SYSTOLIC: sys, Measure.DIASTOLIC: dia},
+        device=DEVICE,
+        received_at=datetime.now(UTC),
+    )
+
+
+def session(ep: BrokerEndpoint) -> MqttSession:
+    s = MqttSession(ep, client_id=f"hub-{ep.username}")
+    s.start()
+    assert s.wait_connected(10), s.last_connect_error
+    return s
+
+
+def test_outbox_batches_reach_the_broker_and_leave_the_outbox(
+    tmp_path: Path, hub_endpoint: Callable[[str], BrokerEndpoint], listen: Callable[[str], Listener]
+) -> None:
+    ep = hub_endpoint("hub-pub-a")
+    lst = listen(topic("hub-pub-a", Channel.READINGS))
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    readings = [bp(120 + i, 80) for i in range(3)]
+    for r in readings:
+        assert outbox.put(r)  # type: ignore[arg-type]
+    assert not outbox.put(readings[0])  # type: ignore[arg-type]  # same reading id queued once
+    s = session(ep)
+    pub = OutboxPublisher(outbox, s, "hub-pub-a", batch_size=2)
+    try:
+        assert pub.flush_once() == 2
+        assert pub.flush_once() == 1
+        assert outbox.depth() == 0
+        got = [ReadingBatch.model_validate_json(lst.get()[1]) for _ in range(2)]
+    finally:
+        s.stop()
+    ids = [r.reading_id for b in got for r in b.readings]
+    assert ids == [r.reading_id for r in readings]  # type: ignore[attr-defined]
+
+
+def test_a_hub_cannot_publish_into_another_hubs_topics(
+    tmp_path: Path, hub_endpoint: Callable[[str], BrokerEndpoint], listen: Callable[[str], Listener]
+) -> None:
+    ep = hub_endpoint("hub-acl-a")
+    hub_endpoint("hub-acl-b")
+    lst = listen("carewatch/v1/hubs/hub-acl-b/#")
+    s = session(ep)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.put(bp(190, 110))  # type: ignore[arg-type]
+    # A publisher configured (wrongly or maliciously) with hub B's topic but hub A's credentials.
+    pub = OutboxPublisher(outbox, s, "hub-acl-b")
+    try:
+        with pytest.raises(PublishFailed, match="Not authorized"):
+            pub.flush_once()
+        assert outbox.depth() == 1  # refused, so kept
+        with pytest.raises(queue.Empty):
+            lst.get(timeout=1.0)
+    finally:
+        s.stop()
+
+
+def test_last_will_marks_the_hub_offline(
+    hub_endpoint: Callable[[str], BrokerEndpoint], listen: Callable[[str], Listener]
+) -> None:
+    ep = hub_endpoint("hub-will-a")
+    lst = listen(topic("hub-will-a", Channel.STATUS))
+    s = session(ep)
+    assert json.loads(lst.get()[1])["state"] == "online"
+    s.client.socket().close()  # an abrupt loss, not a clean disconnect  # type: ignore[union-attr]
+    s.client.loop_stop()
+    assert json.loads(lst.get(timeout=s.endpoint.keepalive * 2)[1])["state"] == "offline"
