@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Hub commands: run the hub, inspect its outbox, simulate patients.", no_args_is_help=True)
+app = typer.Typer(
+    help="Hub commands: inspect the hub and its outbox, simulate patients.", no_args_is_help=True
+)
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="hub configuration (TOML)", envvar="CAREWATCH_HUB_CONFIG")
@@ -36,7 +38,9 @@ def status(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
 
 @app.command()
 def simulate(
-    patients: Annotated[int, typer.Option(min=1, max=1000, help="number of simulated patients (one hub each)")] = 5,
+    patients: Annotated[
+        int, typer.Option(min=1, max=1000, help="number of simulated patients (one hub each)")
+    ] = 5,
     interval: Annotated[float, typer.Option(min=0.1, help="seconds between rounds of readings")] = 10.0,
     host: Annotated[str, typer.Option(help="broker host")] = "localhost",
     port: Annotated[int, typer.Option(help="broker TLS port")] = 8883,

@@ -29,7 +29,9 @@ except ImportError as e:  # a hub install: no FastAPI, InfluxDB client or SQLAlc
 
     @app.command("server", help="Not available: install carewatch[server].")
     def _server_missing() -> None:
-        typer.echo(f"the server commands need the 'server' extra: pip install 'carewatch[server]' ({_missing})")
+        typer.echo(
+            f"the server commands need the 'server' extra: pip install 'carewatch[server]' ({_missing})"
+        )
         raise typer.Exit(2)
 else:
     app.add_typer(server_app, name="server")

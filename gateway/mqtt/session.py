@@ -27,6 +27,7 @@ from gateway.wire.topics import Channel, topic
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason code: accepted, but no one subscribed
 
 
 class PublishFailed(RuntimeError):
@@ -148,3 +149,7 @@ class MqttSession:
             raise PublishFailed("no PUBACK from the broker" + ("" if got else f" within {timeout:.0f}s"))
         if rc.is_failure:
             raise PublishFailed(f"broker refused the message: {rc}")
+        if rc.value == NO_MATCHING_SUBSCRIBERS:
+            # Nobody will ever receive this copy: the server's persistent ingest session is
+            # not on the broker (e.g. the broker lost its state). Keep it and try again.
+            raise PublishFailed("broker has no subscriber for this topic (is the ingest worker registered?)")

@@ -86,8 +86,8 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
                     id=a.id,
                     patient_id=a.patient_id,
                     rule_id=a.rule_id,
-                    severity=a.severity,  # type: ignore[arg-type]
-                    status=a.status,  # type: ignore[arg-type]
+                    severity=a.severity,
+                    status=a.status,
                     summary=a.summary,
                     opened_at=a.opened_at,
                     updated_at=a.updated_at,

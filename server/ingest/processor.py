@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class ReadingSink(Protocol):
-    def write_readings(self, records: Sequence[ReadingRecord]) -> None: ...
+    def write_readings(self, records: Sequence[ReadingRecord]) -> int: ...
 
 
 @dataclass

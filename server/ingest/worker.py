@@ -118,9 +118,9 @@ class IngestWorker:
         while not self._stop.is_set():
             try:
                 if msg.topic.endswith("/" + Channel.STATUS.value):
-                    record_hub_status(self.processor.db, msg.topic, msg.payload)
+                    record_hub_status(self.processor.db, msg.topic, bytes(msg.payload))
                 else:
-                    result = self.processor.handle(msg.topic, msg.payload)
+                    result = self.processor.handle(msg.topic, bytes(msg.payload))
                     self.batches += 1
                     log.info(
                         "ingested %s: stored %d, duplicate %d, refused %d, alerts %s",

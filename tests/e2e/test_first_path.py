@@ -25,7 +25,7 @@ def test_high_blood_pressure_is_stored_and_raises_an_alert(stack: Stack) -> None
     stack.wait_processed(1)
 
     rows = stack.influx.influxql(
-        f"SELECT systolic, diastolic, reading_id FROM readings WHERE patient_id = 'p-e2e-high'"
+        "SELECT systolic, diastolic, reading_id FROM readings WHERE patient_id = 'p-e2e-high'"
     )
     values = [v for series in rows for v in series["values"]]
     assert len(values) == 1
@@ -70,14 +70,20 @@ def test_a_malformed_payload_ends_in_the_dead_letter_store_with_its_reason(stack
     stack.patient_with_hub("p-e2e-bad", "hub-e2e-bad")
     ep = stack.hub_endpoint("hub-e2e-bad")
     client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2, client_id="raw-bad", protocol=MQTTProtocolVersion.MQTTv5
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id="raw-bad",
+        protocol=MQTTProtocolVersion.MQTTv5,
     )
     client.username_pw_set(ep.username, ep.password)
     client.tls_set(ca_certs=str(ep.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
     client.connect(ep.host, ep.port)
     client.loop_start()
     try:
-        client.publish(topic("hub-e2e-bad", Channel.READINGS), b'{"schema": "carewatch.readings.v1", "readings": [', qos=1).wait_for_publish(10)
+        client.publish(
+            topic("hub-e2e-bad", Channel.READINGS),
+            b'{"schema": "carewatch.readings.v1", "readings": [',
+            qos=1,
+        ).wait_for_publish(10)
         stack.wait_processed(1)
     finally:
         client.disconnect()
@@ -90,7 +96,8 @@ def test_a_malformed_payload_ends_in_the_dead_letter_store_with_its_reason(stack
     wait_for(lambda: len(dead()) == 1, what="dead letter")
     letter = dead()[0]
     assert letter.hub_id == "hub-e2e-bad"
-    assert "invalid reading batch" in letter.reason and "JSON" in letter.reason
+    assert "invalid reading batch" in letter.reason
+    assert "JSON" in letter.reason
     assert letter.payload.startswith(b'{"schema"')
 
 

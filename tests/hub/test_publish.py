@@ -14,7 +14,7 @@ from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, ReadingBatch
+from gateway.wire.messages import DeviceIdentity, Reading, ReadingBatch
 from gateway.wire.topics import Channel, topic
 from gateway.wire.vocabulary import Measure, ReadingKind
 from tests.fixtures.broker import Listener
@@ -22,7 +22,7 @@ from tests.fixtures.broker import Listener
 DEVICE = DeviceIdentity(address="sim:bp-1", model="sim-bp")
 
 
-def bp(sys: float, dia: float) -> object:
+def bp(sys: float, dia: float) -> Reading:
     return build_reading(
         kind=ReadingKind.BLOOD_PRESSURE,
         values={Measure.SYSTOLIC: sys, Measure.DIASTOLIC: dia},
@@ -46,8 +46,8 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox(
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     readings = [bp(120 + i, 80) for i in range(3)]
     for r in readings:
-        assert outbox.put(r)  # type: ignore[arg-type]
-    assert not outbox.put(readings[0])  # type: ignore[arg-type]  # same reading id queued once
+        assert outbox.put(r)
+    assert not outbox.put(readings[0])  # same reading id queued once
     s = session(ep)
     pub = OutboxPublisher(outbox, s, "hub-pub-a", batch_size=2)
     try:
@@ -58,7 +58,7 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox(
     finally:
         s.stop()
     ids = [r.reading_id for b in got for r in b.readings]
-    assert ids == [r.reading_id for r in readings]  # type: ignore[attr-defined]
+    assert ids == [r.reading_id for r in readings]
 
 
 def test_a_hub_cannot_publish_into_another_hubs_topics(
@@ -69,7 +69,7 @@ def test_a_hub_cannot_publish_into_another_hubs_topics(
     lst = listen("carewatch/v1/hubs/hub-acl-b/#")
     s = session(ep)
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    outbox.put(bp(190, 110))  # type: ignore[arg-type]
+    outbox.put(bp(190, 110))
     # A publisher configured (wrongly or maliciously) with hub B's topic but hub A's credentials.
     pub = OutboxPublisher(outbox, s, "hub-acl-b")
     try:
@@ -89,6 +89,8 @@ def test_last_will_marks_the_hub_offline(
     lst = listen(topic("hub-will-a", Channel.STATUS))
     s = session(ep)
     assert json.loads(lst.get()[1])["state"] == "online"
-    s.client.socket().close()  # an abrupt loss, not a clean disconnect  # type: ignore[union-attr]
+    sock = s.client.socket()
+    assert sock is not None
+    sock.close()  # an abrupt loss, not a clean disconnect
     s.client.loop_stop()
     assert json.loads(lst.get(timeout=s.endpoint.keepalive * 2)[1])["state"] == "offline"

@@ -1,0 +1,185 @@
+"""``carewatch server …``: run the API and the ingest worker; provision patients, hubs, users.
+
+Settings come from ``CAREWATCH_*`` environment variables (see server/settings.py and the
+README); heavy libraries are imported inside commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from server.store.database import Database
+
+app = typer.Typer(help="Server commands: API, ingest worker, provisioning.", no_args_is_help=True)
+patient_app = typer.Typer(help="Patients.", no_args_is_help=True)
+hub_app = typer.Typer(
+    help="Hubs: register, assign to a patient, issue MQTT credentials.", no_args_is_help=True
+)
+user_app = typer.Typer(help="Users of the API and pages.", no_args_is_help=True)
+app.add_typer(patient_app, name="patient")
+app.add_typer(hub_app, name="hub")
+app.add_typer(user_app, name="user")
+
+ACTOR = "cli"
+
+
+def _db() -> Database:
+    from server.settings import ServerSettings
+    from server.store.database import Database
+
+    return Database(ServerSettings().database_url)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the relational schema (safe to run again)."""
+    _db().migrate()
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from server.api.app import create_app
+    from server.settings import ServerSettings
+    from server.store.database import Database
+    from server.store.influx import InfluxStore
+
+    settings = ServerSettings()
+    db = Database(settings.database_url)
+    db.migrate()
+    uvicorn.run(
+        create_app(settings, db, InfluxStore(settings.influx)), host=host, port=port, log_level="info"
+    )
+
+
+@app.command()
+def ingest() -> None:
+    """Run the MQTT ingest worker until SIGTERM/Ctrl-C."""
+    from server.ingest.processor import IngestProcessor
+    from server.ingest.worker import IngestWorker
+    from server.settings import ServerSettings
+    from server.store.database import Database
+    from server.store.influx import InfluxStore
+
+    settings = ServerSettings()
+    db = Database(settings.database_url)
+    db.migrate()
+    store = InfluxStore(settings.influx)
+    try:
+        store.ensure_database()
+    except Exception as e:  # noqa: BLE001 - the worker retries writes; say so and go on
+        typer.echo(f"warning: could not prepare InfluxDB yet ({e}); will retry on first write", err=True)
+    worker = IngestWorker(settings.mqtt.endpoint(), IngestProcessor(db, store))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    typer.echo(f"ingest worker running against {settings.mqtt.host}:{settings.mqtt.port}; Ctrl-C to stop")
+    stop.wait()
+    worker.stop()
+    typer.echo(f"ingest worker stopped after {worker.processed} message(s)")
+
+
+@patient_app.command("add")
+def patient_add(
+    patient_id: Annotated[str, typer.Argument(help="opaque id, e.g. p-0001 (never the NHS number)")],
+    name: Annotated[str, typer.Argument(help="display name for the clinical team")],
+    nhs_number: Annotated[str | None, typer.Option(help="10-digit NHS number")] = None,
+) -> None:
+    """Register a patient."""
+    from server.provisioning import ProvisioningError, add_patient
+
+    try:
+        add_patient(_db(), patient_id, name, actor=ACTOR, nhs_number=nhs_number)
+    except ProvisioningError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"patient {patient_id} added")
+
+
+@hub_app.command("add")
+def hub_add(
+    hub_id: Annotated[str, typer.Argument(help="hub id = its MQTT user name, e.g. hub-0042")],
+    patient: Annotated[str | None, typer.Option(help="assign to this patient from now")] = None,
+    passwd_file: Annotated[
+        Path | None, typer.Option(help="Mosquitto password file to add the hub's credentials to")
+    ] = None,
+) -> None:
+    """Register a hub, optionally assign it and issue its MQTT password."""
+    import secrets
+    import subprocess
+
+    from server.provisioning import ProvisioningError, add_hub, assign_hub
+
+    db = _db()
+    try:
+        add_hub(db, hub_id, actor=ACTOR)
+        if patient:
+            assign_hub(db, hub_id, patient, actor=ACTOR)
+    except ProvisioningError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"hub {hub_id} registered" + (f" and assigned to {patient}" if patient else ""))
+    if passwd_file:
+        password = secrets.token_urlsafe(24)
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd_file), hub_id, password], check=True)
+        typer.echo("MQTT password (write it to the hub's password_file, shown only now):")
+        typer.echo(password)
+        typer.echo("then reload the broker: systemctl reload mosquitto")
+
+
+@hub_app.command("assign")
+def hub_assign(hub_id: str, patient_id: str) -> None:
+    """Give a hub to a patient from now on (ends its current assignment)."""
+    from server.provisioning import ProvisioningError, assign_hub
+
+    try:
+        assign_hub(_db(), hub_id, patient_id, actor=ACTOR)
+    except ProvisioningError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"hub {hub_id} now serves patient {patient_id}")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="clinician, technician or admin")] = "clinician",
+) -> None:
+    """Create a user and print its API token (shown only now)."""
+    from server.api.auth import Role, create_user
+
+    try:
+        token = create_user(_db(), username, Role(role))
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    typer.echo(token)
+
+
+@app.command("dead-letters")
+def dead_letters(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """List refused messages and readings, newest first, with the reason."""
+    from sqlalchemy import select
+
+    from server.store.models import DeadLetter
+
+    with _db().session() as s:
+        rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)))
+        for d in rows:
+            typer.echo(f"#{d.id} {d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} [{d.status}] {d.reason}")
+    if not rows:
+        typer.echo("no dead letters")

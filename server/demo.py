@@ -1,0 +1,185 @@
+"""``carewatch demo``: the whole system on this machine, as ordinary processes on loopback.
+
+Mosquitto (TLS, per-hub passwords, ACL) and InfluxDB start under a state directory; the
+relational database is an SQLite file there; the ingest worker, the API and a simulator of
+N patients run as child processes with the same commands production uses. Ctrl-C stops
+everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from server.api.auth import Role, create_user, hash_token
+from server.local_services.influxdb import LocalInfluxDB
+from server.local_services.mosquitto import SERVER_USER, LocalMosquitto
+from server.local_services.process import Service, ServiceError, port_open
+from server.provisioning import add_hub, add_patient, assign_hub
+from server.store.database import Database, sqlite_url
+from server.store.influx import InfluxConfig, InfluxStore
+from server.store.models import Patient, User
+
+log = logging.getLogger("carewatch.demo")
+
+DEMO_USER = "demo-matron"
+
+
+def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -> tuple[Path, str]:
+    """Demo patients, hubs with fresh MQTT passwords, and a clinician token."""
+    lines = []
+    with db.session() as s:
+        existing = {p.id for p in s.scalars(select(Patient))}
+    for i in range(1, patients + 1):
+        pid, hub_id = f"p-{i:04d}", f"sim-hub-{i:04d}"
+        if pid not in existing:
+            add_patient(db, pid, f"Demo patient {i}", actor="demo")
+            add_hub(db, hub_id, actor="demo")
+            assign_hub(db, hub_id, pid, actor="demo")
+        password = secrets.token_urlsafe(18)
+        mosq.set_password(hub_id, password)
+        lines.append(f"{hub_id} {password}")
+    creds = state / "sim-hubs.txt"
+    creds.touch(mode=0o600)
+    creds.write_text("\n".join(lines) + "\n")
+    with db.session() as s:
+        user = s.scalars(select(User).where(User.username == DEMO_USER)).first()
+        if user is not None:
+            token = "cw_" + secrets.token_urlsafe(32)
+            user.token_hash = hash_token(token)
+    if user is None:
+        token = create_user(db, DEMO_USER, Role.CLINICIAN)
+    return creds, token
+
+
+def demo_command(
+    patients: Annotated[int, typer.Option(min=1, max=200, help="simulated patients, one hub each")] = 5,
+    interval: Annotated[float, typer.Option(min=0.5, help="seconds between each patient's readings")] = 5.0,
+    state_dir: Annotated[
+        Path, typer.Option(help="where services keep data and logs", envvar="CAREWATCH_STATE_DIR")
+    ] = Path(".state/demo"),
+    api_port: Annotated[int, typer.Option(help="HTTP port of the API")] = 8000,
+    mqtt_port: Annotated[int, typer.Option(help="TLS port of Mosquitto")] = 18883,
+    influx_port: Annotated[int, typer.Option(help="HTTP port of InfluxDB")] = 18086,
+    duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+) -> None:
+    """Run the whole system end to end: broker, database, ingest, API and simulated patients."""
+    state = state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    for port, what in ((api_port, "API"), (mqtt_port, "Mosquitto"), (influx_port, "InfluxDB")):
+        if port_open(port):
+            typer.echo(f"error: port {port} for {what} is already in use (another demo running?)", err=True)
+            raise typer.Exit(2)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started: list[Service] = []
+    typer.echo(f"state directory: {state} (logs in {state / 'logs'})")
+    try:
+        mosq = LocalMosquitto(state, port=mqtt_port)
+        mosq.start()
+        started.append(mosq.service)
+        influx = LocalInfluxDB(state, port=influx_port).start()
+        assert influx.service is not None
+        started.append(influx.service)
+        with InfluxStore(InfluxConfig(url=influx.url)) as store:
+            store.ensure_database()
+        db = Database(sqlite_url(state / "carewatch.sqlite3"))
+        db.migrate()
+        server_pw = secrets.token_urlsafe(18)
+        mosq.set_password(SERVER_USER, server_pw)
+        pw_file = state / "server-mqtt-password"
+        pw_file.touch(mode=0o600)
+        pw_file.write_text(server_pw)
+        creds, token = _provision(db, mosq, patients, state)
+        db.dispose()
+
+        env = dict(os.environ)
+        env.update(
+            CAREWATCH_DATABASE_URL=db.url,
+            CAREWATCH_INFLUX__URL=influx.url,
+            CAREWATCH_MQTT__HOST="localhost",
+            CAREWATCH_MQTT__PORT=str(mqtt_port),
+            CAREWATCH_MQTT__CA_FILE=str(mosq.ca_cert),
+            CAREWATCH_MQTT__PASSWORD_FILE=str(pw_file),
+        )
+        cli = [sys.executable, "-m", "gateway"]
+        logs = state / "logs"
+        ingest = Service("ingest", [*cli, "server", "ingest"], logs / "ingest.log", env=env)
+        ingest.start(lambda: "ingest worker running" in ingest.tail(50) or "connected" in ingest.tail(50))
+        started.append(ingest)
+        url = f"http://127.0.0.1:{api_port}"
+        api = Service("api", [*cli, "server", "api", "--port", str(api_port)], logs / "api.log", env=env)
+        api.start(lambda: _http_ok(url + "/health"), timeout=30)
+        started.append(api)
+        sim = Service(
+            "simulator",
+            [
+                *cli,
+                "hub",
+                "simulate",
+                "--patients",
+                str(patients),
+                "--interval",
+                str(interval),
+                "--port",
+                str(mqtt_port),
+                "--ca-file",
+                str(mosq.ca_cert),
+                "--credentials",
+                str(creds),
+                "--state-dir",
+                str(state / "hubs"),
+            ],
+            logs / "simulator.log",
+            env=env,
+        )
+        sim.start(lambda: "simulating" in sim.tail(20))
+        started.append(sim)
+
+        typer.echo("")
+        typer.echo("CareWatch is running.")
+        typer.echo(f"  API docs:     {url}/docs")
+        typer.echo(f"  health:       {url}/health")
+        typer.echo(f"  alerts:       curl -H 'Authorization: Bearer {token}' {url}/api/v1/alerts")
+        typer.echo(
+            f"  readings:     curl -H 'Authorization: Bearer {token}' {url}/api/v1/patients/p-0001/readings"
+        )
+        typer.echo(f"  token for {DEMO_USER} (clinician) also in {state / 'demo-token'}")
+        (state / "demo-token").write_text(token + "\n")
+        typer.echo("Press Ctrl-C to stop.")
+        deadline = None if duration is None else time.monotonic() + duration
+        while not stop.wait(1.0):
+            dead = [svc.name for svc in started if not svc.running()]
+            if dead:
+                typer.echo(f"error: {', '.join(dead)} stopped unexpectedly; see {logs}", err=True)
+                raise typer.Exit(1)
+            if deadline is not None and time.monotonic() > deadline:
+                break
+    except ServiceError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        typer.echo("stopping…")
+        for svc in reversed(started):
+            svc.stop()
+        typer.echo("all services stopped")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - our own loopback URL
+            return int(r.status) == 200
+    except OSError:
+        return False
