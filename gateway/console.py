@@ -43,4 +43,6 @@ def main() -> None:
         level=os.environ.get("CAREWATCH_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO; InfluxQL in a URL names patients. Keep it out.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app()

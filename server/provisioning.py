@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from gateway.wire.topics import valid_hub_id
+from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, HubAssignment, Patient, now
 
@@ -18,6 +19,10 @@ class ProvisioningError(ValueError):
 def add_patient(
     db: Database, patient_id: str, display_name: str, *, actor: str, nhs_number: str | None = None
 ) -> None:
+    try:
+        check_patient_id(patient_id)
+    except InvalidPatientId as e:
+        raise ProvisioningError(str(e)) from None
     with db.session() as s:
         if s.get(Patient, patient_id) is not None:
             raise ProvisioningError(f"patient {patient_id!r} already exists")

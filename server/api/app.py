@@ -13,12 +13,12 @@ from sqlalchemy import select
 from gateway.wire.vocabulary import MEASURES, ReadingKind
 from server.api.auth import Principal, Role, audit, get_db, require
 from server.api.schemas import AlertOut, ComponentHealth, Health, ReadingOut
+from server.patient_ids import PATIENT_ID_PATTERN
 from server.settings import MqttSettings, ServerSettings
 from server.store.database import Database
 from server.store.influx import InfluxStore, StoreUnavailable
 from server.store.models import Alert, AlertEvidence, Patient
 
-PATIENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Clinician = Annotated[Principal, Depends(require(Role.CLINICIAN))]
 
 
@@ -64,7 +64,7 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
         principal: Clinician,
         db: Annotated[Database, Depends(get_db)],
         status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
-        patient_id: Annotated[str | None, Query(pattern=PATIENT_ID)] = None,
+        patient_id: Annotated[str | None, Query(pattern=PATIENT_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[AlertOut]:
         with db.session() as s:
@@ -103,7 +103,7 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
         principal: Clinician,
         db: Annotated[Database, Depends(get_db)],
         store: Annotated[InfluxStore, Depends(get_influx)],
-        patient_id: Annotated[str, Path(pattern=PATIENT_ID)],
+        patient_id: Annotated[str, Path(pattern=PATIENT_ID_PATTERN)],
         kind: ReadingKind | None = None,
         since: datetime | None = None,
         until: datetime | None = None,

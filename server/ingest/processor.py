@@ -33,7 +33,7 @@ from gateway.wire.topics import Channel, TopicError, parse
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.store.alerts import apply_finding
 from server.store.database import Database
-from server.store.influx import ReadingRecord
+from server.store.influx import ReadingRecord, StoreRejected
 from server.store.models import DeadLetter, Device, Hub, HubAssignment, IngestedReading, now
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ class IngestProcessor:
             )
         try:
             return self._ingest(topic_name, batch, payload)
+        except StoreRejected as e:
+            # The database refused the data itself (not an outage): retrying cannot help, so
+            # keep the whole message with the reason and let the worker acknowledge it.
+            return self._dead_letter(
+                topic_name, parsed.hub_id, payload, f"InfluxDB refused the readings: {e}"
+            )
         except IntegrityError:
             # Another ingest worker stored some of these readings between our check and our
             # commit; the ledger now knows them, so a second pass only stores the rest.

@@ -80,14 +80,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from gateway.wire.messages import Reading, TimeSource
 from gateway.wire.topics import valid_hub_id
 from gateway.wire.vocabulary import Measure, ReadingKind
+from server.patient_ids import check_patient_id
 
 log = logging.getLogger(__name__)
 
 MEASUREMENT = "readings"
 # Patient ids are ours (the relational DB issues them), so they can be strict: this keeps
 # them safe as tag values, in InfluxQL literals and in URLs even before any escaping.
-PATIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # = server/api/app.py PATIENT_ID
-_PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
 _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 _MEASURE_NAMES = frozenset(m.value for m in Measure)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -126,10 +125,6 @@ class StoreRejected(StoreError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-
-
-class InvalidPatientId(ValueError):
-    """A patient id that does not match :data:`PATIENT_ID_PATTERN`; refused before any I/O."""
 
 
 class _Transient(Exception):
@@ -231,12 +226,6 @@ class StoredReading:
     time_source: TimeSource
     received_at: datetime
     measured_at: datetime | None = None
-
-
-def check_patient_id(patient_id: str) -> str:
-    if not isinstance(patient_id, str) or not _PATIENT_ID.fullmatch(patient_id):
-        raise InvalidPatientId(f"patient id must match {PATIENT_ID_PATTERN}: {patient_id!r}")
-    return patient_id
 
 
 # --- time -----------------------------------------------------------------------------------

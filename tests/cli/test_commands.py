@@ -1,0 +1,108 @@
+"""The carewatch command as a technician and a new user meet it: real processes, real services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from server.local_services.process import free_port
+from tests.fixtures.server import wait_for
+
+CLI = [sys.executable, "-m", "gateway"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        ["--help"],
+        ["hub", "--help"],
+        ["server", "--help"],
+        ["demo", "--help"],
+        ["hub", "simulate", "--help"],
+        ["server", "hub", "add", "--help"],
+    ):
+        result = run(*args)
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout
+
+
+def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
+    env = dict(os.environ, CAREWATCH_DATABASE_URL=f"sqlite:///{tmp_path / 'cw.sqlite3'}")
+    assert run("server", "migrate", env=env).returncode == 0
+    assert run("server", "patient", "add", "p-0007", "Ada Example", env=env).returncode == 0
+    dup = run("server", "patient", "add", "p-0007", "Again", env=env)
+    assert dup.returncode == 2
+    assert "already exists" in dup.stderr
+    bad = run("server", "patient", "add", "9999999999 OR 1=1", "X", env=env)
+    assert bad.returncode == 2
+    assert "patient id must match" in bad.stderr
+    passwd = tmp_path / "passwd"
+    passwd.touch()
+    added = run(
+        "server", "hub", "add", "hub-0007", "--patient", "p-0007", "--passwd-file", str(passwd), env=env
+    )
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.splitlines()[2]
+    assert passwd.read_text().startswith("hub-0007:")
+    assert password not in passwd.read_text()  # only its hash is stored
+    token = run("server", "user", "add", "matron", "--role", "clinician", env=env)
+    assert token.stdout.startswith("cw_")
+    assert run("server", "dead-letters", env=env).stdout.strip() == "no dead letters"
+
+
+def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    api_port = free_port()
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "demo",
+            "--state-dir",
+            str(tmp_path),
+            "--patients",
+            "2",
+            "--interval",
+            "1",
+            "--api-port",
+            str(api_port),
+            "--mqtt-port",
+            str(free_port()),
+            "--influx-port",
+            str(free_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (tmp_path / "demo-token").exists() or proc.poll() is not None, 60, "the demo to start"
+        )
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        token = (tmp_path / "demo-token").read_text().strip()
+        url = f"http://127.0.0.1:{api_port}"
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+
+        def has_readings() -> bool:
+            r = httpx.get(
+                f"{url}/api/v1/patients/p-0001/readings", headers={"Authorization": f"Bearer {token}"}
+            )
+            return r.status_code == 200 and len(r.json()) > 0
+
+        wait_for(has_readings, 30, "simulated readings to reach the API")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "all services stopped" in out
+    time.sleep(0.2)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "demo left processes running"
