@@ -20,10 +20,10 @@ from gateway.wire.messages import Reading, TimeSource
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.process import free_port
+from server.patient_ids import InvalidPatientId
 from server.store.influx import (
     InfluxConfig,
     InfluxStore,
-    InvalidPatientId,
     ReadingRecord,
     StoredReading,
     StoreMisconfigured,
