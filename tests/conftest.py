@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.influx",
     "tests.fixtures.broker",
     "tests.fixtures.server",
+    "tests.fixtures.postgres",
 ]

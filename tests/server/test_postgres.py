@@ -1,0 +1,34 @@
+"""The relational store on PostgreSQL by URL: migrations, ingest and the alert lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from gateway.wire.topics import Channel, topic
+from gateway.wire.vocabulary import Measure
+from server.ingest.processor import IngestProcessor
+from server.provisioning import add_hub, add_patient, assign_hub
+from server.store.database import Database
+from server.store.influx import InfluxStore
+from server.store.models import Alert, AlertEvidence
+from tests.support.readings import make_batch, make_reading
+
+
+def test_ingest_on_postgresql(postgres_database: str, influx_store: InfluxStore) -> None:
+    db = Database(postgres_database)
+    db.migrate()
+    add_patient(db, "p-pg-1", "PG patient", actor="test")
+    add_hub(db, "hub-pg-1", actor="test")
+    assign_hub(db, "hub-pg-1", "p-pg-1", actor="test", start=datetime.now(UTC) - timedelta(days=1))
+    proc = IngestProcessor(db, influx_store)
+    high = make_reading(values={Measure.SYSTOLIC: 192, Measure.DIASTOLIC: 111})
+    payload = make_batch([high], hub_id="hub-pg-1").to_json()
+    assert proc.handle(topic("hub-pg-1", Channel.READINGS), payload).stored == 1
+    assert proc.handle(topic("hub-pg-1", Channel.READINGS), payload).duplicates == 1
+    with db.session() as s:
+        assert [(a.patient_id, a.severity) for a in s.scalars(select(Alert))] == [("p-pg-1", "red")]
+        assert [e.reading_id for e in s.scalars(select(AlertEvidence))] == [str(high.reading_id)]
+    assert db.engine.dialect.name == "postgresql"
+    db.dispose()
