@@ -19,7 +19,33 @@ class AlertOut(BaseModel):
     summary: str
     opened_at: datetime
     updated_at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    outcome: str | None = None
     evidence: list[str] = Field(description="reading ids that support this alert, oldest first")
+
+
+class AlertEventOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+class AlertDetail(AlertOut):
+    events: list[AlertEventOut] = Field(description="every change, oldest first: who, when, what")
+
+
+class AcknowledgeIn(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    outcome: str = Field(
+        min_length=3, max_length=2000, description="what was done, e.g. 'phoned patient, GP informed'"
+    )
 
 
 class ReadingOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -71,4 +72,48 @@ def apply_finding(
             alert_id=alert.id, reading_id=reading_id, severity=severity.label, detail=summary, added_at=at
         )
     )
+    return alert
+
+
+Change = Callable[[Session], Alert]
+
+
+class AlertTransitionError(ValueError):
+    """A change the alert's current state does not allow (e.g. resolving twice)."""
+
+
+def _open_for_change(s: Session, alert_id: int) -> Alert:
+    alert = s.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise LookupError(f"no alert {alert_id}")
+    if alert.status == "resolved":
+        raise AlertTransitionError(f"alert {alert_id} is already resolved")
+    return alert
+
+
+def acknowledge(s: Session, alert_id: int, *, actor: str, at: datetime, note: str = "") -> Alert:
+    """A clinician has seen the alert and owns it; escalation stops. Repeating it is harmless."""
+    alert = _open_for_change(s, alert_id)
+    if alert.status == "acknowledged":
+        return alert
+    alert.status = "acknowledged"
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = at
+    alert.updated_at = at
+    s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="acknowledged", detail=note))
+    return alert
+
+
+def resolve(s: Session, alert_id: int, *, actor: str, at: datetime, outcome: str) -> Alert:
+    """Close the alert with what was done about it (the outcome is required, for the record)."""
+    alert = _open_for_change(s, alert_id)
+    if alert.acknowledged_at is None:  # resolving implies having seen it
+        alert.acknowledged_by = actor
+        alert.acknowledged_at = at
+    alert.status = "resolved"
+    alert.resolved_by = actor
+    alert.resolved_at = at
+    alert.outcome = outcome
+    alert.updated_at = at
+    s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="resolved", detail=outcome))
     return alert

@@ -1,0 +1,58 @@
+"""A patient's readings, read from InfluxDB with InfluxQL; every access is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from gateway.wire.vocabulary import MEASURES, ReadingKind
+from server.api.auth import audit
+from server.api.deps import Clinician, Db, Influx
+from server.api.schemas import ReadingOut
+from server.patient_ids import PATIENT_ID_PATTERN
+from server.store.influx import StoreUnavailable
+from server.store.models import Patient
+
+router = APIRouter(tags=["readings"])
+
+
+@router.get("/api/v1/patients/{patient_id}/readings", response_model=list[ReadingOut])
+def patient_readings(
+    principal: Clinician,
+    db: Db,
+    store: Influx,
+    patient_id: Annotated[str, Path(pattern=PATIENT_ID_PATTERN)],
+    kind: ReadingKind | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> list[ReadingOut]:
+    for name, t in (("since", since), ("until", until)):
+        if t is not None and t.utcoffset() is None:
+            raise HTTPException(422, f"{name} must include a UTC offset, e.g. 2026-01-01T00:00:00Z")
+    with db.session() as s:
+        if s.get(Patient, patient_id) is None:
+            raise HTTPException(404, f"no patient {patient_id!r}")
+    try:
+        rows = store.query_readings(patient_id, kind, since, until, limit)
+    except StoreUnavailable as e:
+        raise HTTPException(503, f"reading store unavailable: {e}") from None
+    audit(
+        db, principal, "readings_viewed", patient_id, f"kind={kind} since={since} until={until} n={len(rows)}"
+    )
+    return [
+        ReadingOut(
+            reading_id=str(r.reading_id),
+            kind=r.kind,
+            taken_at=r.taken_at,
+            time_source=str(r.time_source),
+            values=r.values,
+            units={m: MEASURES[m].unit.ucum for m in r.values},
+            flags=r.flags,
+            device_model=r.device_model,
+            hub_id=r.hub_id,
+        )
+        for r in rows
+    ]
