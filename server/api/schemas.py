@@ -24,6 +24,7 @@ class AlertOut(BaseModel):
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     outcome: str | None = None
+    tier: int = Field(default=0, description="0 = the patient's team; raised by escalation")
     evidence: list[str] = Field(description="reading ids that support this alert, oldest first")
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import Action, decide
@@ -117,3 +117,38 @@ def resolve(s: Session, alert_id: int, *, actor: str, at: datetime, outcome: str
     alert.updated_at = at
     s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="resolved", detail=outcome))
     return alert
+
+
+def escalate_overdue(s: Session, *, now: datetime, after: timedelta, max_tier: int) -> list[Alert]:
+    """Move every red alert nobody acknowledged within ``after`` one tier up, once per period.
+
+    The clock starts at opening, and again at each escalation, so an alert climbs one tier
+    per unanswered period and stops at ``max_tier``; acknowledging stops it at once.
+    """
+    due = list(
+        s.scalars(
+            select(Alert)
+            .where(
+                Alert.status == "open",
+                Alert.severity == Severity.RED.label,
+                Alert.tier < max_tier,
+                func.coalesce(Alert.escalated_at, Alert.opened_at) <= now - after,
+            )
+            .order_by(Alert.id)
+            .with_for_update()
+        )
+    )
+    for alert in due:
+        alert.tier += 1
+        alert.escalated_at = now
+        alert.updated_at = now
+        s.add(
+            AlertEvent(
+                alert_id=alert.id,
+                at=now,
+                actor="system:escalation",
+                action="escalated",
+                detail=f"not acknowledged within {after}; now tier {alert.tier}",
+            )
+        )
+    return due

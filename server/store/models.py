@@ -123,6 +123,9 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(Text)
+    # Escalation: tier 0 is the patient's own team; each unanswered period moves one tier up.
+    tier: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_alert_patient_rule_status", "patient_id", "rule_id", "status"),)
 
 
