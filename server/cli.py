@@ -97,17 +97,39 @@ def ingest() -> None:
     typer.echo(f"ingest worker stopped after {worker.processed} message(s)")
 
 
+@app.command()
+def tick() -> None:
+    """Run time-based work until SIGTERM/Ctrl-C: escalation, notifications and their retries."""
+    from server.notifications import NotificationRelay
+    from server.settings import ServerSettings
+    from server.store.database import Database
+    from server.tick import Ticker
+
+    settings = ServerSettings()
+    db = Database(settings.database_url)
+    db.migrate()
+    relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    typer.echo(f"ticker running every {settings.tick_seconds:g}s; Ctrl-C to stop")
+    Ticker(db, settings.escalation, relay).run(settings.tick_seconds, stop)
+
+
 @patient_app.command("add")
 def patient_add(
     patient_id: Annotated[str, typer.Argument(help="opaque id, e.g. p-0001 (never the NHS number)")],
     name: Annotated[str, typer.Argument(help="display name for the clinical team")],
     nhs_number: Annotated[str | None, typer.Option(help="10-digit NHS number")] = None,
+    team: Annotated[
+        str, typer.Option(help="the community team that receives this patient's alerts")
+    ] = "default",
 ) -> None:
     """Register a patient."""
     from server.provisioning import ProvisioningError, add_patient
 
     try:
-        add_patient(_db(), patient_id, name, actor=ACTOR, nhs_number=nhs_number)
+        add_patient(_db(), patient_id, name, actor=ACTOR, nhs_number=nhs_number, team=team)
     except ProvisioningError as e:
         raise _fail(str(e)) from None
     typer.echo(f"patient {patient_id} added")

@@ -113,12 +113,16 @@ def demo_command(
             CAREWATCH_MQTT__PORT=str(mqtt_port),
             CAREWATCH_MQTT__CA_FILE=str(mosq.ca_cert),
             CAREWATCH_MQTT__PASSWORD_FILE=str(pw_file),
+            CAREWATCH_NOTIFICATIONS__OUTBOX_PATH=str(state / "notify-outbox.sqlite3"),
         )
         cli = [sys.executable, "-m", "gateway"]
         logs = state / "logs"
         ingest = Service("ingest", [*cli, "server", "ingest"], logs / "ingest.log", env=env)
         ingest.start(lambda: "ingest worker running" in ingest.tail(50) or "connected" in ingest.tail(50))
         started.append(ingest)
+        ticker = Service("tick", [*cli, "server", "tick"], logs / "tick.log", env=env)
+        ticker.start(lambda: "ticker running" in ticker.tail(20))
+        started.append(ticker)
         url = f"http://127.0.0.1:{api_port}"
         api = Service("api", [*cli, "server", "api", "--port", str(api_port)], logs / "api.log", env=env)
         api.start(lambda: _http_ok(url + "/health"), timeout=30)

@@ -17,7 +17,13 @@ class ProvisioningError(ValueError):
 
 
 def add_patient(
-    db: Database, patient_id: str, display_name: str, *, actor: str, nhs_number: str | None = None
+    db: Database,
+    patient_id: str,
+    display_name: str,
+    *,
+    actor: str,
+    nhs_number: str | None = None,
+    team: str = "default",
 ) -> None:
     try:
         check_patient_id(patient_id)
@@ -26,7 +32,7 @@ def add_patient(
     with db.session() as s:
         if s.get(Patient, patient_id) is not None:
             raise ProvisioningError(f"patient {patient_id!r} already exists")
-        s.add(Patient(id=patient_id, display_name=display_name, nhs_number=nhs_number))
+        s.add(Patient(id=patient_id, display_name=display_name, nhs_number=nhs_number, team=team))
         s.add(AuditEvent(actor=actor, action="patient_added", target=patient_id))
 
 

@@ -7,6 +7,7 @@ Nested settings use a double underscore: ``CAREWATCH_INFLUX__URL``,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,30 @@ class MqttSettings(BaseModel):
         )
 
 
+class NotificationSettings(BaseModel):
+    """Where alerts are announced. With no routing file nothing is sent, and /health says so."""
+
+    routing_file: Path | None = Field(default=None, description="teams, channels, on-call hours (YAML/JSON)")
+    outbox_path: Path = Path("/var/lib/carewatch/notify-outbox.sqlite3")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_sender: str = "carewatch-alerts@localhost"
+    govuk_notify_api_key_file: Path | None = None
+    govuk_notify_sms_template_id: str | None = None
+    govuk_notify_email_template_id: str | None = None
+    webhook_secrets_dir: Path | None = Field(default=None, description="one file per secret_id")
+
+
+class EscalationSettings(BaseModel):
+    after_minutes: float = Field(
+        default=30, gt=0, description="unacknowledged red alerts climb a tier after this"
+    )
+    max_tier: int = Field(default=2, ge=0)
+
+
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREWATCH_", env_nested_delimiter="__", extra="ignore")
 
@@ -36,3 +61,6 @@ class ServerSettings(BaseSettings):
     influx: InfluxConfig = Field(default_factory=lambda: InfluxConfig(url="http://localhost:8086"))
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     public_url: str = "http://localhost:8000"
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")

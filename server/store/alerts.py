@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from alerts.lifecycle import Action, decide
 from alerts.severity import Severity
-from server.store.models import Alert, AlertEvent, AlertEvidence
+from server.store.models import Alert, AlertEvent, AlertEvidence, AlertNotification
 
 OPEN_STATES = ("open", "acknowledged")
 SYSTEM_ACTOR = "system:ingest"
@@ -50,6 +51,7 @@ def apply_finding(
         s.add(alert)
         s.flush()
         s.add(AlertEvent(alert_id=alert.id, at=at, actor=SYSTEM_ACTOR, action="opened", detail=summary))
+        owe_notification(s, alert, "opened", at)
     elif decision.action is Action.ESCALATE:
         s.add(
             AlertEvent(
@@ -65,6 +67,7 @@ def apply_finding(
         alert.updated_at = at
         if alert.status == "acknowledged":  # a worse finding needs a fresh look
             alert.status = "open"
+        owe_notification(s, alert, "escalated", at)
     else:
         alert.updated_at = at
     s.add(
@@ -151,4 +154,14 @@ def escalate_overdue(s: Session, *, now: datetime, after: timedelta, max_tier: i
                 detail=f"not acknowledged within {after}; now tier {alert.tier}",
             )
         )
+        owe_notification(s, alert, "escalated", now)
     return due
+
+
+def owe_notification(s: Session, alert: Alert, event: str, at: datetime) -> None:
+    """Record, in the caller's transaction, that the team must hear about this change."""
+    s.add(
+        AlertNotification(
+            id=str(uuid.uuid4()), alert_id=alert.id, event=event, severity=alert.severity, created_at=at
+        )
+    )

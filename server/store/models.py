@@ -56,6 +56,7 @@ class Patient(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200))
     nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    team: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
@@ -148,6 +149,23 @@ class AlertEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertNotification(Base):
+    """A notification owed to the team, written in the same transaction as the alert change.
+
+    The notifier relays rows with no ``enqueued_at`` into its delivery outbox; a crash
+    between the two re-relays the same id, which the outbox treats as the same delivery.
+    So an alert that was committed is never left unannounced.
+    """
+
+    __tablename__ = "alert_notifications"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class DeadLetter(Base):
