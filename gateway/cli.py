@@ -6,12 +6,18 @@ import secrets
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from gateway.config import HubConfig
+
 app = typer.Typer(
-    help="Hub commands: inspect the hub and its outbox, simulate patients.", no_args_is_help=True
+    help=(
+        "Hub commands: run the hub, find and pair devices, inspect the hub and its outbox, simulate patients."
+    ),
+    no_args_is_help=True,
 )
 
 ConfigOpt = Annotated[
@@ -86,3 +92,143 @@ def simulate(
 def new_password() -> None:
     """Print a strong random MQTT password for a new hub."""
     typer.echo(secrets.token_urlsafe(24))
+
+
+def _load_config_or_exit(config: Path) -> HubConfig:
+    from gateway.config import ConfigError, load_hub_config
+
+    try:
+        return load_hub_config(config)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
+    """Run the hub: collect readings from paired devices and deliver them to the server.
+
+    Runs until stopped (systemd stop, SIGTERM or Ctrl-C), then disconnects devices and stops cleanly. Readings are on disk (the outbox) before anything else happens to them, so stopping loses nothing.
+    """
+    from gateway.ble.hub import run_hub_process
+    from gateway.ble.scanner import ScannerError
+    from gateway.catalogue import CatalogueError
+    from gateway.config import ConfigError
+
+    _load_config_or_exit(config)
+    try:
+        run_hub_process(config)
+    except (ConfigError, CatalogueError, ScannerError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def scan(
+    config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="how long to listen")] = 10.0,
+) -> None:
+    """List supported devices in range: model, address, signal strength, and whether paired to this hub.
+
+    Wake the device first (A&D: hold START until "Pr" blinks; others: take a reading). Then pair it with: carewatch hub pair ADDRESS
+    """
+    import asyncio
+
+    from gateway.ble.allowlist import Allowlist
+    from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
+    from gateway.catalogue import CatalogueError, load_catalogue
+
+    cfg = _load_config_or_exit(config)
+    try:
+        catalogue = load_catalogue(cfg.catalogue_dir)
+        allowlist = Allowlist(cfg.allowlist_path)
+        typer.echo(f"listening on {cfg.adapter} for {seconds:g}s ...")
+        found = asyncio.run(scan_once(cfg.adapter, DeviceClassifier(catalogue, allowlist), seconds))
+    except (CatalogueError, ScannerError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if not found:
+        typer.echo("no supported device heard. Is it awake (in pairing mode) and within a few metres?")
+        return
+    typer.echo(f"{'ADDRESS':<18} {'RSSI':>5}  {'PAIRED':<6}  {'MODEL':<24} NAME")
+    for sighting in sorted(found.values(), key=lambda s: -(s.rssi if s.rssi is not None else -999)):
+        rssi = "?" if sighting.rssi is None else str(sighting.rssi)
+        typer.echo(
+            f"{sighting.address:<18} {rssi:>5}  {'yes' if sighting.allowlisted else 'no':<6}  "
+            f"{sighting.model.id:<24} {sighting.name or ''}"
+        )
+
+
+@app.command()
+def pair(
+    address: Annotated[str, typer.Argument(help="the device's Bluetooth address, as shown by 'hub scan'")],
+    config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
+    seconds: Annotated[
+        float, typer.Option(min=0, max=120, help="how long to listen for the device first (0: do not)")
+    ] = 10.0,
+    force: Annotated[
+        bool, typer.Option(help="pair even if the device is not heard or not recognised by the catalogue")
+    ] = False,
+) -> None:
+    """Pair a device with this hub: the hub will then take its readings (and only paired devices').
+
+    Wake the device first (pairing mode) so the hub can check it is a supported model. The running hub picks the change up within seconds, no restart needed; bonding happens on the device's first connection, through the hub's pairing agent.
+    """
+    import asyncio
+
+    from gateway.ble.allowlist import Allowlist, AllowlistError, normalize_address
+    from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
+    from gateway.catalogue import CatalogueError, load_catalogue
+
+    cfg = _load_config_or_exit(config)
+    try:
+        wanted = normalize_address(address)
+        catalogue = load_catalogue(cfg.catalogue_dir)
+        allowlist = Allowlist(cfg.allowlist_path)
+    except (AllowlistError, CatalogueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    model_id: str | None = None
+    if seconds > 0:
+        typer.echo(f"looking for {wanted} on {cfg.adapter} for up to {seconds:g}s ...")
+        try:
+            found = asyncio.run(
+                scan_once(cfg.adapter, DeviceClassifier(catalogue, None), seconds, stop_on=wanted)
+            )
+        except ScannerError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        sighting = found.get(wanted)
+        if sighting is not None:
+            model_id = sighting.model.id
+            typer.echo(
+                f"found {sighting.model.manufacturer} {sighting.model.model} ({model_id}), {sighting.name}"
+            )
+    if model_id is None and not force:
+        typer.echo(
+            f"error: {wanted} was not heard as a supported device. Wake it (pairing mode), check the "
+            "address with 'carewatch hub scan', or use --force to pair it anyway.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    allowlist.add(wanted, model_id=model_id)
+    typer.echo(
+        f"paired {wanted} with hub {cfg.hub_id} ({cfg.allowlist_path}); it is used from its next reading"
+    )
+
+
+@app.command()
+def unpair(
+    address: Annotated[str, typer.Argument(help="the device's Bluetooth address")],
+    config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
+) -> None:
+    """Stop taking readings from a device (returned, replaced, or given to another patient)."""
+    from gateway.ble.allowlist import Allowlist, AllowlistError
+
+    cfg = _load_config_or_exit(config)
+    try:
+        removed = Allowlist(cfg.allowlist_path).remove(address)
+    except AllowlistError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"unpaired {address.upper()}" if removed else f"{address.upper()} was not paired to this hub")

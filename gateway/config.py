@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,10 +32,41 @@ class HubConfig(BaseModel):
     state_dir: Path = Path("/var/lib/carewatch-hub")
     batch_size: int = Field(default=50, ge=1, le=500)
     adapter: str = "hci0"
+    allowlist_file: Path | None = Field(
+        default=None,
+        description="devices paired to this hub (JSON; default STATE_DIR/paired-devices.json)",
+    )
+    catalogue_dir: Path | None = Field(
+        default=None,
+        description="device catalogue directory (default: the installed firmware-config/devices)",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="household IANA time zone, e.g. Europe/London, for device clocks (default: the system's)",
+    )
 
     @property
     def outbox_path(self) -> Path:
         return self.state_dir / "outbox.sqlite3"
+
+    @property
+    def allowlist_path(self) -> Path:
+        return self.allowlist_file or self.state_dir / "paired-devices.json"
+
+    @property
+    def seen_readings_path(self) -> Path:
+        return self.state_dir / "seen-readings.sqlite3"
+
+    def household_tz(self) -> tzinfo:
+        """The zone device clocks are set in and their naive timestamps are read in."""
+        if self.timezone is None:
+            local = datetime.now().astimezone().tzinfo
+            assert local is not None
+            return local
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ConfigError(f"timezone {self.timezone!r} is not a known IANA time zone: {e}") from None
 
     def password(self) -> str:
         try:

@@ -1,0 +1,279 @@
+"""The hub runtime: scanner → one loop per paired device → sessions → outbox → MQTT.
+
+Home devices are awake for a minute or so after a measurement and asleep otherwise, so the hub
+never "keeps a connection": it scans all the time and, per paired device, waits for the next
+advertisement, runs one session, and waits again. A session that fails (device walked out of
+range, pairing refused) is logged and retried on the next advertisement after a short back-off,
+never fatal to the hub or to other devices.
+
+Threads vs asyncio: bleak is asyncio; the outbox publisher and paho run their own threads
+(``gateway.mqtt``). The only bridge is the sink, ``Outbox.put`` + ``publisher.notify``, which
+is thread-safe and quick (one SQLite insert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+from gateway.ble.agent import AgentError, RegisteredAgent
+from gateway.ble.allowlist import Allowlist
+from gateway.ble.scanner import DeviceClassifier, DeviceScanner, Sighting
+from gateway.ble.seen import SeenReadings
+from gateway.ble.session import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    Clock,
+    DeviceSession,
+    DeviceSessionError,
+    ReadingSink,
+    SessionReport,
+    utc_now,
+)
+from gateway.catalogue import Catalogue
+from gateway.wire.messages import Reading
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HubTuning:
+    """Timings; defaults suit real devices, tests shorten them."""
+
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
+    reconnect_delay: float = 1.0  # after a session, ignore sightings for this long
+    failure_backoff: float = 5.0  # after a failed session (doubles up to max_backoff)
+    max_backoff: float = 60.0
+    connect_attempts: int = 3
+
+
+@dataclass
+class DeviceStats:
+    sessions: int = 0
+    failures: int = 0
+    readings: int = 0
+    last_report: SessionReport | None = None
+    reports: list[SessionReport] = field(default_factory=list)
+
+
+class DeviceLoop:
+    """Per paired device: wait for an advertisement, run a session, repeat."""
+
+    def __init__(self, address: str, hub: BleHub) -> None:
+        self.address = address
+        self.hub = hub
+        self.stats = DeviceStats()
+        self._latest: Sighting | None = None
+        self._wake = asyncio.Event()
+        self._not_before = 0.0
+        self.in_session = False
+
+    def offer(self, sighting: Sighting) -> None:
+        """Called from the scanner for every advertisement of this device.
+
+        Ignored while a session runs and for a moment after it: BlueZ reports the connection's own
+        property changes (Connected, ServicesResolved, Paired) like advertisements, and those must
+        not start another session with a device that has just hung up.
+        """
+        if self.in_session or sighting.seen_at < self._not_before:
+            return
+        self._latest = sighting
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Let ``run`` re-check the hub's state (used when the hub stops)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self.hub.tuning.failure_backoff
+        while not self.hub.stopping.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            sighting, self._latest = self._latest, None
+            if sighting is None or self.hub.stopping.is_set():
+                continue
+            self.in_session = True
+            try:
+                report = await self._session(sighting)
+            except DeviceSessionError as e:
+                self.stats.failures += 1
+                log.warning("%s; next try on its next advertisement after %.0fs", e, backoff)
+                self._not_before = time.monotonic() + backoff
+                backoff = min(backoff * 2, self.hub.tuning.max_backoff)
+                continue
+            finally:
+                self.in_session = False
+                self._latest = None
+                self._wake.clear()
+            backoff = self.hub.tuning.failure_backoff
+            self.stats.sessions += 1
+            self.stats.readings += report.readings
+            self.stats.last_report = report
+            self.stats.reports.append(report)
+            del self.stats.reports[:-20]
+            self._not_before = time.monotonic() + self.hub.tuning.reconnect_delay
+
+    async def _session(self, sighting: Sighting) -> SessionReport:
+        session = DeviceSession(
+            sighting.device,
+            sighting.model,
+            sink=self.hub.sink,
+            seen=self.hub.seen,
+            tz=self.hub.tz,
+            adapter=self.hub.adapter,
+            now=self.hub.now,
+            idle_timeout=self.hub.tuning.idle_timeout,
+            connect_attempts=self.hub.tuning.connect_attempts,
+            stop=self.hub.stopping,
+        )
+        return await session.run()
+
+
+class BleHub:
+    """The asyncio side of the hub. ``await run()`` until ``stopping`` is set."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        allowlist: Allowlist,
+        seen: SeenReadings,
+        sink: ReadingSink,
+        tz: tzinfo,
+        adapter: str = "hci0",
+        now: Clock = utc_now,
+        tuning: HubTuning | None = None,
+        pairing_agent: bool = True,
+    ) -> None:
+        self.catalogue = catalogue
+        self.allowlist = allowlist
+        self.seen = seen
+        self.sink = sink
+        self.tz = tz
+        self.adapter = adapter
+        self.now = now
+        self.tuning = tuning or HubTuning()
+        self.pairing_agent = pairing_agent
+        self.stopping = asyncio.Event()
+        self.started = asyncio.Event()
+        self.loops: dict[str, DeviceLoop] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.classifier = DeviceClassifier(catalogue, allowlist)
+
+    def _on_sighting(self, sighting: Sighting) -> None:
+        if not sighting.allowlisted or self.stopping.is_set():
+            return
+        loop = self.loops.get(sighting.address)
+        if loop is None:
+            loop = self.loops[sighting.address] = DeviceLoop(sighting.address, self)
+            self._tasks[sighting.address] = asyncio.get_running_loop().create_task(
+                self._guard(loop), name=f"device {sighting.address}"
+            )
+            log.info("%s %s (%s) is paired to this hub", sighting.model.id, sighting.address, sighting.name)
+        loop.offer(sighting)
+
+    async def _guard(self, loop: DeviceLoop) -> None:
+        try:
+            await loop.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug in one device's loop must not silence the others; log and drop the loop so
+            # the device's next advertisement starts a fresh one.
+            log.exception("device loop for %s crashed", loop.address)
+            self.loops.pop(loop.address, None)
+            self._tasks.pop(loop.address, None)
+
+    async def run(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.pairing_agent:
+                try:
+                    await stack.enter_async_context(RegisteredAgent(self.allowlist))
+                except AgentError as e:
+                    log.error("%s; devices that need bonding cannot pair until this is fixed", e)
+            scanner = DeviceScanner(self.adapter, self.classifier, self._on_sighting)
+            await scanner.start()
+            stack.push_async_callback(scanner.stop)
+            stack.push_async_callback(self._cancel_loops)
+            self.started.set()
+            log.info(
+                "hub running on %s: %d paired device(s), %d supported model(s)",
+                self.adapter,
+                len(self.allowlist.devices()),
+                len(self.catalogue),
+            )
+            await self.stopping.wait()
+        log.info("hub stopped")
+
+    async def _cancel_loops(self) -> None:
+        # Sessions watch ``stopping`` and disconnect by themselves; give them a moment first.
+        tasks = list(self._tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for loop in self.loops.values():
+            loop.wake()
+
+
+# -- the process: config → outbox, MQTT, BLE --------------------------------------------------------
+def _outbox_sink(outbox_put: Callable[[Reading], bool], notify: Callable[[], None]) -> ReadingSink:
+    def sink(reading: Reading) -> None:
+        outbox_put(reading)
+        notify()
+
+    return sink
+
+
+def run_hub_process(config_path: Path) -> None:
+    """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop."""
+    from gateway.catalogue import load_catalogue
+    from gateway.config import load_hub_config
+    from gateway.mqtt.publisher import OutboxPublisher
+    from gateway.mqtt.session import BrokerEndpoint, MqttSession
+    from gateway.outbox import Outbox
+
+    cfg = load_hub_config(config_path)
+    catalogue = load_catalogue(cfg.catalogue_dir)
+    outbox = Outbox(cfg.outbox_path)
+    seen = SeenReadings(cfg.seen_readings_path)
+    allowlist = Allowlist(cfg.allowlist_path)
+    endpoint = BrokerEndpoint(
+        cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
+    )
+    mqtt = MqttSession(endpoint, client_id=f"hub-{cfg.hub_id}", software="carewatch-hub")
+    publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size)
+    hub = BleHub(
+        catalogue=catalogue,
+        allowlist=allowlist,
+        seen=seen,
+        sink=_outbox_sink(outbox.put, publisher.notify),
+        tz=cfg.household_tz(),
+        adapter=cfg.adapter,
+    )
+    mqtt.start()
+    publisher.start()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hub.stop)
+        await hub.run()
+
+    try:
+        asyncio.run(main())
+    finally:
+        publisher.stop()
+        mqtt.stop()
+        seen.close()
+        outbox.close()

@@ -1,0 +1,97 @@
+"""The radio-free parts of gateway.ble: allowlist file, seen-readings set, ATT error parsing, classifier."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakDBusError
+
+from gateway.ble.allowlist import Allowlist, AllowlistError, normalize_address
+from gateway.ble.scanner import DeviceClassifier
+from gateway.ble.seen import SeenReadings
+from gateway.ble.session import att_error_code
+from gateway.catalogue import load_catalogue
+from gateway.gatt import uuids
+
+
+def test_addresses_are_normalised_and_checked() -> None:
+    assert normalize_address(" 00-09-1f-aa-bb-cc ") == "00:09:1F:AA:BB:CC"
+    with pytest.raises(AllowlistError, match="not a Bluetooth address"):
+        normalize_address("00:09:1F:AA:BB")
+
+
+def test_allowlist_round_trips_and_notices_changes_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "paired-devices.json"
+    hub_view = Allowlist(path)
+    assert hub_view.devices() == [] and "00:09:1F:AA:BB:CC" not in hub_view
+    technician = Allowlist(path)
+    technician.add("00:09:1f:aa:bb:cc", model_id="and-ua-651ble")
+    assert hub_view.refresh() is True
+    assert "00:09:1F:AA:BB:CC" in hub_view and "00:09:1f:aa:bb:cc" in hub_view
+    paired = hub_view.get("00:09:1F:AA:BB:CC")
+    assert paired is not None and paired.model_id == "and-ua-651ble"
+    assert hub_view.refresh() is False
+    assert json.loads(path.read_text())["devices"][0]["address"] == "00:09:1F:AA:BB:CC"
+    assert technician.remove("00:09:1F:AA:BB:CC") is True
+    assert technician.remove("00:09:1F:AA:BB:CC") is False
+
+
+def test_a_broken_allowlist_file_is_a_named_error(tmp_path: Path) -> None:
+    path = tmp_path / "paired-devices.json"
+    path.write_text("{not json")
+    with pytest.raises(AllowlistError, match="not valid JSON"):
+        Allowlist(path)
+
+
+def test_seen_readings_survive_a_restart_and_stay_bounded(tmp_path: Path) -> None:
+    ids = [uuid.uuid4() for _ in range(30)]
+    seen = SeenReadings(tmp_path / "seen.sqlite3", capacity=20)
+    assert seen.add(ids[0]) is True and seen.add(ids[0]) is False
+    seen.close()
+    seen = SeenReadings(tmp_path / "seen.sqlite3", capacity=20)
+    assert ids[0] in seen
+    for reading_id in ids[1:]:
+        seen.add(reading_id)
+    assert len(seen) <= 22 and ids[-1] in seen and ids[0] not in seen
+    seen.close()
+
+
+@pytest.mark.parametrize(
+    ("details", "code"),
+    [
+        ("Operation failed with ATT error: 0x80", 0x80),  # real BlueZ
+        ("ATT error 0x80", 0x80),  # bluezoo passes the GATT application's text through
+        ("Not connected", None),
+    ],
+)
+def test_att_error_code_from_bluez_errors(details: str, code: int | None) -> None:
+    assert att_error_code(BleakDBusError("org.bluez.Error.Failed", [details])) == code
+
+
+def _advert(name: str | None, services: list[str]) -> AdvertisementData:
+    return AdvertisementData(
+        local_name=name,
+        manufacturer_data={},
+        service_data={},
+        service_uuids=services,
+        tx_power=None,
+        rssi=-60,
+        platform_data=(),
+    )
+
+
+def test_classifier_uses_the_catalogue_and_the_pinned_model(tmp_path: Path) -> None:
+    allowlist = Allowlist(tmp_path / "paired-devices.json")
+    allowlist.add("00:09:1F:00:00:01", model_id="and-ua-651ble")
+    classifier = DeviceClassifier(load_catalogue(), allowlist)
+    bp = uuids.BLOOD_PRESSURE_SERVICE
+    ours = classifier.classify(BLEDevice("00:09:1F:00:00:01", "cuff", {}), _advert("cuff", []))
+    assert ours is not None and ours.model.id == "and-ua-651ble" and ours.allowlisted
+    other = classifier.classify(BLEDevice("00:09:1F:00:00:02", None, {}), _advert("A&D_UA-651", [bp]))
+    assert other is not None and other.model.id == "and-ua-651ble" and not other.allowlisted
+    assert classifier.classify(BLEDevice("00:09:1F:00:00:03", None, {}), _advert("Headphones", [])) is None
