@@ -5,7 +5,9 @@ Pure: no I/O. Two decisions live here and nowhere else:
 * Which clock to trust. A device timestamp is used only when it is set and plausible
   against the hub clock (not in the future beyond a small allowance, not older than a
   device could have stored it). Otherwise the hub's receive time is used and the reading
-  says so (``time_source = hub`` plus ``device_clock_unset`` / ``device_clock_skewed``).
+  says so (``time_source = hub``, plus ``device_clock_unset`` / ``device_clock_skewed``
+  when the device sent a time that could not be trusted; a device with no clock gets no
+  flag, since nothing about it is wrong).
 * Plausibility. A value outside the range a human body can produce is flagged
   ``implausible`` and still sent: the clinician sees it and the refusal is explicit, never
   a silent drop on a small device far from anyone.
@@ -34,8 +36,10 @@ def choose_time(
     measured_at: datetime | None, received_at: datetime, *, device_clock_unset: bool = False
 ) -> tuple[datetime, TimeSource, list[StatusFlag]]:
     """Pick the trusted timestamp and explain the choice in flags."""
-    if measured_at is None or device_clock_unset:
+    if device_clock_unset:
         return received_at, TimeSource.HUB, [StatusFlag.DEVICE_CLOCK_UNSET]
+    if measured_at is None:  # the device sent no time at all (no clock, or not in this packet)
+        return received_at, TimeSource.HUB, []
     ahead = measured_at - received_at
     if ahead > DEVICE_CLOCK_MAX_FUTURE or -ahead > DEVICE_CLOCK_MAX_PAST:
         return received_at, TimeSource.HUB, [StatusFlag.DEVICE_CLOCK_SKEWED]

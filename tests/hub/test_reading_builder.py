@@ -17,8 +17,15 @@ def test_a_plausible_device_clock_is_trusted() -> None:
 
 
 def test_an_unset_device_clock_falls_back_to_the_hub_and_says_so() -> None:
-    assert choose_time(None, NOW) == (NOW, TimeSource.HUB, [StatusFlag.DEVICE_CLOCK_UNSET])
-    assert choose_time(NOW, NOW, device_clock_unset=True)[1] is TimeSource.HUB
+    assert choose_time(NOW, NOW, device_clock_unset=True) == (
+        NOW,
+        TimeSource.HUB,
+        [StatusFlag.DEVICE_CLOCK_UNSET],
+    )
+
+
+def test_a_device_without_a_clock_gets_hub_time_and_no_complaint() -> None:
+    assert choose_time(None, NOW) == (NOW, TimeSource.HUB, [])
 
 
 def test_a_device_clock_in_the_future_or_years_behind_is_not_trusted() -> None:
@@ -39,7 +46,7 @@ def test_implausible_values_are_flagged_and_kept() -> None:
         device=CUFF,
         received_at=NOW,
     )
-    assert low.flags == [StatusFlag.DEVICE_CLOCK_UNSET, StatusFlag.IMPLAUSIBLE]
+    assert low.flags == [StatusFlag.IMPLAUSIBLE]
     ok = build_reading(kind=ReadingKind.WEIGHT, values={Measure.WEIGHT: 70.0}, device=CUFF, received_at=NOW)
     assert StatusFlag.IMPLAUSIBLE not in ok.flags
 

@@ -108,7 +108,7 @@ def test_bp_doc_vector_with_unset_clock() -> None:
 def test_bp_doc_vector_in_kpa_is_sent_in_mmhg() -> None:
     reading = one("2a35", DOC_BP_KPA)
     assert values(reading) == {"systolic": 141.8, "diastolic": 82.5, "mean_arterial": 119.3, "pulse": 60}
-    assert reading.flags == ["cuff_loose", "pulse_below_range", "device_clock_unset"]
+    assert reading.flags == ["cuff_loose", "pulse_below_range"]  # no timestamp sent: nothing to flag
     assert reading.device.user_index is None
 
 
@@ -219,7 +219,7 @@ def test_plx_signal_problems_are_flagged() -> None:
     data = encode_plx_spot_check(
         95, 80, device_sensor_status=PlxDeviceSensorStatus.from_flags(poor_signal_detected=True)
     )  # encoder
-    assert one("2a5e", data).flags == ["signal_questionable", "device_clock_unset"]
+    assert one("2a5e", data).flags == ["signal_questionable"]
 
 
 @pytest.mark.parametrize(
