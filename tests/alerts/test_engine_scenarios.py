@@ -1,0 +1,54 @@
+"""The issue's scenarios, on the default rule set, through the engine (and the oracle)."""
+
+from __future__ import annotations
+
+from alerts.lifecycle import Action, decide
+from alerts.ruleset import apply_override, default_ruleset
+from alerts.severity import Severity
+from gateway.wire.vocabulary import Measure
+from tests.alerts.test_rules_support import DAY, HOUR, T0, single
+
+COPD_SCALE_2 = apply_override(
+    default_ruleset(),
+    {
+        "thresholds": {
+            "spo2": {
+                "source": "BTS 88–92 % target; NEWS2 scale 2",
+                "red": {"at_or_below": 83},
+                "amber": {"at_or_below": 85},
+            }
+        }
+    },
+)
+
+
+def test_heart_failure_patient_gaining_2_4kg_over_3_days_gets_one_alert_finding() -> None:
+    morning = T0 + 7 * HOUR
+    weights = [80.0, 80.9, 81.7, 82.4]
+    history = [(0, morning + i * DAY, Measure.WEIGHT, w) for i, w in enumerate(weights[:-1])]
+    batch = [
+        (0, morning + 3 * DAY, Measure.WEIGHT, weights[-1]),
+        (0, morning + 3 * DAY + 60, Measure.WEIGHT, 82.4),
+    ]  # a re-weigh a minute later
+    findings = single(default_ruleset(), batch, history=history)
+    gains = [f for f in findings if f.rule_id.startswith("trend.")]
+    assert [(f.rule_id, f.severity) for f in gains] == [("trend.weight_gain", Severity.AMBER)]
+    # The server's lifecycle: the first finding opens the alert, a later one attaches.
+    first = decide(None, Severity(gains[0].severity))
+    assert first is not None and first.action is Action.OPEN
+    again = decide(first.severity, Severity(gains[0].severity))
+    assert again is not None and again.action is Action.ATTACH
+
+
+def test_copd_patient_on_scale_2_at_89_gets_none_at_85_gets_one() -> None:
+    assert single(COPD_SCALE_2, [(0, T0, Measure.SPO2, 89)]) == []
+    (finding,) = single(COPD_SCALE_2, [(0, T0, Measure.SPO2, 85)])
+    assert (finding.rule_id, finding.severity) == ("threshold.spo2", Severity.AMBER)
+    # The same 89 % on the default (scale 1) bands is red: the override is what spares her.
+    assert [f.severity for f in single(default_ruleset(), [(0, T0, Measure.SPO2, 89)])] == [Severity.RED]
+
+
+def test_a_missed_morning_weight_creates_one_missed_reading_finding() -> None:
+    history = [(0, T0 - DAY + 8 * HOUR, Measure.WEIGHT, 80.0), (0, T0 + 8 * HOUR, Measure.SYSTOLIC, 128.0)]
+    findings = single(default_ruleset(), [], history=history, tick=T0 + 11 * HOUR + 300)
+    assert [(f.rule_id, f.time) for f in findings] == [("missed.weight", T0 + 11 * HOUR)]
