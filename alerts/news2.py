@@ -65,6 +65,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from alerts.rounding import recorded_units
 from gateway.wire.vocabulary import SNOMED_NEWS2_TOTAL, Measure
 
 __all__ = [
@@ -235,7 +236,7 @@ def score(
     )
     shape = rr.shape
 
-    sat_recorded = _round_half_up(sat, decimals=0)
+    sat_recorded = recorded_units(sat, decimals=0)
     # Unknown oxygen (NaN) compares unequal to 1, so scale 2 scores it as air, as documented.
     on_o2 = oxygen == 1.0
     spo2_points = np.where(
@@ -247,11 +248,11 @@ def score(
         ),
         _banded(sat_recorded, _SPO2_SCALE_1),
     )
-    rr_points = _banded(_round_half_up(rr, decimals=0), _RESPIRATION)
+    rr_points = _banded(recorded_units(rr, decimals=0), _RESPIRATION)
     o2_points = np.where(on_o2, _AIR_OR_OXYGEN_POINTS, 0)
-    sys_points = _banded(_round_half_up(sys_bp, decimals=0), _SYSTOLIC)
-    hr_points = _banded(_round_half_up(hr, decimals=0), _PULSE)
-    temp_points = _banded(_round_half_up(temp, decimals=1), _TEMPERATURE_TENTHS)
+    sys_points = _banded(recorded_units(sys_bp, decimals=0), _SYSTOLIC)
+    hr_points = _banded(recorded_units(hr, decimals=0), _PULSE)
+    temp_points = _banded(recorded_units(temp, decimals=1), _TEMPERATURE_TENTHS)
 
     # One row per parameter, in PARAMETERS order; consciousness is already 0/3/NaN points.
     measured = ~np.isnan(np.stack([rr, sat, oxygen, sys_bp, hr, alertness, temp]))
@@ -313,26 +314,6 @@ def _measurement(value: Measurement) -> FloatArray:
     if value is None:
         return np.array(np.nan)
     return np.asarray(value, dtype=np.float64)
-
-
-def _round_half_up(values: FloatArray, *, decimals: int) -> FloatArray:
-    """Round to the chart's recording precision, returned in recording units (whole tenths for
-    ``decimals=1``) so that band comparisons are between exact integers.
-
-    Works on magnitudes so ties go away from zero like ``decimal.ROUND_HALF_UP``. The
-    half-way point ``(2k+1) / (2·10^d)`` is one correctly rounded division of exact integers,
-    i.e. the double nearest the decimal half-way point, so ``x >= halfway`` is true exactly
-    when the decimal ``repr(x)`` is at or above it. ``floor(x·10^d)`` may land one step high
-    when ``x`` is within an ulp below a step, which the comparison then rounds correctly.
-    """
-    scale = 10.0**decimals
-    magnitude = np.abs(values)
-    with np.errstate(over="ignore", invalid="ignore"):
-        steps = np.floor(magnitude * scale)
-        halfway = (2.0 * steps + 1.0) / (2.0 * scale)
-        rounded = steps + (magnitude >= halfway)
-    signed: FloatArray = np.copysign(rounded, values)
-    return signed
 
 
 def _banded(recorded: FloatArray, bands: _Bands) -> IntArray:

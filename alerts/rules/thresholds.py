@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.columns import REASON_CODE
+from alerts.rounding import recorded_units
 from alerts.rules.persistence import persistent
 from alerts.rules.series import FloatArray, IntArray, Series
 from alerts.rules.table import ThresholdParams
@@ -22,24 +23,6 @@ Int8Array = npt.NDArray[np.int8]
 
 BELOW: int = REASON_CODE["below_band"]
 ABOVE: int = REASON_CODE["above_band"]
-
-
-def recorded_units(values: FloatArray, decimals: IntArray) -> FloatArray:
-    """``values`` rounded half-up to ``decimals`` places, in recording units (whole tenths for
-    one decimal) so that comparisons with edges are between exact integers.
-
-    The same method as ``alerts.news2`` (which see for the proof), with a per-row precision:
-    the half-way point is one correctly rounded division of exact integers, so comparing
-    with it decides the tie on the decimal the value was written as.
-    """
-    scale = 10.0**decimals
-    magnitude = np.abs(values)
-    with np.errstate(over="ignore", invalid="ignore"):
-        steps = np.floor(magnitude * scale)
-        halfway = (2.0 * steps + 1.0) / (2.0 * scale)
-        rounded = steps + (magnitude >= halfway)
-    signed: FloatArray = np.copysign(rounded, values)
-    return signed
 
 
 def edge_units(edges: FloatArray, decimals: IntArray) -> FloatArray:

@@ -214,7 +214,7 @@ def test_rounding_is_decimal_round_half_up_of_the_written_value(decimals: int, c
     # The private helper is tested directly: the score-level oracle cannot see ties that fall
     # inside a band (30.049999999999997 scores 3 whether it rounds to 30.0 or 30.1), and the
     # obvious floor(x * 10 + 0.5) is wrong for exactly such values.
-    from alerts.news2 import _round_half_up
+    from alerts.rounding import recorded_units
 
     values = _ties_and_neighbours(decimals, count)
     quantum = Decimal(1).scaleb(-decimals)
@@ -222,4 +222,4 @@ def test_rounding_is_decimal_round_half_up_of_the_written_value(decimals: int, c
         float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP).scaleb(decimals))
         for value in values
     ]
-    assert _round_half_up(np.array(values), decimals=decimals).tolist() == expected
+    assert recorded_units(np.array(values), decimals).tolist() == expected
