@@ -86,7 +86,7 @@ def ingest() -> None:
         store.ensure_database()
     except Exception as e:  # noqa: BLE001 - the worker retries writes; say so and go on
         typer.echo(f"warning: could not prepare InfluxDB yet ({e}); will retry on first write", err=True)
-    worker = IngestWorker(settings.mqtt.endpoint(), IngestProcessor(db, store))
+    worker = IngestWorker(settings.mqtt.endpoint(), IngestProcessor(db, store, tz=settings.zone))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -99,7 +99,8 @@ def ingest() -> None:
 
 @app.command()
 def tick() -> None:
-    """Run time-based work until SIGTERM/Ctrl-C: escalation, notifications and their retries."""
+    """Run time-based work until SIGTERM/Ctrl-C: missed readings and silent hubs, escalation,
+    notifications and their retries."""
     from server.notifications import NotificationRelay
     from server.settings import ServerSettings
     from server.store.database import Database
@@ -113,7 +114,7 @@ def tick() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     typer.echo(f"ticker running every {settings.tick_seconds:g}s; Ctrl-C to stop")
-    Ticker(db, settings.escalation, relay).run(settings.tick_seconds, stop)
+    Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop)
 
 
 @patient_app.command("add")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.mqtt.session import BrokerEndpoint
@@ -64,3 +65,20 @@ class ServerSettings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")
+    timezone: str = Field(
+        default="Europe/London",
+        description="IANA zone of the service: local days for daily weights and morning schedules",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,5 +1,6 @@
-"""Time-based work, on a clock tick rather than on arriving readings: escalation of
-unanswered red alerts, relaying owed notifications, and delivering them (with retries).
+"""Time-based work, on a clock tick rather than on arriving readings: the clock rules (missed
+readings, silent hubs), escalation of unanswered red alerts, relaying owed notifications,
+and delivering them (with retries).
 
 A patient who stops sending readings sends no message to react to, so anything that must
 happen because time passed lives here. Each step is idempotent, so ticks can overlap a
@@ -12,7 +13,10 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from server.clock_rules import judge_clock
+from server.findings import DEFAULT_TIMEZONE
 from server.notifications import NotificationRelay
 from server.settings import EscalationSettings
 from server.store.alerts import escalate_overdue
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TickResult:
+    clock_alerts: int = 0  # alerts opened (or given new evidence) by missed readings, silent hubs
     escalated: int = 0
     relayed: int = 0
     sent: int = 0
@@ -32,13 +37,24 @@ class TickResult:
 
 
 class Ticker:
-    def __init__(self, db: Database, escalation: EscalationSettings, relay: NotificationRelay | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        escalation: EscalationSettings,
+        relay: NotificationRelay | None,
+        *,
+        tz: ZoneInfo = DEFAULT_TIMEZONE,
+    ) -> None:
         self.db = db
         self.escalation = escalation
         self.relay = relay
+        self.tz = tz
 
     def tick(self, now: datetime) -> TickResult:
         result = TickResult()
+        # First, so that an alert it opens is relayed in this same tick.
+        with self.db.session() as s:
+            result.clock_alerts = len(judge_clock(s, now, self.tz))
         with self.db.session() as s:
             escalated = escalate_overdue(
                 s,
@@ -61,7 +77,7 @@ class Ticker:
         while not stop.is_set():
             try:
                 r = self.tick(utcnow())
-                if r.escalated or r.relayed or r.sent or r.retrying or r.failed:
+                if r.clock_alerts or r.escalated or r.relayed or r.sent or r.retrying or r.failed:
                     log.info("tick: %s", r)
             except DatabaseUnavailable as e:
                 log.error("tick skipped, database unavailable: %s", e)

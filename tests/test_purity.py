@@ -15,7 +15,8 @@ PURE_MODULES = [
     "gateway.reading_builder",
     "alerts.severity",
     "alerts.lifecycle",
-    "alerts.rules.blood_pressure",
+    "alerts.engine",
+    "alerts.ruleset",
 ]
 IO_LIBRARIES = {
     "bleak",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.api.routes import alerts, health, readings
+from server.api.routes import alerts, health, readings, rules
 from server.settings import ServerSettings
 from server.store.database import Database
 from server.store.influx import InfluxStore
@@ -22,4 +22,5 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.include_router(readings.router)
+    app.include_router(rules.router)
     return app

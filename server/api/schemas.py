@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from alerts.ruleset import RuleSet
 from gateway.wire.vocabulary import Measure, ReadingKind
 
 
@@ -71,3 +72,32 @@ class Health(BaseModel):
     broker: ComponentHealth
     influxdb: ComponentHealth
     database: ComponentHealth
+
+
+class RuleOverrideIn(BaseModel):
+    """A clinician's change to one patient's rules; who made it is taken from the token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="partial rule set shaped like alerts/rules/defaults.yaml, merged over the defaults; "
+        '{} returns the patient to the defaults. E.g. {"thresholds": {"spo2": {"red": {"at_or_below": 85}, '
+        '"amber": {"at_or_below": 87}}}}',
+    )
+    reason: str = Field(min_length=3, max_length=2000, description="why, for the record")
+
+
+class RuleOverrideOut(BaseModel):
+    version: int
+    changes: dict[str, Any]
+    reason: str
+    set_by: str
+    set_at: datetime
+
+
+class PatientRulesOut(BaseModel):
+    patient_id: str
+    effective: RuleSet = Field(description="the rules this patient is judged by: defaults + current override")
+    override: RuleOverrideOut | None = Field(description="the override in force (newest version), if any")
+    history: list[RuleOverrideOut] = Field(description="every override version, newest first")

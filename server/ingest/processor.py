@@ -2,10 +2,11 @@
 
 The order is what makes a reading impossible to lose: validate → attribute (the server,
 never the hub, decides whose reading it is) → skip readings already in the idempotency
-ledger → write to InfluxDB → judge with the rules → record ledger rows, devices and alerts
-in one relational transaction. Only when ``handle`` returns does the worker acknowledge
-the MQTT message. If a store is down, ``handle`` raises and the message stays unacknowledged
-with the broker, to be delivered again.
+ledger → write to InfluxDB → judge with the rule engine (on each patient's history, read
+back from InfluxDB) → record ledger rows, devices and alerts in one relational transaction.
+Only when ``handle`` returns does the worker acknowledge the MQTT message. If a store is
+down, ``handle`` raises and the message stays unacknowledged with the broker, to be
+delivered again.
 
 Anything refused is kept in ``dead_letters`` with its reason: a whole message that is not
 a valid batch, or a single reading no patient can be attributed to.
@@ -19,19 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
-import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.rules import blood_pressure
-from alerts.severity import Severity
 from gateway.wire.messages import Reading, ReadingBatch
 from gateway.wire.topics import Channel, TopicError, parse
-from gateway.wire.vocabulary import Measure, ReadingKind
-from server.store.alerts import apply_finding
+from server.findings import DEFAULT_TIMEZONE
+from server.ingest.judge import HistorySource, Judge
 from server.store.database import Database
 from server.store.influx import ReadingRecord, StoreRejected
 from server.store.models import DeadLetter, Device, Hub, HubAssignment, IngestedReading, now
@@ -39,7 +38,9 @@ from server.store.models import DeadLetter, Device, Hub, HubAssignment, Ingested
 log = logging.getLogger(__name__)
 
 
-class ReadingSink(Protocol):
+class ReadingStore(HistorySource, Protocol):
+    """Where readings go, and where the judge reads each patient's history back from."""
+
     def write_readings(self, records: Sequence[ReadingRecord]) -> int: ...
 
 
@@ -61,9 +62,10 @@ def summarise_validation(e: ValidationError, limit: int = 5) -> str:
 
 
 class IngestProcessor:
-    def __init__(self, db: Database, sink: ReadingSink) -> None:
+    def __init__(self, db: Database, sink: ReadingStore, *, tz: ZoneInfo = DEFAULT_TIMEZONE) -> None:
         self.db = db
         self.sink = sink
+        self.judge = Judge(sink, tz)
 
     # -- the whole message -----------------------------------------------------------------
     def handle(self, topic_name: str, payload: bytes) -> IngestResult:
@@ -154,7 +156,8 @@ class IngestProcessor:
                 )
                 self._record_device(s, batch.hub_id, reading, at)
             result.stored = len(fresh)
-            result.alerts = self._judge(s, fresh, at)
+            # Reads history from InfluxDB; raises StoreUnavailable like the write above.
+            result.alerts = self.judge(s, fresh, at)
             hub.last_seen_at = at
             s.flush()
         return result
@@ -184,32 +187,6 @@ class IngestProcessor:
         device.serial = d.serial or device.serial
         device.firmware = d.firmware or device.firmware
         device.last_seen_at = at
-
-    @staticmethod
-    def _judge(s: Session, fresh: Sequence[tuple[str, Reading]], at: datetime) -> list[int]:
-        bp = [(pid, r) for pid, r in fresh if r.kind is ReadingKind.BLOOD_PRESSURE]
-        if not bp:
-            return []
-        systolic = np.array([r.value(Measure.SYSTOLIC) for _, r in bp], dtype=np.float64)
-        diastolic = np.array([r.value(Measure.DIASTOLIC) for _, r in bp], dtype=np.float64)
-        severities = blood_pressure.classify(systolic, diastolic)
-        raised: list[int] = []
-        for (patient_id, reading), sev, sy, di in zip(bp, severities, systolic, diastolic, strict=True):
-            severity = Severity(int(sev))
-            if severity is Severity.NONE:
-                continue
-            alert = apply_finding(
-                s,
-                patient_id=patient_id,
-                rule_id=blood_pressure.RULE_ID,
-                severity=severity,
-                reading_id=str(reading.reading_id),
-                summary=blood_pressure.describe(float(sy), float(di), severity),
-                at=at,
-            )
-            if alert is not None:
-                raised.append(alert.id)
-        return raised
 
     # -- refusals ---------------------------------------------------------------------------
     def _dead_letter(self, topic_name: str, hub_id: str | None, payload: bytes, reason: str) -> IngestResult:

@@ -26,6 +26,7 @@ def apply_finding(
     reading_id: str,
     summary: str,
     at: datetime,
+    actor: str = SYSTEM_ACTOR,
 ) -> Alert | None:
     """Open, attach to, or escalate the patient's one open alert for this rule."""
     alert = s.scalars(
@@ -50,14 +51,14 @@ def apply_finding(
         )
         s.add(alert)
         s.flush()
-        s.add(AlertEvent(alert_id=alert.id, at=at, actor=SYSTEM_ACTOR, action="opened", detail=summary))
+        s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="opened", detail=summary))
         owe_notification(s, alert, "opened", at)
     elif decision.action is Action.ESCALATE:
         s.add(
             AlertEvent(
                 alert_id=alert.id,
                 at=at,
-                actor=SYSTEM_ACTOR,
+                actor=actor,
                 action="severity_raised",
                 detail=f"{alert.severity} -> {decision.severity.label}: {summary}",
             )
@@ -76,6 +77,22 @@ def apply_finding(
         )
     )
     return alert
+
+
+def already_reported(s: Session, *, patient_id: str, rule_id: str, evidence: str) -> bool:
+    """Has any alert of this patient and rule, open or resolved, this piece of evidence?
+
+    Readings cannot come twice (the ingest ledger), but a clock finding does on every tick
+    until it clears: this keeps a missed morning weight to one alert, and stops a resolved
+    one from reopening on the next tick.
+    """
+    found = s.scalars(
+        select(AlertEvidence.alert_id)
+        .join(Alert, Alert.id == AlertEvidence.alert_id)
+        .where(Alert.patient_id == patient_id, Alert.rule_id == rule_id, AlertEvidence.reading_id == evidence)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 Change = Callable[[Session], Alert]

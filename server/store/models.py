@@ -1,4 +1,5 @@
-"""The relational schema: patients, hubs, devices, assignments, alerts, users, audit.
+"""The relational schema: patients, hubs, devices, assignments, rule overrides, alerts, users,
+audit.
 
 Readings themselves live in InfluxDB; here we keep only what must be consistent and
 joinable: who a hub belongs to, which readings were already ingested (the idempotency
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -107,6 +109,26 @@ class IngestedReading(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     batch_id: Mapped[str] = mapped_column(String(36))
+    # The clock tick asks for each patient's last reading of each kind: an index-only lookup.
+    __table_args__ = (Index("ix_ingested_patient_kind_taken", "patient_id", "kind", "taken_at"),)
+
+
+class RuleOverride(Base):
+    """One version of a patient's alert-rule override (``alerts.ruleset.PatientOverride``).
+
+    Append-only: a change is a new row and the newest row (highest id) is the one in force,
+    so the history of who set what, when and why is the table itself. Empty ``changes``
+    means "back to the defaults".
+    """
+
+    __tablename__ = "rule_overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    changes: Mapped[dict[str, object]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    __table_args__ = (Index("ix_rule_override_patient_id", "patient_id", "id"),)
 
 
 class Alert(Base):

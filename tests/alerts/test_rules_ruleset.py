@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alerts.rules import blood_pressure
 from alerts.ruleset import (
     PatientOverride,
     RuleSetError,
@@ -25,25 +24,6 @@ def test_defaults_load_and_every_threshold_cites_a_source() -> None:
     assert all(rule.source for rule in rules.thresholds.values())
     assert rules.weight_gain.window.gain_kg == 2.0 and rules.weight_gain.window.days == 3
     assert rules.missed_readings[ReadingKind.WEIGHT].due_by_s == 11 * 3600
-
-
-def test_single_reading_bp_rule_agrees_with_the_rule_file() -> None:
-    """The server's existing ``bp_threshold`` rule and the file must not drift apart."""
-    bands = blood_pressure.DEFAULT_BANDS
-    systolic = default_ruleset().thresholds[Measure.SYSTOLIC]
-    diastolic = default_ruleset().thresholds[Measure.DIASTOLIC]
-    assert (systolic.red.at_or_above, systolic.red.at_or_below) == (
-        bands.red_systolic_high,
-        bands.red_systolic_low,
-    )
-    assert (systolic.amber.at_or_above, systolic.amber.at_or_below) == (
-        bands.amber_systolic_high,
-        bands.amber_systolic_low,
-    )
-    assert (diastolic.red.at_or_above, diastolic.amber.at_or_above) == (
-        bands.red_diastolic_high,
-        bands.amber_diastolic_high,
-    )
 
 
 def test_override_round_trips_as_json_and_merges_partially() -> None:

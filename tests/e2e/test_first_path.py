@@ -33,8 +33,15 @@ def test_high_blood_pressure_is_stored_and_raises_an_alert(stack: Stack) -> None
     assert (systolic, diastolic, reading_id) == (190.0, 110.0, str(reading.reading_id))
 
     alerts = stack.api.get("/api/v1/alerts", params={"patient_id": "p-e2e-high"}, headers=stack.auth()).json()
-    assert [(a["patient_id"], a["severity"], a["status"], a["evidence"]) for a in alerts] == [
-        ("p-e2e-high", "red", "open", [str(reading.reading_id)])
+    # Systolic 190 is red (NICE severe), diastolic 110 amber: one blood-pressure alert, red.
+    assert [(a["rule_id"], a["severity"], a["status"], a["evidence"], a["summary"]) for a in alerts] == [
+        (
+            "threshold.blood_pressure",
+            "red",
+            "open",
+            [str(reading.reading_id)],
+            "Systolic 190 mmHg (red, NEWS2/NICE)",
+        )
     ]
     readings = stack.api.get("/api/v1/patients/p-e2e-high/readings", headers=stack.auth()).json()
     assert readings[0]["values"]["systolic"] == 190.0
@@ -53,7 +60,7 @@ def test_normal_blood_pressure_raises_no_alert(stack: Stack) -> None:
 
 def test_the_same_reading_delivered_twice_gives_one_point_and_one_alert(stack: Stack) -> None:
     hub = stack.patient_with_hub("p-e2e-dup", "hub-e2e-dup")
-    reading = hub.send(ReadingKind.BLOOD_PRESSURE, bp(195, 112))
+    reading = hub.send(ReadingKind.BLOOD_PRESSURE, bp(195, 88))  # one rule fires: systolic
     stack.wait_processed(1)
     hub.send_reading(reading)  # e.g. the PUBACK was lost and the hub sent the batch again
     stack.wait_processed(2)

@@ -22,7 +22,7 @@ def open_alert(db: Database, patient: str, severity: Severity) -> int:
         alert = apply_finding(
             s,
             patient_id=patient,
-            rule_id="bp_threshold",
+            rule_id="threshold.systolic",
             severity=severity,
             reading_id=patient,
             summary="x",

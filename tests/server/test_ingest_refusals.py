@@ -18,7 +18,7 @@ from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
 from server.store.influx import InfluxStore
-from server.store.models import Alert, DeadLetter, Device, IngestedReading
+from server.store.models import Alert, AlertEvent, AlertEvidence, DeadLetter, Device, IngestedReading
 from tests.support.readings import make_batch, make_reading
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -126,7 +126,8 @@ def test_alerts_follow_the_lifecycle_one_open_alert_rising_never_falling(
     setup(database)
     proc = IngestProcessor(database, influx_store)
     t = topic("hub-ref-1", Channel.READINGS)
-    for i, (sys, dia) in enumerate([(155, 90), (185, 100), (152, 88), (118, 76)]):
+    # Diastolic stays below its amber edge (95), so only the systolic rule is in play.
+    for i, (sys, dia) in enumerate([(155, 90), (185, 92), (152, 88), (118, 76)]):
         reading = make_reading(
             values={Measure.SYSTOLIC: sys, Measure.DIASTOLIC: dia}, taken_at=T0 + timedelta(hours=i)
         )
@@ -134,6 +135,19 @@ def test_alerts_follow_the_lifecycle_one_open_alert_rising_never_falling(
     with database.session() as s:
         alerts = list(s.scalars(select(Alert)))
         devices = list(s.scalars(select(Device)))
-    assert [(a.rule_id, a.severity, a.status) for a in alerts] == [("bp_threshold", "red", "open")]
+        evidence = [
+            (e.severity, e.detail) for e in s.scalars(select(AlertEvidence).order_by(AlertEvidence.added_at))
+        ]
+        events = [e.action for e in s.scalars(select(AlertEvent).order_by(AlertEvent.id))]
+    assert [(a.rule_id, a.severity, a.status) for a in alerts] == [
+        ("threshold.blood_pressure", "red", "open")
+    ]
+    assert alerts[0].summary == "Systolic 185 mmHg (red, NEWS2/NICE)"
+    assert evidence == [
+        ("amber", "Systolic 155 mmHg (amber, NEWS2/NICE)"),
+        ("red", "Systolic 185 mmHg (red, NEWS2/NICE)"),
+        ("amber", "Systolic 152 mmHg (amber, NEWS2/NICE)"),
+    ]
+    assert events == ["opened", "severity_raised"]
     assert len(devices) == 1
     assert influx_store.count_points("p-ref-1", ReadingKind.BLOOD_PRESSURE) == 4

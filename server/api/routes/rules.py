@@ -1,0 +1,85 @@
+"""A patient's alert rules: what they are judged by, and a clinician's audited change to them.
+
+Changing a patient's thresholds changes which deteriorations raise an alert, so a change
+needs a reason, is kept as a new version (never overwritten), and is written to the audit
+trail in the same transaction: there is no override without its who, what and why.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from sqlalchemy.orm import Session
+
+from alerts.ruleset import RuleSetError, default_ruleset
+from server.api.auth import audit
+from server.api.deps import Clinician, Db
+from server.api.schemas import PatientRulesOut, RuleOverrideIn, RuleOverrideOut
+from server.patient_ids import PATIENT_ID_PATTERN
+from server.store.models import AuditEvent, Patient, RuleOverride, now
+from server.store.overrides import effective_rules, override_history, set_override
+
+router = APIRouter(tags=["rules"])
+
+PatientId = Annotated[str, Path(pattern=PATIENT_ID_PATTERN)]
+
+
+def _version(row: RuleOverride) -> RuleOverrideOut:
+    return RuleOverrideOut(
+        version=row.id, changes=row.changes, reason=row.reason, set_by=row.set_by, set_at=row.set_at
+    )
+
+
+def _rules(s: Session, patient_id: str) -> PatientRulesOut:
+    if s.get(Patient, patient_id) is None:
+        raise HTTPException(404, f"no patient {patient_id!r}")
+    history = override_history(s, patient_id)
+    current = history[0] if history else None
+    effective = default_ruleset()
+    if current is not None:
+        # Falls back to the defaults (and logs) if the stored override no longer applies:
+        # exactly what the judge does, so this shows what the patient is really judged by.
+        effective = effective_rules({patient_id: current}).get(patient_id, effective)
+    return PatientRulesOut(
+        patient_id=patient_id,
+        effective=effective,
+        override=None if current is None else _version(current),
+        history=[_version(row) for row in history],
+    )
+
+
+@router.get("/api/v1/patients/{patient_id}/rules", response_model=PatientRulesOut)
+def patient_rules(principal: Clinician, db: Db, patient_id: PatientId) -> PatientRulesOut:
+    with db.session() as s:
+        out = _rules(s, patient_id)
+    audit(db, principal, "rules_viewed", patient_id)
+    return out
+
+
+@router.put("/api/v1/patients/{patient_id}/rules", response_model=PatientRulesOut)
+def set_patient_rules(
+    principal: Clinician, db: Db, patient_id: PatientId, body: RuleOverrideIn
+) -> PatientRulesOut:
+    try:
+        with db.session() as s:
+            if s.get(Patient, patient_id) is None:
+                raise HTTPException(404, f"no patient {patient_id!r}")
+            row = set_override(
+                s, patient_id, body.changes, reason=body.reason, set_by=principal.username, at=now()
+            )
+            s.add(
+                AuditEvent(
+                    actor=principal.username,
+                    action="rules_changed",
+                    target=patient_id,
+                    detail=json.dumps(
+                        {"version": row.id, "changes": body.changes, "reason": body.reason}, sort_keys=True
+                    ),
+                )
+            )
+            s.flush()
+            return _rules(s, patient_id)
+    except RuleSetError as e:  # nothing was stored
+        raise HTTPException(422, str(e)) from None

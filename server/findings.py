@@ -1,0 +1,164 @@
+"""What ingest and the clock tick share about judging: each patient's rules, local time, and
+the one line a clinician reads about a finding.
+
+The engine works on patient *indices* and NumPy columns; the server works on patient ids,
+stored overrides and sentences. This module is the translation, so that the judge on
+arriving readings and the judge on the clock say the same thing the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from alerts.columns import FindingRecord
+from alerts.rules.table import (
+    HUB_SILENCE_ID,
+    IRREGULAR_PULSE_ID,
+    WEIGHT_GAIN_DAILY_ID,
+    WEIGHT_GAIN_WINDOW_ID,
+    RuleTable,
+)
+from alerts.ruleset import RuleSet, compile_rules, default_ruleset
+from gateway.wire.vocabulary import MEASURES, Measure, ReadingKind
+from server.store.overrides import current_overrides, effective_rules
+
+#: Where the service is: local days for daily weights and morning schedules. Patients are
+#: assumed to share the service's zone.
+DEFAULT_TIMEZONE = ZoneInfo("Europe/London")
+
+_LABELS: dict[str, str] = {
+    Measure.SPO2: "SpO2",
+    Measure.PULSE: "Pulse",
+    Measure.SYSTOLIC: "Systolic",
+    Measure.DIASTOLIC: "Diastolic",
+    Measure.MEAN_ARTERIAL: "Mean arterial pressure",
+    Measure.RESPIRATION_RATE: "Respiration rate",
+    Measure.TEMPERATURE: "Temperature",
+    Measure.WEIGHT: "Weight",
+}
+_KIND_NOUNS: dict[str, str] = {ReadingKind.SPO2: "SpO2", ReadingKind.BLOOD_PRESSURE: "blood pressure"}
+_MEASURE_NAMES = frozenset(m.value for m in Measure)
+_KIND_NAMES = frozenset(k.value for k in ReadingKind)
+
+
+def label(measure: Measure) -> str:
+    return _LABELS.get(measure, measure.value.replace("_", " ").capitalize())
+
+
+def kind_noun(kind: ReadingKind) -> str:
+    return _KIND_NOUNS.get(kind, kind.value.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class PatientRules:
+    """The rules in force for a set of patients, in the engine's patient order."""
+
+    patients: tuple[str, ...]
+    rulesets: Mapping[str, RuleSet]  # effective rules of the patients with a (valid) override
+    changes: Mapping[str, Mapping[str, Any]]  # those patients' stored override changes
+
+    @classmethod
+    def load(cls, s: Session, patient_ids: Iterable[str]) -> PatientRules:
+        patients = tuple(dict.fromkeys(patient_ids))
+        stored = current_overrides(s, patients)
+        rulesets = effective_rules(stored)
+        return cls(patients, rulesets, {p: stored[p].changes for p in rulesets})
+
+    def index(self) -> dict[str, int]:
+        return {patient: i for i, patient in enumerate(self.patients)}
+
+    def table(self) -> RuleTable:
+        index = self.index()
+        return compile_rules(
+            default_ruleset(), len(self.patients), {index[p]: rules for p, rules in self.rulesets.items()}
+        )
+
+    def of(self, patient_id: str) -> RuleSet:
+        return self.rulesets.get(patient_id, default_ruleset())
+
+    def summary(
+        self, record: FindingRecord, patient_id: str, tz: ZoneInfo, value: float | None = None
+    ) -> str:
+        return summary(record, self.of(patient_id), self.changes.get(patient_id, {}), tz, value)
+
+
+#: Engine rules that answer the same clinical question share one alert.
+_ALERT_RULE = {
+    "threshold.systolic": "threshold.blood_pressure",
+    "threshold.diastolic": "threshold.blood_pressure",
+}
+
+
+def alert_rule_id(engine_rule_id: str) -> str:
+    """The alert a finding belongs to: one blood-pressure alert, not one per pressure."""
+    return _ALERT_RULE.get(engine_rule_id, engine_rule_id)
+
+
+def utc_offset_s(tz: ZoneInfo, at: datetime) -> int:
+    """The zone's offset from UTC at ``at`` (seconds), for the engine's local days."""
+    offset = at.astimezone(tz).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())
+
+
+def _source_label(source: str) -> str:
+    """The guidance a band comes from: 'NEWS2 chart 1 (…); NICE NG136 (…)' → 'NEWS2/NICE'."""
+    return "/".join(part.split()[0] for part in source.split(";") if part.strip())
+
+
+def _threshold(record: FindingRecord, rules: RuleSet, changes: Mapping[str, Any], measure: Measure) -> str:
+    rule = rules.thresholds.get(measure)
+    decimals = 0 if rule is None else rule.decimals
+    changed = measure.value in changes.get("thresholds", {})
+    sets_source = changed and "source" in changes["thresholds"][measure.value]
+    source = (
+        "patient's own band" if changed and not sets_source else _source_label(rule.source if rule else "")
+    )
+    unit = MEASURES[measure].unit.label
+    sep = "" if unit == "%" else " "
+    why = f"{record.severity.label}, {source}" if source else record.severity.label
+    return f"{label(measure)} {record.value:.{decimals}f}{sep}{unit} ({why})"
+
+
+def summary(
+    record: FindingRecord,
+    rules: RuleSet,
+    changes: Mapping[str, Any],
+    tz: ZoneInfo,
+    value: float | None = None,
+) -> str:
+    """One line a clinician can act on, with the value and unit (never sent by SMS or e-mail).
+
+    ``value`` is the triggering reading's own value, for rules whose finding value is
+    something else (a baseline's deviation).
+    """
+    rule_id, severity = record.rule_id, record.severity.label
+    family, _, name = rule_id.partition(".")
+    if family == "threshold" and name in _MEASURE_NAMES:
+        return _threshold(record, rules, changes, Measure(name))
+    if rule_id == WEIGHT_GAIN_WINDOW_ID:
+        return f"Weight +{record.value:.1f} kg in {rules.weight_gain.window.days} days ({severity})"
+    if rule_id == WEIGHT_GAIN_DAILY_ID:
+        days = rules.weight_gain.daily.consecutive_days
+        return f"Weight up {rules.weight_gain.daily.gain_kg:g} kg or more a day for {days} days ({severity})"
+    if family == "baseline" and name in _MEASURE_NAMES:
+        measure = Measure(name)
+        unit = MEASURES[measure].unit.label
+        base = rules.baselines.get(measure)
+        window = f"{base.days}-day " if base else ""
+        shown = "" if value is None else f" {value:g} {unit},"
+        return f"{label(measure)}{shown} {record.value:+.1f} {unit} from own {window}baseline ({severity})"
+    if family == "missed" and name in _KIND_NAMES:
+        due = datetime.fromtimestamp(record.time, UTC).astimezone(tz)
+        return f"No {kind_noun(ReadingKind(name))} reading by {due:%H:%M} on {due:%a %d %b} ({severity})"
+    if rule_id == HUB_SILENCE_ID:
+        return f"Hub not heard from for {record.value / 3600:.0f} h ({severity})"
+    if rule_id == IRREGULAR_PULSE_ID:
+        last_n = rules.irregular_pulse.last_n
+        return f"Irregular pulse flagged in {record.value:.0f} of the last {last_n} BP readings ({severity})"
+    return f"{rule_id}: {record.reason} {record.value:g} ({severity})"

@@ -1,0 +1,176 @@
+"""Judge a batch of freshly stored readings with the full rule engine.
+
+Trends and baselines need what came before, so each involved patient's recent readings are
+read back from InfluxDB (once per patient per batch, far enough back for that patient's
+longest rule) and handed to ``alerts.engine.evaluate`` as history; only the batch itself
+can raise findings. History is required, not optional: judging a weight without the days
+before it would silently miss a heart-failure patient's fluid gain, so if InfluxDB cannot
+be read the ``StoreUnavailable`` propagates and the message is delivered again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from alerts.columns import FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
+from alerts.engine import evaluate
+from alerts.ruleset import RuleSet
+from gateway.wire.messages import Reading
+from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from server.findings import PatientRules, alert_rule_id, utc_offset_s
+from server.store.alerts import apply_finding
+from server.store.influx import MAX_QUERY_LIMIT, StoredReading
+
+log = logging.getLogger(__name__)
+
+#: Read a day more than the longest rule needs, so a window edge never falls on a missing day.
+HISTORY_MARGIN = timedelta(days=1)
+
+_FLAG_BITS = {flag.value: flag_bit(flag) for flag in StatusFlag}
+
+
+class HistorySource(Protocol):
+    def query_readings(
+        self,
+        patient_id: str,
+        kind: ReadingKind | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+        *,
+        newest_first: bool = False,
+    ) -> list[StoredReading]: ...
+
+
+def lookback(rules: RuleSet) -> timedelta:
+    """How far back a reading's judgement can look under these rules, plus a margin."""
+    days = [rules.weight_gain.window.days, rules.weight_gain.daily.consecutive_days + 1]
+    days += [base.days for base in rules.baselines.values() if base.enabled]
+    return timedelta(days=max(days)) + HISTORY_MARGIN
+
+
+@dataclass
+class _Rows:
+    """Engine rows (one per measured value) built up reading by reading."""
+
+    patient: list[int] = field(default_factory=list)
+    time: list[int] = field(default_factory=list)
+    kind: list[int] = field(default_factory=list)
+    measure: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    flags: list[int] = field(default_factory=list)
+
+    def add(
+        self,
+        patient: int,
+        kind: ReadingKind,
+        taken_at: datetime,
+        values: dict[Measure, float],
+        flags: Sequence[str],
+    ) -> int:
+        """Append one reading; returns how many rows it became."""
+        bits = 0
+        for flag in flags:
+            bits |= _FLAG_BITS.get(flag, 0)  # a flag this server does not know judges nothing
+        for measure, value in values.items():
+            self.patient.append(patient)
+            self.time.append(int(taken_at.timestamp()))
+            self.kind.append(kind_code(kind))
+            self.measure.append(measure_code(measure))
+            self.value.append(value)
+            self.flags.append(bits)
+        return len(values)
+
+    def columns(self) -> ReadingColumns:
+        return ReadingColumns(
+            patient=np.array(self.patient, dtype=np.int32),
+            time=np.array(self.time, dtype=np.int64),
+            kind=np.array(self.kind, dtype=np.int8),
+            measure=np.array(self.measure, dtype=np.int8),
+            value=np.array(self.value, dtype=np.float64),
+            flags=np.array(self.flags, dtype=np.uint32),
+        )
+
+
+def _values(reading: Reading) -> dict[Measure, float]:
+    return {measure: q.value for measure, q in reading.values.items()}
+
+
+class Judge:
+    """Turns fresh readings into alert changes inside the ingest transaction."""
+
+    def __init__(self, history: HistorySource, tz: ZoneInfo) -> None:
+        self.history = history
+        self.tz = tz
+
+    def __call__(self, s: Session, fresh: Sequence[tuple[str, Reading]], at: datetime) -> list[int]:
+        """Alert ids opened, escalated or given evidence by these readings."""
+        if not fresh:
+            return []
+        rules = PatientRules.load(s, (patient_id for patient_id, _ in fresh))
+        index = rules.index()
+        batch = _Rows()
+        triggers: list[tuple[Reading, float]] = []  # per batch row: its reading and value
+        for patient_id, reading in fresh:
+            values = _values(reading)
+            batch.add(index[patient_id], reading.kind, reading.taken_at, values, reading.flags)
+            triggers.extend((reading, value) for value in values.values())
+        history = self._history(rules, fresh)
+        findings = evaluate(
+            rules.table(),
+            batch.columns(),
+            history.columns(),
+            utc_offset_s=utc_offset_s(self.tz, at),
+        )
+        # One alert per patient and clinical question: a high systolic and a high diastolic in
+        # the same blood pressure are one blood-pressure alert, at the stronger severity.
+        strongest: dict[tuple[str, str], tuple[FindingRecord, Reading, float]] = {}
+        for record in findings.records():
+            if record.reading is None:  # clock findings belong to the tick, not to a batch
+                continue
+            reading, value = triggers[record.reading]
+            key = (rules.patients[record.patient], alert_rule_id(record.rule_id))
+            if key not in strongest or record.severity > strongest[key][0].severity:
+                strongest[key] = (record, reading, value)
+        touched: list[int] = []
+        for (patient_id, rule_id), (record, reading, value) in strongest.items():
+            alert = apply_finding(
+                s,
+                patient_id=patient_id,
+                rule_id=rule_id,
+                severity=record.severity,
+                reading_id=str(reading.reading_id),
+                summary=rules.summary(record, patient_id, self.tz, value),
+                at=at,
+            )
+            if alert is not None and alert.id not in touched:
+                touched.append(alert.id)
+        return touched
+
+    def _history(self, rules: PatientRules, fresh: Sequence[tuple[str, Reading]]) -> _Rows:
+        """Each patient's readings from before the batch (and not in it), read once."""
+        in_batch = {reading.reading_id for _, reading in fresh}
+        rows = _Rows()
+        for patient, patient_id in enumerate(rules.patients):
+            times = [reading.taken_at for pid, reading in fresh if pid == patient_id]
+            since = min(times) - lookback(rules.of(patient_id))
+            until = max(times) + timedelta(seconds=1)
+            stored = self.history.query_readings(
+                patient_id, since=since, until=until, limit=MAX_QUERY_LIMIT, newest_first=True
+            )
+            if len(stored) == MAX_QUERY_LIMIT:
+                log.warning(
+                    "patient %s: history truncated to the newest %d readings", patient_id, len(stored)
+                )
+            for old in stored:
+                if old.reading_id not in in_batch:
+                    rows.add(patient, old.kind, old.taken_at, old.values, old.flags)
+        return rows
