@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,3 +104,67 @@ class Outbox:
         with self._lock:
             (n,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
         return int(n)
+
+
+class SpillOver:
+    """Hands readings to the outbox; when the outbox cannot take them (disk full, card
+    failing) it holds them in memory and keeps retrying, oldest first.
+
+    By the time the hub has a reading, the device has usually been told it was received and
+    may have forgotten it (an A&D cuff deletes what it sent), so refusing it here would lose
+    it for good. Memory is bounded; past the bound the oldest held reading is dropped with
+    an error in the log naming its id, the one place a reading can still be lost, and only
+    after the disk has been failing for thousands of readings.
+    """
+
+    def __init__(
+        self, outbox: Outbox, notify: Callable[[], None], *, limit: int = 10_000, retry_s: float = 30.0
+    ):
+        self.outbox = outbox
+        self.notify = notify
+        self.limit = limit
+        self.retry_s = retry_s
+        self.held: deque[Reading] = deque()
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def __call__(self, reading: Reading) -> None:
+        with self._lock:
+            self.held.append(reading)
+            if len(self.held) > self.limit:
+                lost = self.held.popleft()
+                log.error("outbox unwritable and memory full: reading %s dropped", lost.reading_id)
+        self.flush()
+
+    def flush(self) -> int:
+        """Move held readings into the outbox; returns how many are still held."""
+        moved = 0
+        with self._lock:
+            while self.held:
+                try:
+                    self.outbox.put(self.held[0])
+                except OutboxUnavailable as e:
+                    log.error(
+                        "%s; holding %d reading(s) in memory, retrying in %.0fs",
+                        e,
+                        len(self.held),
+                        self.retry_s,
+                    )
+                    self._schedule()
+                    break
+                self.held.popleft()
+                moved += 1
+            left = len(self.held)
+        if moved:
+            self.notify()
+        return left
+
+    def _schedule(self) -> None:
+        if self._timer is None or not self._timer.is_alive():
+            self._timer = threading.Timer(self.retry_s, self.flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

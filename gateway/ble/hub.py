@@ -18,7 +18,6 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -37,7 +36,6 @@ from gateway.ble.session import (
     utc_now,
 )
 from gateway.catalogue import Catalogue
-from gateway.wire.messages import Reading
 
 log = logging.getLogger(__name__)
 
@@ -227,21 +225,13 @@ class BleHub:
 
 
 # -- the process: config → outbox, MQTT, BLE --------------------------------------------------------
-def _outbox_sink(outbox_put: Callable[[Reading], bool], notify: Callable[[], None]) -> ReadingSink:
-    def sink(reading: Reading) -> None:
-        outbox_put(reading)
-        notify()
-
-    return sink
-
-
 def run_hub_process(config_path: Path) -> None:
     """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop."""
     from gateway.catalogue import load_catalogue
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
-    from gateway.outbox import Outbox
+    from gateway.outbox import Outbox, SpillOver
 
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)
@@ -257,7 +247,7 @@ def run_hub_process(config_path: Path) -> None:
         catalogue=catalogue,
         allowlist=allowlist,
         seen=seen,
-        sink=_outbox_sink(outbox.put, publisher.notify),
+        sink=SpillOver(outbox, publisher.notify),
         tz=cfg.household_tz(),
         adapter=cfg.adapter,
     )

@@ -1,0 +1,76 @@
+"""A full disk on the hub loses no reading: the outbox refuses with a named error, the
+readings wait in memory, and they reach the outbox in order once space is back.
+
+The disk is a real, tiny tmpfs mounted by the test (root only, as CI runs), filled to the
+last byte, so SQLite meets a genuine ENOSPC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from gateway.reading_builder import build_reading
+from gateway.wire.messages import DeviceIdentity, Reading
+from gateway.wire.vocabulary import Measure, ReadingKind
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "--lazy", str(mnt)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as f:
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()
+    return filler
+
+
+def weight(kg: float) -> Reading:
+    return build_reading(
+        kind=ReadingKind.WEIGHT,
+        values={Measure.WEIGHT: kg},
+        device=DeviceIdentity(address="00:09:1F:00:00:02", model="and-uc-352ble"),
+        received_at=datetime.now(UTC),
+    )
+
+
+def test_readings_survive_a_full_disk_and_arrive_in_order(tiny_disk: Path) -> None:
+    outbox = Outbox(tiny_disk / "outbox.sqlite3")
+    notified: list[int] = []
+    spill = SpillOver(outbox, lambda: notified.append(1), retry_s=3600)
+    first = weight(80.0)
+    spill(first)
+    filler = fill(tiny_disk)
+    later = [weight(80.1 + i / 10) for i in range(20)]
+    with pytest.raises(OutboxUnavailable, match="full"):
+        outbox.put(later[0])
+    for r in later:
+        spill(r)
+    assert len(spill.held) == 20
+    assert outbox.depth() == 1
+
+    filler.unlink()  # the technician frees space (or the log rotation does)
+    assert spill.flush() == 0
+    assert [p.reading for p in outbox.oldest(100)] == [first, *later]
+    assert notified
+    spill.close()
+    outbox.close()
