@@ -163,23 +163,9 @@ def _concatenated(history: ReadingColumns | None, batch: ReadingColumns) -> tupl
     return joined, len(history)
 
 
-def _sort_order(readings: ReadingColumns, n_patients: int) -> IntArray:
-    """Rows by measure, patient, time, then input order.
-
-    One integer key (measure, patient, time) sorted least-significant 16 bits first with
-    NumPy's stable radix sort for 16-bit digits: linear time, about a third faster than a
-    comparison sort of the int64 key on a million rows, and stable, so ties keep input
-    order. Keys wider than 64 bits (an absurd time span) fall back to ``lexsort``.
-    """
-    if len(readings) == 0:
-        return np.zeros(0, dtype=np.int64)
-    t0 = int(readings.time.min())
-    span = int(readings.time.max()) - t0 + 1
-    if len(MEASURES) * n_patients * span >= _INT64_LIMIT:
-        return np.lexsort((readings.time, readings.patient, readings.measure)).astype(np.int64)
-    group = readings.measure.astype(np.int64) * n_patients + readings.patient
-    key = group * span + (readings.time - t0)
-    widest = len(MEASURES) * n_patients * span
+def _radix_order(key: IntArray, widest: int) -> IntArray:
+    """Stable argsort of non-negative ``key`` < ``widest``: 16-bit digits, least significant
+    first, each with NumPy's linear-time stable radix sort."""
     order: IntArray = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
     shift = 16
     while widest >> shift:
@@ -190,19 +176,59 @@ def _sort_order(readings: ReadingColumns, n_patients: int) -> IntArray:
 
 
 class _Sorted:
-    """All readings sorted once; hands each rule the ``Series`` of one measure."""
+    """All readings sorted once by measure, patient, time, then input order; hands each rule
+    the ``Series`` of one measure.
+
+    The sort key packs bit fields (measure, patient, time − t0, input index) into one
+    int64, so the key is unique and a plain (SIMD, unstable) ``np.sort`` of the keys is the
+    stable order: several times faster on a million rows than an argsort, and shifts and
+    masks of the sorted keys give back patient, time and measure without gathering those
+    columns. A key that would not fit in 63 bits (an absurd time span with a huge caseload)
+    falls back to a 16-bit radix argsort, and beyond 62 bits to ``lexsort``.
+    """
 
     def __init__(self, readings: ReadingColumns, n_history: int, n_patients: int) -> None:
-        order = _sort_order(readings, n_patients)
-        self.patient = readings.patient[order].astype(np.int64)
-        self.time = readings.time[order]
+        n = len(readings)
+        n_measures = len(MEASURES)
+        t0 = int(readings.time.min()) if n else 0
+        span = int(readings.time.max()) - t0 + 1 if n else 1
+        index_bits = max(1, (n - 1).bit_length())
+        time_bits = max(1, (span - 1).bit_length())
+        patient_bits = max(1, (n_patients - 1).bit_length())
+        measure_bits = max(1, (n_measures - 1).bit_length())
+        measure: npt.NDArray[np.integer]
+        if n and index_bits + time_bits + patient_bits + measure_bits <= 63:
+            key = readings.measure.astype(np.int64) << patient_bits
+            key |= readings.patient
+            key <<= time_bits
+            key |= readings.time - t0
+            key <<= index_bits
+            key |= np.arange(n, dtype=np.int64)
+            key.sort()
+            order = key & ((1 << index_bits) - 1)
+            key >>= index_bits
+            self.time = (key & ((1 << time_bits) - 1)) + t0
+            key >>= time_bits
+            self.patient = key & ((1 << patient_bits) - 1)
+            measure = key >> patient_bits
+        else:
+            widest = n_measures * n_patients * span
+            if n == 0:
+                order = np.zeros(0, dtype=np.int64)
+            elif widest < _INT64_LIMIT:
+                group = readings.measure.astype(np.int64) * n_patients + readings.patient
+                order = _radix_order(group * span + (readings.time - t0), widest)
+            else:
+                order = np.lexsort((readings.time, readings.patient, readings.measure)).astype(np.int64)
+            self.patient = readings.patient[order].astype(np.int64)
+            self.time = readings.time[order]
+            measure = readings.measure[order]
         self.value = readings.value[order]
         self.flags = readings.flags[order]
         self.kind = readings.kind[order]
         self.source = order
         self.new = order >= n_history
-        measure = readings.measure[order]
-        self.bounds = np.searchsorted(measure, np.arange(len(MEASURES) + 1)).tolist()
+        self.bounds = np.searchsorted(measure, np.arange(n_measures + 1)).tolist()
         self._cache: dict[Measure, Series] = {}
 
     def series(self, measure: Measure) -> Series:

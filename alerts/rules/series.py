@@ -97,24 +97,24 @@ def window_start(series: Series, window_s: IntArray) -> IntArray:
     return start
 
 
-def last_row_on_day(series: Series, day: IntArray, wanted_day: IntArray) -> IntArray:
-    """For each row i: the index of the last row of row i's patient whose ``day`` equals
-    ``wanted_day[i]``, or −1 if there is none.
+def last_row_of_previous_day(series: Series, day: IntArray) -> IntArray:
+    """For each row i: the index of the last row of row i's patient on day ``day[i] − 1``,
+    or −1 if there is none.
 
-    ``day`` is every row's day and must be non-decreasing within each patient (it is, for a
-    fixed UTC offset).
+    ``day`` must be non-decreasing within each patient (it is, for a fixed UTC offset), so
+    a patient's rows of one day are a contiguous run and the row just before a run is the
+    last row of the latest earlier day: one linear pass, no search.
     """
     n = len(series)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    d0 = int(min(day.min(), wanted_day.min()))
-    span = int(max(day.max(), wanted_day.max())) - d0 + 1
-    key = series.group_id * span + (day - d0)
-    target = series.group_id * span + (wanted_day - d0)
-    last = np.searchsorted(key, target, side="right").astype(np.int64) - 1
-    safe = np.maximum(last, 0)
-    found = (last >= 0) & (series.group_id[safe] == series.group_id) & (day[safe] == wanted_day)
-    return np.where(found, last, -1)
+    run_starts = np.ones(n, dtype=np.bool_)
+    run_starts[1:] = (series.group_id[1:] != series.group_id[:-1]) | (day[1:] != day[:-1])
+    index = np.arange(n, dtype=np.int64)
+    before = np.maximum.accumulate(np.where(run_starts, index, 0)) - 1
+    safe = np.maximum(before, 0)
+    found = (before >= 0) & (series.group_id[safe] == series.group_id) & (day[safe] == day - 1)
+    return np.where(found, before, -1)
 
 
 def range_min(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:

@@ -23,7 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.columns import REASON_CODE
-from alerts.rules.series import FloatArray, IntArray, Series, last_row_on_day, range_min, window_start
+from alerts.rules.series import (
+    FloatArray,
+    IntArray,
+    Series,
+    last_row_of_previous_day,
+    range_min,
+    window_start,
+)
 from alerts.rules.table import WeightGainDailyParams, WeightGainWindowParams
 
 Int8Array = npt.NDArray[np.int8]
@@ -74,10 +81,11 @@ def gain_on_consecutive_days(
     threshold = params.gain_kg[patient] - WEIGHT_EPSILON
     current = np.arange(n, dtype=np.int64)
     ok = candidates.copy()
+    previous_day = last_row_of_previous_day(series, day)
     for step in range(int(needed[candidates].max())):
         active = ok & (needed > step)
         safe = np.maximum(current, 0)
-        previous = last_row_on_day(series, day, day[safe] - 1)
+        previous = previous_day[safe]
         found = previous >= 0
         step_ok = found & (series.value[safe] - series.value[np.maximum(previous, 0)] >= threshold)
         ok = np.where(active, step_ok, ok)
