@@ -154,13 +154,14 @@ def demo_command(
 
         typer.echo("")
         typer.echo("CareWatch is running.")
+        typer.echo(f"  open:         {url}/alerts   (the clinicians' alert list)")
+        typer.echo(f"  sign in with: {token}   (demo clinician; also in {state / 'demo-token'})")
         typer.echo(f"  API docs:     {url}/docs")
         typer.echo(f"  health:       {url}/health")
         typer.echo(f"  alerts:       curl -H 'Authorization: Bearer {token}' {url}/api/v1/alerts")
         typer.echo(
             f"  readings:     curl -H 'Authorization: Bearer {token}' {url}/api/v1/patients/p-0001/readings"
         )
-        typer.echo(f"  token for {DEMO_USER} (clinician) also in {state / 'demo-token'}")
         (state / "demo-token").write_text(token + "\n")
         typer.echo("Press Ctrl-C to stop.")
         deadline = None if duration is None else time.monotonic() + duration

@@ -1,10 +1,12 @@
-"""The FastAPI application. Every route but /health needs a bearer token; see auth.py."""
+"""The FastAPI application. Every API route but /health needs a bearer token (auth.py); the
+clinicians' pages (server.pages) are served beside it and sign in with the same token."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from server.api.routes import alerts, health, readings, rules
+from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
 from server.store.database import Database
 from server.store.influx import InfluxStore
@@ -23,4 +25,5 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.include_router(alerts.router)
     app.include_router(readings.router)
     app.include_router(rules.router)
+    install_pages(app)
     return app

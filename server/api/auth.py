@@ -66,12 +66,19 @@ def current_principal(
         "missing or invalid bearer token",
         headers={"WWW-Authenticate": "Bearer"},
     )
-    if creds is None:
+    principal = principal_for_token(db, creds.credentials) if creds is not None else None
+    if principal is None:
         raise unauthorized
+    return principal
+
+
+def principal_for_token(db: Database, token: str) -> Principal | None:
+    """The enabled user holding ``token``, or None; the API's bearer header and the pages'
+    session cookie both end here."""
     with db.session() as s:
-        user = s.scalars(select(User).where(User.token_hash == hash_token(creds.credentials))).first()
+        user = s.scalars(select(User).where(User.token_hash == hash_token(token))).first()
         if user is None or user.disabled:
-            raise unauthorized
+            return None
         return Principal(user.username, Role(user.role))
 
 

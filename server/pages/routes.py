@@ -1,0 +1,307 @@
+"""The pages' routes: sign in and out, the work list, one alert, acknowledge and resolve.
+
+Reads and changes go through the same store functions as the API
+(``server.store.alerts``), so the lifecycle rules and the audit trail are one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from pydantic import ValidationError
+from sqlalchemy import case, select
+
+from server.api.auth import Principal, Role, audit, principal_for_token
+from server.api.deps import Db
+from server.api.schemas import AcknowledgeIn, ResolveIn
+from server.pages.session import (
+    COOKIE,
+    ForeignOrigin,
+    SignInRequired,
+    check_same_origin,
+    local_path,
+    secure_cookie,
+    signed_in,
+)
+from server.settings import ServerSettings
+from server.store import alerts as lifecycle
+from server.store.models import Alert, AlertEvent, AlertEvidence, AuditEvent, Patient, now
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+@pass_context
+def _when(context: Any, t: datetime | None) -> str:
+    """A time as the team reads it: in the deployment's zone (``CAREWATCH_TIMEZONE``),
+    with the zone's abbreviation so GMT and BST are never confused."""
+    if t is None:
+        return ""
+    settings: ServerSettings = context["request"].app.state.settings
+    return t.astimezone(settings.zone).strftime("%d %b %Y %H:%M %Z")
+
+
+templates.env.filters["when"] = _when
+
+#: Red before amber, then newest first: the order a matron works the list in.
+_SEVERITY_RANK = case((Alert.severity == "red", 0), (Alert.severity == "amber", 1), else_=2)
+_VIEWS = {"open": ("open", "acknowledged"), "resolved": ("resolved",)}
+
+
+class NotAClinician(Exception):
+    """Signed in, but the role may not see clinical data (a technician)."""
+
+
+def clinician(request: Request, db: Db) -> Principal:
+    principal = signed_in(request, db)
+    if principal.role not in (Role.CLINICIAN, Role.ADMIN):
+        raise NotAClinician(principal.username)
+    return principal
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/alerts", status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, next: str = "/alerts") -> HTMLResponse:
+    return _page(request, "sign_in.html", next=local_path(next), error=None)
+
+
+@router.post("/sign-in", response_model=None)
+def sign_in(
+    request: Request,
+    db: Db,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form()] = "/alerts",
+) -> Response:
+    check_same_origin(request)
+    principal = principal_for_token(db, token.strip())
+    if principal is None:
+        client = request.client.host if request.client else "unknown"
+        with db.session() as s:
+            s.add(
+                AuditEvent(
+                    actor="anonymous", action="sign_in_failed", target="pages", detail=f"from {client}"
+                )
+            )
+        return _page(request, "sign_in.html", 401, next=local_path(next), error="That token is not valid.")
+    audit(db, principal, "signed_in", "pages")
+    settings: ServerSettings = request.app.state.settings
+    response = RedirectResponse(local_path(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookie(request, settings.public_url),
+        path="/",
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, db: Db) -> RedirectResponse:
+    check_same_origin(request)
+    token = request.cookies.get(COOKIE)
+    principal = principal_for_token(db, token) if token else None
+    if principal is not None:
+        audit(db, principal, "signed_out", "pages")
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def work_list(request: Request, db: Db, view: str = "open") -> HTMLResponse:
+    principal = clinician(request, db)
+    statuses = _VIEWS.get(view, _VIEWS["open"])
+    with db.session() as s:
+        rows = s.execute(
+            select(Alert, Patient.display_name, Patient.team)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(Alert.status.in_(statuses))
+            .order_by(_SEVERITY_RANK, Alert.opened_at.desc(), Alert.id.desc())
+            .limit(500)
+        ).all()
+        alerts = [
+            {
+                "id": a.id,
+                "severity": a.severity,
+                "status": a.status,
+                "summary": a.summary,
+                "patient_id": a.patient_id,
+                "patient_name": name,
+                "team": team,
+                "opened_at": a.opened_at,
+                "tier": a.tier,
+            }
+            for a, name, team in rows
+        ]
+    audit(db, principal, "alerts_listed", "*", f"page view={view} n={len(alerts)}")
+    return _page(
+        request, "alerts.html", alerts=alerts, view=view if view in _VIEWS else "open", user=principal
+    )
+
+
+def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
+    with db.session() as s:
+        alert = s.get(Alert, alert_id)
+        if alert is None:
+            return None
+        patient = s.get(Patient, alert.patient_id)
+        evidence = [
+            {"reading_id": e.reading_id, "severity": e.severity, "detail": e.detail, "added_at": e.added_at}
+            for e in s.scalars(
+                select(AlertEvidence)
+                .where(AlertEvidence.alert_id == alert_id)
+                .order_by(AlertEvidence.added_at, AlertEvidence.reading_id)
+            )
+        ]
+        events = [
+            {"at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in s.scalars(
+                select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+            )
+        ]
+        return {
+            "alert": {c.name: getattr(alert, c.name) for c in Alert.__table__.columns},
+            "patient_name": patient.display_name if patient else "",
+            "team": patient.team if patient else "",
+            "evidence": evidence,
+            "events": events,
+        }
+
+
+def _show(
+    request: Request, db: Db, principal: Principal, alert_id: int, status_code: int = 200, error: str = ""
+) -> HTMLResponse:
+    context = _alert_context(db, alert_id)
+    if context is None:
+        return _page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+    return _page(request, "alert.html", status_code, user=principal, error=error, **context)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def one_alert(request: Request, db: Db, alert_id: Annotated[int, PathParam(ge=1)]) -> HTMLResponse:
+    principal = clinician(request, db)
+    response = _show(request, db, principal, alert_id)
+    if response.status_code == 200:
+        audit(db, principal, "alert_viewed", str(alert_id), "page")
+    return response
+
+
+def _change(
+    request: Request, db: Db, principal: Principal, alert_id: int, apply: lifecycle.Change
+) -> Response:
+    try:
+        with db.session() as s:
+            apply(s)
+    except LookupError:
+        return _page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+    except lifecycle.AlertTransitionError as e:
+        return _show(request, db, principal, alert_id, 409, error=str(e))
+    return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=None)
+def acknowledge(
+    request: Request,
+    db: Db,
+    alert_id: Annotated[int, PathParam(ge=1)],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    check_same_origin(request)
+    principal = clinician(request, db)
+    try:
+        body = AcknowledgeIn(note=note.strip())
+    except ValidationError as e:
+        return _show(request, db, principal, alert_id, 422, error=_first_error(e, "note"))
+    at: datetime = now()
+    return _change(
+        request,
+        db,
+        principal,
+        alert_id,
+        lambda s: lifecycle.acknowledge(s, alert_id, actor=principal.username, at=at, note=body.note),
+    )
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=None)
+def resolve(
+    request: Request,
+    db: Db,
+    alert_id: Annotated[int, PathParam(ge=1)],
+    outcome: Annotated[str, Form()] = "",
+) -> Response:
+    check_same_origin(request)
+    principal = clinician(request, db)
+    try:
+        body = ResolveIn(outcome=outcome.strip())
+    except ValidationError as e:
+        return _show(request, db, principal, alert_id, 422, error=_first_error(e, "outcome"))
+    at: datetime = now()
+    return _change(
+        request,
+        db,
+        principal,
+        alert_id,
+        lambda s: lifecycle.resolve(s, alert_id, actor=principal.username, at=at, outcome=body.outcome),
+    )
+
+
+def _first_error(e: ValidationError, field: str) -> str:
+    message = e.errors()[0]["msg"]
+    return f"{field.capitalize()}: {message.lower()}."
+
+
+def _to_sign_in(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return RedirectResponse(f"/sign-in?next={quote(exc.next_path)}", status_code=303)
+
+
+def _forbidden(request: Request, exc: Exception) -> Response:
+    return _page(request, "forbidden.html", 403, user=None)
+
+
+def _foreign(request: Request, exc: Exception) -> Response:
+    return Response(f"refused: {exc}", status_code=403, media_type="text/plain")
+
+
+async def _page_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """No script, no framing, no caching of patient data, and an Origin on every post."""
+    response = await call_next(request)
+    if response.headers.get("content-type", "").startswith("text/html"):
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages and their stylesheet, and turn the pages' named errors into what a
+    browser needs (a sign-in redirect, a 403 page)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_exception_handler(NotAClinician, _forbidden)
+    app.add_exception_handler(ForeignOrigin, _foreign)
+    app.middleware("http")(_page_headers)

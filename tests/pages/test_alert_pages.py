@@ -1,0 +1,144 @@
+"""A matron works an alert in the browser: the link a notification carries, sign-in, the
+work list, acknowledge, resolve; real Chromium against the app served by uvicorn, the alert
+raised by a real reading through the broker and the ingest worker."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect
+
+from gateway.wire.vocabulary import Measure, ReadingKind
+from server.api.app import create_app
+from server.api.auth import Role, create_user
+from server.settings import ServerSettings
+from tests.fixtures.browser import served
+from tests.fixtures.server import Stack
+
+
+def _alert_id(stack: Stack, patient_id: str) -> int:
+    [alert] = stack.api.get("/api/v1/alerts", params={"patient_id": patient_id}, headers=stack.auth()).json()
+    return int(alert["id"])
+
+
+def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack, browser: Browser) -> None:
+    hub = stack.patient_with_hub("p-page-1", "hub-page-1", name="Margaret Page")
+    hub.send(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 200, Measure.DIASTOLIC: 95})
+    stack.wait_processed(1)
+    alert_id = _alert_id(stack, "p-page-1")
+
+    app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
+    with served(app) as base, browser.new_context() as context:
+        page = context.new_page()
+        # The notification's link, opened with no session: sign in first, then straight back.
+        page.goto(f"{base}/alerts/{alert_id}")
+        expect(page).to_have_url(re.compile(r"/sign-in\?next=/alerts/\d+$"))
+        page.fill("#token", "cw_not-a-real-token")
+        page.click("button:has-text('Sign in')")
+        expect(page.get_by_role("alert")).to_have_text("That token is not valid.")
+        page.fill("#token", stack.token)
+        page.click("button:has-text('Sign in')")
+        expect(page).to_have_url(f"{base}/alerts/{alert_id}")
+        expect(page.locator("h1")).to_contain_text("Systolic 200 mmHg")
+        expect(page.locator("dd.status")).to_have_text("open")
+        expect(page.locator("dl.facts")).to_contain_text("Margaret Page")
+
+        # The work list shows it, red, needing action.
+        page.click("text=← All alerts")
+        row = page.locator(f"tr[data-alert-id='{alert_id}']")
+        expect(row.locator(".badge")).to_have_text("RED")
+        expect(row.locator("td.status")).to_have_text("open")
+        row.locator("a").click()
+
+        page.fill("#note", "calling the patient now")
+        page.click("button:has-text('Acknowledge')")
+        expect(page.locator("dd.status")).to_have_text("acknowledged")
+        expect(page.locator("ol.history")).to_contain_text("calling the patient now")
+
+        page.fill("#outcome", "phoned patient, GP informed")
+        page.click("button:has-text('Resolve')")
+        expect(page.locator("dd.status")).to_have_text("resolved")
+        page.goto(f"{base}/alerts?view=resolved")
+        expect(page.locator(f"tr[data-alert-id='{alert_id}'] td.status")).to_have_text("resolved")
+        page.goto(f"{base}/alerts")
+        expect(page.locator(".empty")).to_have_text("No alerts need action.")
+
+        page.click("button:has-text('Sign out')")
+        page.goto(f"{base}/alerts")
+        expect(page).to_have_url(re.compile(r"/sign-in"))
+
+    # What the browser did is what the API and the audit trail say happened, by whom.
+    detail = stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json()
+    assert detail["status"] == "resolved"
+    assert [(e["action"], e["detail"]) for e in detail["events"]][1:] == [
+        ("acknowledged", "calling the patient now"),
+        ("resolved", "phoned patient, GP informed"),
+    ]
+    assert {e["actor"] for e in detail["events"][1:]} == {detail["acknowledged_by"]}
+    assert detail["acknowledged_by"].startswith("matron-")
+
+
+def test_a_technician_signs_in_but_sees_no_clinical_page(stack: Stack, browser: Browser) -> None:
+    token = create_user(stack.db, "tech-pages", Role.TECHNICIAN)
+    app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
+    with served(app) as base, browser.new_context() as context:
+        page = context.new_page()
+        page.goto(f"{base}/sign-in")
+        page.fill("#token", token)
+        response_codes: list[int] = []
+        page.on("response", lambda r: response_codes.append(r.status))
+        page.click("button:has-text('Sign in')")
+        expect(page.locator("h1")).to_have_text("Not available to your role")
+        assert 403 in response_codes
+
+
+def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
+    hub = stack.patient_with_hub("p-page-2", "hub-page-2")
+    hub.send(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 195, Measure.DIASTOLIC: 90})
+    stack.wait_processed(1)
+    alert_id = _alert_id(stack, "p-page-2")
+    client = TestClient(stack.api.app, base_url="http://carewatch.test")
+    client.cookies.set("carewatch_session", stack.token)
+
+    forged = client.post(
+        f"/alerts/{alert_id}/resolve",
+        data={"outcome": "closed by a forged form"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert forged.status_code == 403
+    no_origin = client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "x"})
+    assert no_origin.status_code == 403
+    anonymous = TestClient(stack.api.app, base_url="http://carewatch.test").post(
+        f"/alerts/{alert_id}/acknowledge",
+        headers={"Origin": "http://carewatch.test"},
+        follow_redirects=False,
+    )
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == f"/sign-in?next=/alerts/{alert_id}/acknowledge"
+    detail = stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json()
+    assert detail["status"] == "open"
+    assert [e["action"] for e in detail["events"]] == ["opened"]
+
+    # The same post from the page itself works, and a too-short outcome is refused clearly.
+    own = {"Origin": "http://carewatch.test"}
+    short = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "ok"}, headers=own)
+    assert short.status_code == 422
+    assert "Outcome: string should have at least 3 characters." in short.text
+    done = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "phoned patient"}, headers=own)
+    assert done.status_code == 200
+    assert stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json()["status"] == "resolved"
+
+
+def test_a_missing_alert_and_a_sign_in_link_to_elsewhere(stack: Stack) -> None:
+    client = TestClient(stack.api.app, base_url="http://carewatch.test")
+    client.cookies.set("carewatch_session", stack.token)
+    assert client.get("/alerts/999999").status_code == 404
+    signed = client.post(
+        "/sign-in",
+        data={"token": stack.token, "next": "//evil.example/phish"},
+        headers={"Origin": "http://carewatch.test"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/alerts"
