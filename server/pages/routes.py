@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 
 from server.api.auth import Principal, Role, audit, principal_for_token
@@ -38,6 +38,7 @@ from server.store import alerts as lifecycle
 from server.store.models import Alert, AlertEvent, AlertEvidence, AuditEvent, Patient, now
 
 router = APIRouter(include_in_schema=False)
+Body = TypeVar("Body", bound=BaseModel)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
 
@@ -219,6 +220,25 @@ def _change(
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 
+def _form_change(
+    request: Request,
+    db: Db,
+    alert_id: int,
+    field: str,
+    validate: Callable[[], Body],
+    change: Callable[[Principal, datetime, Body], lifecycle.Change],
+) -> Response:
+    """A form post that changes an alert: same-origin check, clinician, the API's own
+    validation of the field, then the lifecycle change (recorded as that user)."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    try:
+        body = validate()
+    except ValidationError as e:
+        return _show(request, db, principal, alert_id, 422, error=_first_error(e, field))
+    return _change(request, db, principal, alert_id, change(principal, now(), body))
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=None)
 def acknowledge(
     request: Request,
@@ -226,19 +246,15 @@ def acknowledge(
     alert_id: Annotated[int, PathParam(ge=1)],
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    check_same_origin(request)
-    principal = clinician(request, db)
-    try:
-        body = AcknowledgeIn(note=note.strip())
-    except ValidationError as e:
-        return _show(request, db, principal, alert_id, 422, error=_first_error(e, "note"))
-    at: datetime = now()
-    return _change(
+    return _form_change(
         request,
         db,
-        principal,
         alert_id,
-        lambda s: lifecycle.acknowledge(s, alert_id, actor=principal.username, at=at, note=body.note),
+        "note",
+        lambda: AcknowledgeIn(note=note.strip()),
+        lambda who, at, body: (
+            lambda s: lifecycle.acknowledge(s, alert_id, actor=who.username, at=at, note=body.note)
+        ),
     )
 
 
@@ -249,19 +265,15 @@ def resolve(
     alert_id: Annotated[int, PathParam(ge=1)],
     outcome: Annotated[str, Form()] = "",
 ) -> Response:
-    check_same_origin(request)
-    principal = clinician(request, db)
-    try:
-        body = ResolveIn(outcome=outcome.strip())
-    except ValidationError as e:
-        return _show(request, db, principal, alert_id, 422, error=_first_error(e, "outcome"))
-    at: datetime = now()
-    return _change(
+    return _form_change(
         request,
         db,
-        principal,
         alert_id,
-        lambda s: lifecycle.resolve(s, alert_id, actor=principal.username, at=at, outcome=body.outcome),
+        "outcome",
+        lambda: ResolveIn(outcome=outcome.strip()),
+        lambda who, at, body: (
+            lambda s: lifecycle.resolve(s, alert_id, actor=who.username, at=at, outcome=body.outcome)
+        ),
     )
 
 

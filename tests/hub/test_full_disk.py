@@ -11,15 +11,12 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
-from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Reading
-from gateway.wire.vocabulary import Measure, ReadingKind
+from tests.support.readings import hub_weight
 
 
 @pytest.fixture
@@ -44,23 +41,14 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def weight(kg: float) -> Reading:
-    return build_reading(
-        kind=ReadingKind.WEIGHT,
-        values={Measure.WEIGHT: kg},
-        device=DeviceIdentity(address="00:09:1F:00:00:02", model="and-uc-352ble"),
-        received_at=datetime.now(UTC),
-    )
-
-
 def test_readings_survive_a_full_disk_and_arrive_in_order(tiny_disk: Path) -> None:
     outbox = Outbox(tiny_disk / "outbox.sqlite3")
     notified: list[int] = []
     spill = SpillOver(outbox, lambda: notified.append(1), retry_s=3600)
-    first = weight(80.0)
+    first = hub_weight(80.0)
     spill(first)
     filler = fill(tiny_disk)
-    later = [weight(80.1 + i / 10) for i in range(20)]
+    later = [hub_weight(80.1 + i / 10) for i in range(20)]
     with pytest.raises(OutboxUnavailable, match="full"):
         outbox.put(later[0])
     for r in later:

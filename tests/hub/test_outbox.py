@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from gateway.config import ConfigError, load_hub_config
 from gateway.outbox import Outbox, OutboxUnavailable
-from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Reading
-from gateway.wire.vocabulary import Measure, ReadingKind
+from tests.support.readings import hub_weight
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def weight(kg: float) -> Reading:
-    return build_reading(
-        kind=ReadingKind.WEIGHT,
-        values={Measure.WEIGHT: kg},
-        device=DeviceIdentity(address="sim:scale", model="sim-scale"),
-        received_at=datetime.now(UTC),
-    )
 
 
 def test_readings_survive_reopening_in_order(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     box = Outbox(path)
-    readings = [weight(70 + i / 10) for i in range(5)]
+    readings = [hub_weight(70 + i / 10) for i in range(5)]
     for r in readings:
         box.put(r)
     box.record_failure([p.seq for p in box.oldest(2)], "broker down")

@@ -77,3 +77,16 @@ def make_batch(
         sent_at=sent_at or datetime.now(UTC),
         readings=list(readings),
     )
+
+
+def hub_weight(kg: float) -> Reading:
+    """A scale reading built by the hub's own reading builder (hub clock, no device time),
+    as the outbox receives it."""
+    from gateway.reading_builder import build_reading
+
+    return build_reading(
+        kind=ReadingKind.WEIGHT,
+        values={Measure.WEIGHT: kg},
+        device=DeviceIdentity(address="sim:scale", model="sim-scale"),
+        received_at=datetime.now(UTC),
+    )
