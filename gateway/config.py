@@ -32,6 +32,9 @@ class HubConfig(BaseModel):
     state_dir: Path = Path("/var/lib/carewatch-hub")
     batch_size: int = Field(default=50, ge=1, le=500)
     adapter: str = "hci0"
+    telemetry_interval_s: float = Field(
+        default=300.0, ge=10, le=86400, description="how often the hub reports its health"
+    )
     allowlist_file: Path | None = Field(
         default=None,
         description="devices paired to this hub (JSON; default STATE_DIR/paired-devices.json)",

@@ -105,6 +105,15 @@ class Outbox:
             (n,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
         return int(n)
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many readings wait, and when the oldest of them was stored (for telemetry)."""
+        try:
+            with self._lock:
+                n, oldest = self._db.execute("SELECT count(*), min(enqueued_at) FROM outbox").fetchone()
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
+        return int(n), datetime.fromisoformat(oldest) if oldest else None
+
 
 class SpillOver:
     """Hands readings to the outbox; when the outbox cannot take them (disk full, card

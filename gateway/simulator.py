@@ -19,9 +19,10 @@ from pathlib import Path
 
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
+from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, HubHealth, TelemetryPublisher
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Reading
+from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,30 @@ class SimulatedHub:
     """One patient's hub: outbox → MQTT session → broker."""
 
     def __init__(
-        self, hub_id: str, endpoint: BrokerEndpoint, state_dir: Path, *, batch_size: int = 50
+        self,
+        hub_id: str,
+        endpoint: BrokerEndpoint,
+        state_dir: Path,
+        *,
+        batch_size: int = 50,
+        telemetry_interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.hub_id = hub_id
         self.outbox = Outbox(state_dir / hub_id / "outbox.sqlite3")
         self.session = MqttSession(endpoint, client_id=f"hub-{hub_id}", software="carewatch-simulator")
         self.publisher = OutboxPublisher(self.outbox, self.session, hub_id, batch_size=batch_size)
+        self.telemetry = TelemetryPublisher(
+            HubHealth(hub_id, self.outbox, software="carewatch-simulator", devices=self._devices),
+            self.session,
+            interval_s=telemetry_interval_s,
+        )
+        self._sent: dict[ReadingKind, int] = {}
+
+    def _devices(self) -> list[DeviceTelemetry]:
+        return [
+            DeviceTelemetry(address=SIM_DEVICES[kind].address, model=SIM_DEVICES[kind].model, readings=n)
+            for kind, n in sorted(self._sent.items())
+        ]
 
     def start(self, wait: float = 10.0) -> None:
         self.session.start()
@@ -56,6 +75,7 @@ class SimulatedHub:
                 self.session.last_connect_error or "no answer",
             )
         self.publisher.start()
+        self.telemetry.start()
 
     def send(
         self, kind: ReadingKind, values: Mapping[Measure, float], *, measured_at: datetime | None = None
@@ -73,6 +93,7 @@ class SimulatedHub:
 
     def send_reading(self, reading: Reading) -> None:
         self.outbox.put(reading)
+        self._sent[reading.kind] = self._sent.get(reading.kind, 0) + 1
         self.publisher.notify()
 
     def wait_delivered(self, timeout: float = 15.0) -> bool:
@@ -84,6 +105,7 @@ class SimulatedHub:
         return False
 
     def stop(self) -> None:
+        self.telemetry.stop()
         self.publisher.stop()
         self.session.stop()
         self.outbox.close()

@@ -178,6 +178,23 @@ def hub_assign(hub_id: str, patient_id: str) -> None:
     typer.echo(f"hub {hub_id} now serves patient {patient_id}")
 
 
+@hub_app.command("list")
+def hub_list() -> None:
+    """Every hub: who it serves, online or not, its outbox backlog, and what needs attention."""
+    from server.hubs import hub_overview
+
+    hubs = hub_overview(_db())
+    if not hubs:
+        typer.echo("no hubs registered; add one with: carewatch server hub add HUB_ID")
+        return
+    for h in hubs:
+        t = h.telemetry
+        backlog = f"outbox {t.outbox_depth}" if t else "no telemetry"
+        typer.echo(f"{h.id:<20} {h.status:<8} patient {h.patient_id or '-':<12} {backlog}")
+        for note in h.attention:
+            typer.echo(f"    ! {note}")
+
+
 @user_app.command("add")
 def user_add(
     username: str,

@@ -19,7 +19,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from gateway.ble.agent import AgentError, RegisteredAgent
@@ -36,6 +36,7 @@ from gateway.ble.session import (
     utc_now,
 )
 from gateway.catalogue import Catalogue
+from gateway.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ class DeviceStats:
     readings: int = 0
     last_report: SessionReport | None = None
     reports: list[SessionReport] = field(default_factory=list)
+    model_id: str = ""
+    last_session_at: datetime | None = None
+    battery_percent: int | None = None  # the last level the device reported
+    last_error: str | None = None  # cleared by the next good session
 
 
 class DeviceLoop:
@@ -101,6 +106,7 @@ class DeviceLoop:
                 report = await self._session(sighting)
             except DeviceSessionError as e:
                 self.stats.failures += 1
+                self.stats.last_error = str(e)[:200]
                 log.warning("%s; next try on its next advertisement after %.0fs", e, backoff)
                 self._not_before = time.monotonic() + backoff
                 backoff = min(backoff * 2, self.hub.tuning.max_backoff)
@@ -113,6 +119,11 @@ class DeviceLoop:
             self.stats.sessions += 1
             self.stats.readings += report.readings
             self.stats.last_report = report
+            self.stats.model_id = report.model_id
+            self.stats.last_session_at = self.hub.now()
+            self.stats.last_error = None
+            if report.battery_percent is not None:
+                self.stats.battery_percent = report.battery_percent
             self.stats.reports.append(report)
             del self.stats.reports[:-20]
             self._not_before = time.monotonic() + self.hub.tuning.reconnect_delay
@@ -163,6 +174,25 @@ class BleHub:
         self.loops: dict[str, DeviceLoop] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.classifier = DeviceClassifier(catalogue, allowlist)
+
+    def device_telemetry(self) -> list[DeviceTelemetry]:
+        """Every paired device, with what this run of the hub has learnt about it; called
+        from the telemetry thread, so it only reads."""
+        out = []
+        for paired in self.allowlist.devices():
+            loop = self.loops.get(paired.address)
+            stats = loop.stats if loop is not None else DeviceStats()
+            out.append(
+                DeviceTelemetry(
+                    address=paired.address,
+                    model=stats.model_id or paired.model_id or "unknown",
+                    last_session_at=stats.last_session_at,
+                    battery_percent=stats.battery_percent,
+                    readings=stats.readings,
+                    last_error=stats.last_error,
+                )
+            )
+        return out[:MAX_DEVICES_PER_HUB]
 
     def _on_sighting(self, sighting: Sighting) -> None:
         if not sighting.allowlisted or self.stopping.is_set():
@@ -231,6 +261,7 @@ def run_hub_process(config_path: Path) -> None:
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
+    from gateway.mqtt.telemetry import HubHealth, TelemetryPublisher
     from gateway.outbox import Outbox, SpillOver
 
     cfg = load_hub_config(config_path)
@@ -243,16 +274,22 @@ def run_hub_process(config_path: Path) -> None:
     )
     mqtt = MqttSession(endpoint, client_id=f"hub-{cfg.hub_id}", software="carewatch-hub")
     publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size)
+    spill = SpillOver(outbox, publisher.notify)
     hub = BleHub(
         catalogue=catalogue,
         allowlist=allowlist,
         seen=seen,
-        sink=SpillOver(outbox, publisher.notify),
+        sink=spill,
         tz=cfg.household_tz(),
         adapter=cfg.adapter,
     )
+    health = HubHealth(
+        cfg.hub_id, outbox, software="carewatch-hub", spill=spill, devices=hub.device_telemetry
+    )
+    telemetry = TelemetryPublisher(health, mqtt, interval_s=cfg.telemetry_interval_s)
     mqtt.start()
     publisher.start()
+    telemetry.start()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -263,7 +300,9 @@ def run_hub_process(config_path: Path) -> None:
     try:
         asyncio.run(main())
     finally:
+        telemetry.stop()
         publisher.stop()
+        spill.close()
         mqtt.stop()
         seen.close()
         outbox.close()

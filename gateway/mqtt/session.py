@@ -133,6 +133,13 @@ class MqttSession:
             self._ack_cv.notify_all()
 
     # -- publishing --------------------------------------------------------------------------
+    def publish_nowait(self, topic_name: str, payload: bytes) -> bool:
+        """Publish at QoS 0 (telemetry: the next message replaces a lost one); False if not
+        connected or paho refused it locally."""
+        if not self.connected.is_set():
+            return False
+        return self.client.publish(topic_name, payload, qos=0).rc == mqtt.MQTT_ERR_SUCCESS
+
     def publish_and_wait(self, topic_name: str, payload: bytes, *, timeout: float = 15.0) -> None:
         """Publish at QoS 1 and return only once the broker acknowledged it with success."""
         if not self.connected.is_set():

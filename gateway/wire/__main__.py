@@ -1,7 +1,14 @@
-"""``python -m gateway.wire`` prints the published JSON Schema of a reading batch."""
+"""``python -m gateway.wire [readings|telemetry]`` prints a published JSON Schema
+(default: the reading batch)."""
 
 import json
+import sys
 
-from gateway.wire.messages import json_schema
+from gateway.wire.messages import json_schema, telemetry_json_schema
 
-print(json.dumps(json_schema(), indent=2, sort_keys=True))
+SCHEMAS = {"readings": json_schema, "telemetry": telemetry_json_schema}
+
+which = sys.argv[1] if len(sys.argv) > 1 else "readings"
+if which not in SCHEMAS:
+    sys.exit(f"usage: python -m gateway.wire [{'|'.join(SCHEMAS)}]")
+print(json.dumps(SCHEMAS[which](), indent=2, sort_keys=True))

@@ -23,8 +23,11 @@ from gateway.wire.topics import HUB_ID_PATTERN
 from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
 
 SCHEMA_V1: Final = "carewatch.readings.v1"
+TELEMETRY_V1: Final = "carewatch.telemetry.v1"
+MAX_DEVICES_PER_HUB = 32
 MAX_READINGS_PER_BATCH = 500
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+DEVICE_ADDRESS_PATTERN = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$|^sim:[a-z0-9-]+$"
 
 
 class TimeSource(StrEnum):
@@ -45,7 +48,7 @@ class Quantity(_Strict):
 
 class DeviceIdentity(_Strict):
     address: str = Field(
-        pattern=r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$|^sim:[a-z0-9-]+$",
+        pattern=DEVICE_ADDRESS_PATTERN,
         description="Bluetooth address (upper-case), or sim:<name> for simulated devices",
     )
     model: str = Field(min_length=1, max_length=64, description="catalogue model id")
@@ -139,6 +142,46 @@ class HubStatus(_Strict):
     software: str | None = None
 
 
+class DeviceTelemetry(_Strict):
+    """What the hub knows of one paired device: enough for a technician to see a flat
+    battery or a device that has stopped connecting before the patient's readings stop."""
+
+    address: str = Field(pattern=DEVICE_ADDRESS_PATTERN)
+    model: str = Field(min_length=1, max_length=64)
+    last_session_at: AwareDatetime | None = Field(default=None, description="end of the last connection")
+    battery_percent: int | None = Field(default=None, ge=0, le=100)
+    readings: int = Field(ge=0, description="readings received since the hub started")
+    last_error: str | None = Field(default=None, max_length=200)
+
+
+class HubTelemetry(_Strict):
+    """The hub's health, on its ``telemetry`` topic every few minutes (QoS 0: the next one
+    replaces a lost one). Nothing clinical: no patient, no values."""
+
+    schema_: Literal["carewatch.telemetry.v1"] = Field(alias="schema", default=TELEMETRY_V1)
+    hub_id: str = Field(pattern=HUB_ID_PATTERN)
+    at: AwareDatetime
+    software: str = Field(min_length=1, max_length=64)
+    uptime_s: int = Field(ge=0)
+    outbox_depth: int = Field(default=0, ge=0, description="readings stored on the hub, not yet acknowledged")
+    outbox_error: str | None = Field(
+        default=None, max_length=300, description="why the outbox cannot be read"
+    )
+    oldest_unsent_at: AwareDatetime | None = Field(
+        default=None, description="when the oldest reading still on the hub was stored there"
+    )
+    held_in_memory: int = Field(
+        default=0, ge=0, description="readings the outbox could not take (disk full or failing)"
+    )
+    disk_free_bytes: int | None = Field(default=None, ge=0, description="free space where the outbox lives")
+    devices: list[DeviceTelemetry] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -151,8 +194,17 @@ DEVICE_CLOCK_MAX_PAST = timedelta(days=90)
 
 def json_schema() -> dict[str, object]:
     """The published JSON Schema of a reading batch (docs/wire/readings-v1.schema.json)."""
-    schema = ReadingBatch.model_json_schema(by_alias=True, mode="validation")
+    return _published(ReadingBatch, "readings-v1", "CareWatch reading batch, version 1")
+
+
+def telemetry_json_schema() -> dict[str, object]:
+    """The published JSON Schema of hub telemetry (docs/wire/telemetry-v1.schema.json)."""
+    return _published(HubTelemetry, "telemetry-v1", "CareWatch hub telemetry, version 1")
+
+
+def _published(model: type[BaseModel], name: str, title: str) -> dict[str, object]:
+    schema = model.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://carewatch.example/schemas/readings-v1.schema.json"
-    schema["title"] = "CareWatch reading batch, version 1"
+    schema["$id"] = f"https://carewatch.example/schemas/{name}.schema.json"
+    schema["title"] = title
     return schema

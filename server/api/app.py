@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.api.routes import alerts, health, readings, rules
+from server.api.routes import alerts, health, hubs, readings, rules
 from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
 from server.store.database import Database
@@ -25,5 +25,6 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.include_router(alerts.router)
     app.include_router(readings.router)
     app.include_router(rules.router)
+    app.include_router(hubs.router)
     install_pages(app)
     return app

@@ -53,12 +53,12 @@ class IngestResult:
     dead_letter_reason: str | None = None
 
 
-def summarise_validation(e: ValidationError, limit: int = 5) -> str:
+def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:
     parts = [
         f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()[:limit]
     ]
     more = len(e.errors()) - limit
-    return "invalid reading batch: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    return f"invalid {what}: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 class IngestProcessor:
@@ -72,17 +72,17 @@ class IngestProcessor:
         try:
             parsed = parse(topic_name)
         except TopicError as e:
-            return self._dead_letter(topic_name, None, payload, str(e))
+            return self.dead_letter(topic_name, None, payload, str(e))
         if parsed.channel is not Channel.READINGS:
-            return self._dead_letter(
+            return self.dead_letter(
                 topic_name, parsed.hub_id, payload, f"not a readings topic: {parsed.channel}"
             )
         try:
             batch = ReadingBatch.model_validate_json(payload)
         except ValidationError as e:
-            return self._dead_letter(topic_name, parsed.hub_id, payload, summarise_validation(e))
+            return self.dead_letter(topic_name, parsed.hub_id, payload, summarise_validation(e))
         if batch.hub_id != parsed.hub_id:
-            return self._dead_letter(
+            return self.dead_letter(
                 topic_name,
                 parsed.hub_id,
                 payload,
@@ -93,9 +93,7 @@ class IngestProcessor:
         except StoreRejected as e:
             # The database refused the data itself (not an outage): retrying cannot help, so
             # keep the whole message with the reason and let the worker acknowledge it.
-            return self._dead_letter(
-                topic_name, parsed.hub_id, payload, f"InfluxDB refused the readings: {e}"
-            )
+            return self.dead_letter(topic_name, parsed.hub_id, payload, f"InfluxDB refused the readings: {e}")
         except IntegrityError:
             # Another ingest worker stored some of these readings between our check and our
             # commit; the ledger now knows them, so a second pass only stores the rest.
@@ -189,7 +187,7 @@ class IngestProcessor:
         device.last_seen_at = at
 
     # -- refusals ---------------------------------------------------------------------------
-    def _dead_letter(self, topic_name: str, hub_id: str | None, payload: bytes, reason: str) -> IngestResult:
+    def dead_letter(self, topic_name: str, hub_id: str | None, payload: bytes, reason: str) -> IngestResult:
         with self.db.session() as s:
             self._add_dead_letter(s, topic_name, hub_id, None, payload, reason)
         return IngestResult(refused=1, dead_letter_reason=reason)

@@ -25,6 +25,7 @@ from gateway.mqtt.session import SESSION_EXPIRY_S, BrokerEndpoint
 from gateway.wire.topics import Channel, subscription
 from server.ingest.processor import IngestProcessor
 from server.ingest.status import record_hub_status
+from server.ingest.telemetry import TelemetryRefused, record_hub_telemetry
 from server.store.database import DatabaseUnavailable
 from server.store.influx import StoreUnavailable
 
@@ -45,6 +46,7 @@ class IngestWorker:
         self._stop = threading.Event()
         self.processed = 0  # every message acknowledged
         self.batches = 0  # readings messages among them
+        self.telemetry = 0  # telemetry messages among them
         self.store_down_since: float | None = None
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -85,7 +87,13 @@ class IngestWorker:
             return
         log.info("ingest connected to %s:%d", self.endpoint.host, self.endpoint.port)
         self.connected.set()
-        client.subscribe([(subscription(Channel.READINGS), 1), (subscription(Channel.STATUS), 1)])
+        client.subscribe(
+            [
+                (subscription(Channel.READINGS), 1),
+                (subscription(Channel.STATUS), 1),
+                (subscription(Channel.TELEMETRY), 0),
+            ]
+        )
 
     def _on_subscribe(
         self, client: mqtt.Client, u: object, mid: int, rcs: list[ReasonCode], p: object
@@ -106,6 +114,14 @@ class IngestWorker:
         self._inbox.put(msg)
 
     # -- the worker thread -------------------------------------------------------------------
+    def _telemetry(self, msg: mqtt.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
+        try:
+            record_hub_telemetry(self.processor.db, msg.topic, payload)
+        except TelemetryRefused as e:
+            self.processor.dead_letter(msg.topic, e.hub_id, payload, str(e))
+        self.telemetry += 1
+
     def _work(self) -> None:
         while True:
             msg = self._inbox.get()
@@ -119,6 +135,8 @@ class IngestWorker:
             try:
                 if msg.topic.endswith("/" + Channel.STATUS.value):
                     record_hub_status(self.processor.db, msg.topic, bytes(msg.payload))
+                elif msg.topic.endswith("/" + Channel.TELEMETRY.value):
+                    self._telemetry(msg)
                 else:
                     result = self.processor.handle(msg.topic, bytes(msg.payload))
                     self.batches += 1

@@ -70,6 +70,9 @@ class Hub(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="unknown")
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The hub's last telemetry message (gateway.wire.messages.HubTelemetry), as sent.
+    telemetry: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HubAssignment(Base):

@@ -54,9 +54,18 @@ def test_spot_check_oximeter_sets_current_time_and_delivers_readings(
                 await asyncio.wait_for(oximeter.burst_done.wait(), 15)
                 (reading,) = await hub.wait_for_readings(1, 5)
                 hub_times = list(hub.clock_reads)
+                # What the hub's telemetry will say of this device once the session ends.
+                for _ in range(150):
+                    (device,) = hub.hub.device_telemetry()
+                    if device.last_session_at is not None:
+                        break
+                    await asyncio.sleep(0.1)
         finally:
             await oximeter.close()
 
+        assert device.address == slot.address and device.model == "generic-pulse-oximeter"
+        assert (device.battery_percent, device.readings, device.last_error) == (87, 1, None)
+        assert device.last_session_at is not None
         (written,) = oximeter.clock_writes()  # Current Time 0x2A2B
         assert _near(written, hub_times)
         assert reading.kind is ReadingKind.SPO2

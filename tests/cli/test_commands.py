@@ -29,6 +29,7 @@ def test_every_command_has_help() -> None:
         ["demo", "--help"],
         ["hub", "simulate", "--help"],
         ["server", "hub", "add", "--help"],
+        ["server", "hub", "list", "--help"],
     ):
         result = run(*args)
         assert result.returncode == 0, result.stderr
@@ -57,6 +58,9 @@ def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
     token = run("server", "user", "add", "matron", "--role", "clinician", env=env)
     assert token.stdout.startswith("cw_")
     assert run("server", "dead-letters", env=env).stdout.strip() == "no dead letters"
+    listed = run("server", "hub", "list", env=env).stdout.splitlines()
+    assert listed[0].split() == ["hub-0007", "unknown", "patient", "p-0007", "no", "telemetry"]
+    assert listed[1].strip() == "! never connected"
 
 
 def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

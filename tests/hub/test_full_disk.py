@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.mqtt.telemetry import HubHealth
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from server.hub_attention import HubState, attention
 from tests.support.readings import hub_weight
 
 
@@ -55,6 +57,14 @@ def test_readings_survive_a_full_disk_and_arrive_in_order(tiny_disk: Path) -> No
         spill(r)
     assert len(spill.held) == 20
     assert outbox.depth() == 1
+    # The hub's telemetry tells the technician, and the server's overview says it plainly.
+    health = HubHealth("hub-0042", outbox, software="carewatch-hub", spill=spill).snapshot()
+    assert (health.outbox_depth, health.held_in_memory, health.disk_free_bytes) == (1, 20, 0)
+    state = HubState("online", health.at, health, health.at)
+    assert attention(state, health.at) == [
+        "20 reading(s) held in memory: the outbox cannot store them (disk full or failing)",
+        "disk nearly full: 0 MB free",
+    ]
 
     filler.unlink()  # the technician frees space (or the log rotation does)
     assert spill.flush() == 0

@@ -1,0 +1,111 @@
+"""The hub's health on its ``telemetry`` topic, so a technician sees a hub in trouble (a
+backlog that is not draining, a filling disk, a device with a flat battery or that stopped
+connecting) before the patient's readings stop arriving.
+
+Published every few minutes while connected, and straight after each (re)connection, at
+QoS 0: telemetry is a snapshot and the next one supersedes a lost one. Readings never
+travel here.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+
+from gateway.mqtt.session import MqttSession
+from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from gateway.wire.messages import DeviceTelemetry, HubTelemetry, utcnow
+from gateway.wire.topics import Channel, topic
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 300.0
+
+
+class HubHealth:
+    """Collects one ``HubTelemetry`` snapshot from the parts of a running hub."""
+
+    def __init__(
+        self,
+        hub_id: str,
+        outbox: Outbox,
+        *,
+        software: str,
+        spill: SpillOver | None = None,
+        devices: Callable[[], list[DeviceTelemetry]] | None = None,
+    ) -> None:
+        self.hub_id = hub_id
+        self.outbox = outbox
+        self.software = software
+        self.spill = spill
+        self.devices = devices
+        self._started = time.monotonic()
+
+    def snapshot(self) -> HubTelemetry:
+        depth, oldest, error = 0, None, None
+        try:
+            depth, oldest = self.outbox.backlog()
+        except OutboxUnavailable as e:
+            error = str(e)[:300]
+        try:
+            free: int | None = shutil.disk_usage(self.outbox.path.parent).free
+        except OSError:
+            free = None
+        return HubTelemetry(
+            hub_id=self.hub_id,
+            at=utcnow(),
+            software=self.software,
+            uptime_s=int(time.monotonic() - self._started),
+            outbox_depth=depth,
+            outbox_error=error,
+            oldest_unsent_at=oldest,
+            held_in_memory=len(self.spill.held) if self.spill is not None else 0,
+            disk_free_bytes=free,
+            devices=self.devices() if self.devices is not None else [],
+        )
+
+
+class TelemetryPublisher:
+    """A background thread: a snapshot on every (re)connection, then every ``interval_s``."""
+
+    def __init__(self, health: HubHealth, session: MqttSession, *, interval_s: float = DEFAULT_INTERVAL_S):
+        self.health = health
+        self.session = session
+        self.interval_s = interval_s
+        self.topic = topic(health.hub_id, Channel.TELEMETRY)
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def publish_once(self) -> bool:
+        try:
+            payload = self.health.snapshot().to_json()
+        except Exception:  # a health probe must never take the hub down; logged with its trace
+            log.exception("could not collect hub telemetry")
+            return False
+        if self.session.publish_nowait(self.topic, payload):
+            self.sent += 1
+            return True
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.session.connected.wait(timeout=1.0):
+                continue
+            self.publish_once()
+            deadline = time.monotonic() + self.interval_s
+            # Wake early on a reconnection, so the server hears from the hub straight away.
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                if not self.session.connected.is_set():
+                    break
+                self._stop.wait(1.0)

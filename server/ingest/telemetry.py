@@ -1,0 +1,46 @@
+"""Hub telemetry: the hub's last health snapshot, kept on its row for technicians.
+
+Telemetry is not clinical, so a bad message is not retried, but it is not dropped
+silently either: ``TelemetryRefused`` carries the reason and the worker keeps the message
+as a dead letter, like any other refusal.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from gateway.wire.messages import HubTelemetry
+from gateway.wire.topics import TopicError, parse
+from server.ingest.processor import summarise_validation
+from server.store.database import Database
+from server.store.models import Hub, now
+
+
+class TelemetryRefused(ValueError):
+    """A telemetry message that is malformed, from an unknown hub, or about another hub."""
+
+    def __init__(self, reason: str, hub_id: str | None) -> None:
+        super().__init__(reason)
+        self.hub_id = hub_id
+
+
+def record_hub_telemetry(db: Database, topic_name: str, payload: bytes) -> HubTelemetry:
+    try:
+        hub_id = parse(topic_name).hub_id
+    except TopicError as e:
+        raise TelemetryRefused(str(e), None) from None
+    try:
+        telemetry = HubTelemetry.model_validate_json(payload)
+    except ValidationError as e:
+        raise TelemetryRefused(summarise_validation(e, what="hub telemetry"), hub_id) from None
+    if telemetry.hub_id != hub_id:
+        raise TelemetryRefused(
+            f"telemetry says hub {telemetry.hub_id!r} but arrived on hub {hub_id!r}'s topic", hub_id
+        )
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
+            raise TelemetryRefused(f"unknown hub {hub_id!r}", hub_id)
+        hub.telemetry = telemetry.model_dump(mode="json", by_alias=True, exclude_none=True)
+        hub.telemetry_at = now()
+    return telemetry

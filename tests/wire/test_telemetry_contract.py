@@ -1,0 +1,70 @@
+"""The telemetry message: its published JSON Schema, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.wire.messages import MAX_DEVICES_PER_HUB, HubTelemetry, telemetry_json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def snapshot(**over: object) -> dict[str, object]:
+    t: dict[str, object] = {
+        "schema": "carewatch.telemetry.v1",
+        "hub_id": "hub-0042",
+        "at": AT.isoformat(),
+        "software": "carewatch-hub",
+        "uptime_s": 3600,
+        "outbox_depth": 2,
+        "oldest_unsent_at": AT.isoformat(),
+        "disk_free_bytes": 5_000_000_000,
+        "devices": [
+            {
+                "address": "00:09:1F:8A:12:34",
+                "model": "and-ua-651ble",
+                "battery_percent": 64,
+                "readings": 3,
+                "last_session_at": AT.isoformat(),
+            }
+        ],
+    }
+    t.update(over)
+    return t
+
+
+def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> None:
+    import jsonschema
+
+    published = json.loads((ROOT / "docs/wire/telemetry-v1.schema.json").read_text())
+    assert published == json.loads(json.dumps(telemetry_json_schema())), (
+        "regenerate: python -m gateway.wire telemetry > docs/wire/telemetry-v1.schema.json"
+    )
+    jsonschema.validate(snapshot(), published)
+    parsed = HubTelemetry.model_validate(snapshot())
+    assert HubTelemetry.model_validate_json(parsed.to_json()) == parsed
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"outbox_depth": -1}, "greater than or equal to 0"),
+        ({"hub_id": "Hub 42"}, "should match pattern"),
+        ({"patient_id": "p-1"}, "Extra inputs are not permitted"),
+        ({"devices": [{"address": "nowhere", "model": "x", "readings": 0}]}, "should match pattern"),
+        ({"devices": [{"address": "sim:x", "model": "x", "readings": 0, "battery_percent": 101}]}, "100"),
+        (
+            {"devices": [{"address": "sim:x", "model": "x", "readings": 0}] * (MAX_DEVICES_PER_HUB + 1)},
+            "at most 32",
+        ),
+    ],
+)
+def test_malformed_telemetry_is_refused(change: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        HubTelemetry.model_validate(snapshot(**change))
