@@ -6,8 +6,9 @@ Reads and changes go through the same store functions as the API
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from jinja2 import pass_context
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 
+from gateway.wire.vocabulary import MEASURES
 from server.api.auth import Principal, Role, audit, principal_for_token
 from server.api.deps import Db
 from server.api.schemas import AcknowledgeIn, ResolveIn
@@ -35,8 +37,10 @@ from server.pages.session import (
 )
 from server.settings import ServerSettings
 from server.store import alerts as lifecycle
+from server.store.influx import InfluxStore, StoreError
 from server.store.models import Alert, AlertEvent, AlertEvidence, AuditEvent, Patient, now
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 Body = TypeVar("Body", bound=BaseModel)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -189,13 +193,51 @@ def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
         }
 
 
+#: How far back the alert page shows the patient's readings: the baseline rules' window.
+RECENT = timedelta(days=14)
+RECENT_LIMIT = 60
+
+
+def _recent_readings(request: Request, db: Db, principal: Principal, patient_id: str) -> dict[str, Any]:
+    """The patient's latest readings of every kind, newest first, for context beside the
+    alert. A store outage leaves the rest of the page working and says so."""
+    store: InfluxStore = request.app.state.influx
+    try:
+        rows = store.query_readings(patient_id, since=now() - RECENT, limit=RECENT_LIMIT, newest_first=True)
+    except StoreError as e:
+        log.warning("alert page without readings for %s: %s", patient_id, e)
+        return {
+            "readings": [],
+            "readings_error": "Readings cannot be shown just now: the reading store is not answering.",
+        }
+    audit(db, principal, "readings_viewed", patient_id, f"page since={RECENT.days}d n={len(rows)}")
+    return {
+        "readings": [
+            {
+                "taken_at": r.taken_at,
+                "kind": r.kind.value.replace("_", " "),
+                "measured": " · ".join(
+                    f"{m.value.replace('_', ' ')} {r.values[m]:g} {MEASURES[m].unit.label}"
+                    for m in MEASURES  # the vocabulary's order: systolic before diastolic
+                    if m in r.values
+                ),
+                "flags": ", ".join(f.replace("_", " ") for f in r.flags),
+                "time_source": r.time_source.value,
+            }
+            for r in rows
+        ],
+        "readings_error": None,
+    }
+
+
 def _show(
     request: Request, db: Db, principal: Principal, alert_id: int, status_code: int = 200, error: str = ""
 ) -> HTMLResponse:
     context = _alert_context(db, alert_id)
     if context is None:
         return _page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
-    return _page(request, "alert.html", status_code, user=principal, error=error, **context)
+    recent = _recent_readings(request, db, principal, context["alert"]["patient_id"])
+    return _page(request, "alert.html", status_code, user=principal, error=error, **context, **recent)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)

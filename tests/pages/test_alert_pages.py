@@ -12,7 +12,9 @@ from playwright.sync_api import Browser, expect
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
 from server.api.auth import Role, create_user
+from server.local_services.process import free_port
 from server.settings import ServerSettings
+from server.store.influx import InfluxStore
 from tests.fixtures.browser import served
 from tests.fixtures.server import Stack
 
@@ -43,6 +45,9 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page.locator("h1")).to_contain_text("Systolic 200 mmHg")
         expect(page.locator("dd.status")).to_have_text("open")
         expect(page.locator("dl.facts")).to_contain_text("Margaret Page")
+        # The reading itself, read back from InfluxDB, beside the alert.
+        expect(page.locator("table.readings tbody tr")).to_have_count(1)
+        expect(page.locator("table.readings")).to_contain_text("systolic 200 mmHg · diastolic 95 mmHg")
 
         # The work list shows it, red, needing action.
         page.click("text=← All alerts")
@@ -142,3 +147,18 @@ def test_a_missing_alert_and_a_sign_in_link_to_elsewhere(stack: Stack) -> None:
     )
     assert signed.status_code == 303
     assert signed.headers["location"] == "/alerts"
+
+
+def test_the_alert_page_still_works_when_the_reading_store_is_down(stack: Stack) -> None:
+    hub = stack.patient_with_hub("p-page-3", "hub-page-3")
+    hub.send(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 196, Measure.DIASTOLIC: 90})
+    stack.wait_processed(1)
+    alert_id = _alert_id(stack, "p-page-3")
+    nowhere = InfluxStore(stack.influx.config.model_copy(update={"url": f"http://127.0.0.1:{free_port()}"}))
+    app = create_app(ServerSettings(database_url=stack.db.url), stack.db, nowhere)
+    client = TestClient(app, base_url="http://carewatch.test")
+    client.cookies.set("carewatch_session", stack.token)
+    page = client.get(f"/alerts/{alert_id}")
+    assert page.status_code == 200
+    assert "Systolic 196 mmHg" in page.text
+    assert "Readings cannot be shown just now: the reading store is not answering." in page.text
