@@ -210,13 +210,51 @@ def user_add(
     typer.echo(token)
 
 
+def _replay(letter_ids: list[int]) -> None:
+    from server.ingest.processor import IngestProcessor
+    from server.ingest.replay import ReplayError
+    from server.ingest.replay import replay as replay_letter
+    from server.settings import ServerSettings
+    from server.store.database import Database, DatabaseUnavailable
+    from server.store.influx import InfluxStore, StoreError
+
+    settings = ServerSettings()
+    processor = IngestProcessor(
+        Database(settings.database_url), InfluxStore(settings.influx), tz=settings.zone
+    )
+    failed = False
+    for letter_id in letter_ids:
+        try:
+            done = replay_letter(processor, letter_id, actor=ACTOR)
+        except (ReplayError, StoreError, DatabaseUnavailable) as e:
+            typer.echo(f"#{letter_id}: not replayed: {e}", err=True)
+            failed = True
+            continue
+        r = done.result
+        verdict = f"refused again: {r.dead_letter_reason}" if done.refused_again else "replayed"
+        typer.echo(
+            f"#{letter_id}: {verdict} (stored {r.stored}, duplicate {r.duplicates}, alerts {len(r.alerts)})"
+        )
+    if failed:
+        raise typer.Exit(2)
+
+
 @app.command("dead-letters")
-def dead_letters(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
-    """List refused messages and readings, newest first, with the reason."""
+def dead_letters(
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    replay: Annotated[
+        list[int] | None,
+        typer.Option(help="process dead letter ID again, once its cause is fixed (repeatable)"),
+    ] = None,
+) -> None:
+    """List refused messages and readings, newest first, with the reason; or replay some."""
     from sqlalchemy import select
 
     from server.store.models import DeadLetter
 
+    if replay:
+        _replay(replay)
+        return
     with _db().session() as s:
         rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)))
         for d in rows:

@@ -44,6 +44,11 @@ class ReadingStore(HistorySource, Protocol):
     def write_readings(self, records: Sequence[ReadingRecord]) -> int: ...
 
 
+class NotJudged(Exception):
+    """The readings were written but their history could not be read (InfluxDB refused the
+    query, not an outage), so no rule ran on them."""
+
+
 @dataclass
 class IngestResult:
     stored: int = 0
@@ -90,6 +95,15 @@ class IngestProcessor:
             )
         try:
             return self._ingest(topic_name, batch, payload)
+        except NotJudged as e:
+            # Written to InfluxDB (idempotently) but the ledger was rolled back with the
+            # judgement, so a replay stores nothing twice and judges them then.
+            return self.dead_letter(
+                topic_name,
+                parsed.hub_id,
+                payload,
+                f"readings stored but not judged: InfluxDB refused the history query: {e}; replay once fixed",
+            )
         except StoreRejected as e:
             # The database refused the data itself (not an outage): retrying cannot help, so
             # keep the whole message with the reason and let the worker acknowledge it.
@@ -155,7 +169,10 @@ class IngestProcessor:
                 self._record_device(s, batch.hub_id, reading, at)
             result.stored = len(fresh)
             # Reads history from InfluxDB; raises StoreUnavailable like the write above.
-            result.alerts = self.judge(s, fresh, at)
+            try:
+                result.alerts = self.judge(s, fresh, at)
+            except StoreRejected as e:
+                raise NotJudged(str(e)) from e
             hub.last_seen_at = at
             s.flush()
         return result

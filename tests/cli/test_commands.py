@@ -58,6 +58,9 @@ def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
     token = run("server", "user", "add", "matron", "--role", "clinician", env=env)
     assert token.stdout.startswith("cw_")
     assert run("server", "dead-letters", env=env).stdout.strip() == "no dead letters"
+    missing = run("server", "dead-letters", "--replay", "999", env=env)
+    assert missing.returncode == 2
+    assert "#999: not replayed: no dead letter #999" in missing.stderr
     listed = run("server", "hub", "list", env=env).stdout.splitlines()
     assert listed[0].split() == ["hub-0007", "unknown", "patient", "p-0007", "no", "telemetry"]
     assert listed[1].strip() == "! never connected"
