@@ -1,0 +1,83 @@
+"""The whole path with only the radio emulated: a cuff's memory → ``carewatch hub run`` (a
+real process on bleak's BlueZ backend) → Mosquitto over TLS → the ingest worker → InfluxDB
+and the alert store → the API; and the hub's telemetry reaches the technicians' view."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.ble.allowlist import Allowlist
+from gateway.wire.vocabulary import Measure, ReadingKind
+from server.api.auth import Role, create_user
+from server.provisioning import add_hub, add_patient, assign_hub
+from tests.ble.devices.health import Slot, StoredBloodPressure, and_ua_651ble
+from tests.ble.stack import EmulatedBluez
+from tests.ble.test_cli import _config, _local
+from tests.fixtures.server import Stack, wait_for
+
+pytestmark = [pytest.mark.ble, pytest.mark.services]
+
+
+def test_a_cuff_reading_at_home_becomes_an_alert_for_the_team(
+    bluez: EmulatedBluez, new_slot: Callable[[], Slot], tmp_path: Path, stack: Stack
+) -> None:
+    slot = new_slot()
+    add_patient(stack.db, "p-ble-1", "Home patient", actor="test")
+    add_hub(stack.db, "hub-ble-full", actor="test")
+    assign_hub(stack.db, "hub-ble-full", "p-ble-1", actor="test", start=datetime.now(UTC) - timedelta(days=1))
+    tech = create_user(stack.db, "tech-ble", Role.TECHNICIAN)
+    config = _config(tmp_path, endpoint=stack.hub_endpoint("hub-ble-full"))
+    Allowlist(tmp_path / "state" / "paired-devices.json").add(slot.address, model_id="and-ua-651ble")
+    memory = [StoredBloodPressure(186, 104, 131, 88, _local(25))]
+
+    def alerts() -> list[dict[str, object]]:
+        r = stack.api.get("/api/v1/alerts", params={"patient_id": "p-ble-1"}, headers=stack.auth())
+        return list(r.json())
+
+    def hub_devices() -> list[dict[str, object]]:
+        r = stack.api.get("/api/v1/hubs", headers={"Authorization": f"Bearer {tech}"})
+        [hub] = [h for h in r.json() if h["id"] == "hub-ble-full"]
+        return list((hub["telemetry"] or {}).get("devices", []))
+
+    async def scenario() -> str:
+        cuff = and_ua_651ble(slot, memory)
+        await cuff.start()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            "hub",
+            "run",
+            "-c",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await asyncio.wait_for(cuff.burst_done.wait(), 20)
+            await asyncio.to_thread(wait_for, lambda: len(alerts()) == 1, 20, "the alert from the cuff")
+        finally:
+            await cuff.close()
+            proc.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.wait_for(proc.communicate(), 15)
+        assert proc.returncode == 0, out.decode()
+        return out.decode()
+
+    asyncio.run(scenario())
+
+    [stored] = stack.influx.query_readings("p-ble-1", ReadingKind.BLOOD_PRESSURE)
+    assert (stored.values[Measure.SYSTOLIC], stored.values[Measure.DIASTOLIC]) == (186, 104)
+    assert stored.device_model == "and-ua-651ble" and stored.hub_id == "hub-ble-full"
+    [alert] = alerts()
+    assert alert["severity"] == "red" and alert["status"] == "open"
+    assert alert["evidence"] == [str(stored.reading_id)]
+    # The hub reported its health on connecting to the broker, listing its paired cuff.
+    devices = hub_devices()
+    assert [d["address"] for d in devices] == [slot.address]
