@@ -62,6 +62,9 @@ class ServerSettings(BaseSettings):
     influx: InfluxConfig = Field(default_factory=lambda: InfluxConfig(url="http://localhost:8086"))
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     public_url: str = "http://localhost:8000"
+    page_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="how long a sign-in to the pages lasts (a shift)"
+    )
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")

@@ -31,9 +31,11 @@ from server.pages.session import (
     ForeignOrigin,
     SignInRequired,
     check_same_origin,
+    end_session,
     local_path,
     secure_cookie,
     signed_in,
+    start_session,
 )
 from server.settings import ServerSettings
 from server.store import alerts as lifecycle
@@ -106,12 +108,15 @@ def sign_in(
                 )
             )
         return _page(request, "sign_in.html", 401, next=local_path(next), error="That token is not valid.")
-    audit(db, principal, "signed_in", "pages")
     settings: ServerSettings = request.app.state.settings
+    lasts = timedelta(hours=settings.page_session_hours)
+    secret = start_session(db, principal, lasts)
+    audit(db, principal, "signed_in", "pages", f"session for {settings.page_session_hours:g} h")
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        token.strip(),
+        secret,
+        max_age=int(lasts.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=secure_cookie(request, settings.public_url),
@@ -123,8 +128,7 @@ def sign_in(
 @router.post("/sign-out")
 def sign_out(request: Request, db: Db) -> RedirectResponse:
     check_same_origin(request)
-    token = request.cookies.get(COOKIE)
-    principal = principal_for_token(db, token) if token else None
+    principal = end_session(db, request.cookies.get(COOKIE))
     if principal is not None:
         audit(db, principal, "signed_out", "pages")
     response = RedirectResponse("/sign-in", status_code=303)

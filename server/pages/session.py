@@ -1,22 +1,28 @@
-"""Signing in to the pages: the user's API token, held in a session cookie.
+"""Signing in to the pages: the user's API token, exchanged for a server-side session.
 
 A trust would put its single sign-on (NHS CIS2, Entra ID) in front of this; until then the
-token a user was given at ``carewatch server user add`` is the credential, and the cookie
-carries it so that no second secret store exists. The cookie is HttpOnly (no script can
-read it), SameSite=Lax (sent when a clinician follows a notification link, never on a
-cross-site form post) and Secure whenever the server is reached over HTTPS. Form posts are
-also refused unless their Origin (or Referer) is this server: the CSRF defence does not
-rest on the browser's SameSite support alone.
+token a user was given at ``carewatch server user add`` is the credential. Signing in
+exchanges it for a random session secret in a cookie, so the long-lived token never sits in
+a browser; only the secret's SHA-256 is stored, and the session ends at sign-out (on the
+server, not just in the browser) or after ``page_session_hours`` (a shift). The cookie is
+HttpOnly (no script can read it), SameSite=Lax (sent when a clinician follows a
+notification link, never on a cross-site form post) and Secure whenever the server is
+reached over HTTPS. Form posts are also refused unless their Origin (or Referer) is this
+server: the CSRF defence does not rest on the browser's SameSite support alone.
 """
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from sqlalchemy import select
 
-from server.api.auth import Principal, principal_for_token
+from server.api.auth import Principal, Role, hash_token
 from server.store.database import Database
+from server.store.models import PageSession, User, now
 
 COOKIE = "carewatch_session"
 
@@ -33,9 +39,49 @@ class ForeignOrigin(Exception):
     """A form post that did not come from this server's own pages."""
 
 
+def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
+    """A new session for ``principal``; returns the secret for the cookie (never stored)."""
+    secret = secrets.token_urlsafe(32)
+    at = now()
+    with db.session() as s:
+        s.add(
+            PageSession(
+                secret_hash=hash_token(secret),
+                username=principal.username,
+                created_at=at,
+                expires_at=at + lasts,
+            )
+        )
+    return secret
+
+
+def session_principal(db: Database, secret: str | None) -> Principal | None:
+    """The user of a live session: not ended, not expired, user not disabled."""
+    if not secret:
+        return None
+    with db.session() as s:
+        session = s.get(PageSession, hash_token(secret))
+        if session is None or session.ended_at is not None or session.expires_at <= now():
+            return None
+        user = s.scalars(select(User).where(User.username == session.username)).first()
+        if user is None or user.disabled:
+            return None
+        return Principal(user.username, Role(user.role))
+
+
+def end_session(db: Database, secret: str | None) -> Principal | None:
+    """End the session (sign-out); returns whose it was, if it was live."""
+    principal = session_principal(db, secret)
+    if secret:
+        with db.session() as s:
+            session = s.get(PageSession, hash_token(secret))
+            if session is not None and session.ended_at is None:
+                session.ended_at = now()
+    return principal
+
+
 def signed_in(request: Request, db: Database) -> Principal:
-    token = request.cookies.get(COOKIE)
-    principal = principal_for_token(db, token) if token else None
+    principal = session_principal(db, request.cookies.get(COOKIE))
     if principal is None:
         raise SignInRequired(local_path(request.url.path))
     return principal

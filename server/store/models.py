@@ -217,6 +217,18 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(default=False)
 
 
+class PageSession(Base):
+    """A browser's sign-in to the clinicians' pages. The cookie holds a random secret, only
+    its SHA-256 is stored, and the session ends at sign-out or after a working shift."""
+
+    __tablename__ = "page_sessions"
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AuditEvent(Base):
     """Who looked at or changed what: patient data access and administrative actions."""
 

@@ -105,7 +105,9 @@ def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
             return r.status_code == 200 and len(r.json()) > 0
 
         wait_for(has_readings, 30, "simulated readings to reach the API")
-        page = httpx.get(f"{url}/alerts", cookies={"carewatch_session": token})
+        with httpx.Client(base_url=url, follow_redirects=True) as browser:
+            browser.post("/sign-in", data={"token": token}, headers={"Origin": url})
+            page = browser.get("/alerts")
         assert page.status_code == 200
         assert "<h1>Alerts</h1>" in page.text
     finally:

@@ -5,9 +5,11 @@ raised by a real reading through the broker and the ingest worker."""
 from __future__ import annotations
 
 import re
+import time
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
+from starlette.types import ASGIApp
 
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
@@ -17,6 +19,16 @@ from server.settings import ServerSettings
 from server.store.influx import InfluxStore
 from tests.fixtures.browser import served
 from tests.fixtures.server import Stack
+
+
+def _signed_in(app: ASGIApp, token: str) -> TestClient:
+    """A client holding a real page session, made by posting the sign-in form."""
+    client = TestClient(app, base_url="http://carewatch.test")
+    signed = client.post(
+        "/sign-in", data={"token": token}, headers={"Origin": "http://carewatch.test"}, follow_redirects=False
+    )
+    assert signed.status_code == 303, signed.text
+    return client
 
 
 def _alert_id(stack: Stack, patient_id: str) -> int:
@@ -103,8 +115,7 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
     hub.send(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 195, Measure.DIASTOLIC: 90})
     stack.wait_processed(1)
     alert_id = _alert_id(stack, "p-page-2")
-    client = TestClient(stack.api.app, base_url="http://carewatch.test")
-    client.cookies.set("carewatch_session", stack.token)
+    client = _signed_in(stack.api.app, stack.token)
 
     forged = client.post(
         f"/alerts/{alert_id}/resolve",
@@ -136,8 +147,7 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
 
 
 def test_a_missing_alert_and_a_sign_in_link_to_elsewhere(stack: Stack) -> None:
-    client = TestClient(stack.api.app, base_url="http://carewatch.test")
-    client.cookies.set("carewatch_session", stack.token)
+    client = _signed_in(stack.api.app, stack.token)
     assert client.get("/alerts/999999").status_code == 404
     signed = client.post(
         "/sign-in",
@@ -156,9 +166,30 @@ def test_the_alert_page_still_works_when_the_reading_store_is_down(stack: Stack)
     alert_id = _alert_id(stack, "p-page-3")
     nowhere = InfluxStore(stack.influx.config.model_copy(update={"url": f"http://127.0.0.1:{free_port()}"}))
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, nowhere)
-    client = TestClient(app, base_url="http://carewatch.test")
-    client.cookies.set("carewatch_session", stack.token)
+    client = _signed_in(app, stack.token)
     page = client.get(f"/alerts/{alert_id}")
     assert page.status_code == 200
     assert "Systolic 196 mmHg" in page.text
     assert "Readings cannot be shown just now: the reading store is not answering." in page.text
+
+
+def test_a_session_ends_at_sign_out_and_at_the_end_of_the_shift(stack: Stack) -> None:
+    app = create_app(
+        ServerSettings(database_url=stack.db.url, page_session_hours=0.001), stack.db, stack.influx
+    )  # 3.6 s
+    client = _signed_in(app, stack.token)
+    secret = client.cookies["carewatch_session"]
+    assert secret != stack.token  # the long-lived token never sits in the browser
+    assert client.get("/alerts").status_code == 200
+    time.sleep(4)
+    expired = client.get("/alerts", follow_redirects=False)
+    assert (expired.status_code, expired.headers["location"]) == (303, "/sign-in?next=/alerts")
+
+    client = _signed_in(stack.api.app, stack.token)
+    secret = client.cookies["carewatch_session"]
+    out = client.post("/sign-out", headers={"Origin": "http://carewatch.test"}, follow_redirects=False)
+    assert out.status_code == 303
+    stolen = TestClient(stack.api.app, base_url="http://carewatch.test")
+    stolen.cookies.set("carewatch_session", secret)  # a copy of the cookie taken before sign-out
+    assert stolen.get("/alerts", follow_redirects=False).status_code == 303
+    assert stolen.get("/alerts", follow_redirects=False).headers["location"].startswith("/sign-in")
