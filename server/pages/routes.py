@@ -17,15 +17,14 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 
-from gateway.wire.vocabulary import MEASURES
-from server.api.auth import Principal, Role, audit, principal_for_token
+from server.api.auth import Principal, audit, principal_for_token
 from server.api.deps import Db
 from server.api.schemas import AcknowledgeIn, ResolveIn
+from server.pages import patients
+from server.pages.render import NotAClinician, clinician, page, recent_readings
 from server.pages.session import (
     COOKIE,
     ForeignOrigin,
@@ -34,50 +33,18 @@ from server.pages.session import (
     end_session,
     local_path,
     secure_cookie,
-    signed_in,
     start_session,
 )
 from server.settings import ServerSettings
 from server.store import alerts as lifecycle
-from server.store.influx import InfluxStore, StoreError
 from server.store.models import Alert, AlertEvent, AlertEvidence, AuditEvent, Patient, now
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 Body = TypeVar("Body", bound=BaseModel)
-templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-
-
-@pass_context
-def _when(context: Any, t: datetime | None) -> str:
-    """A time as the team reads it: in the deployment's zone (``CAREWATCH_TIMEZONE``),
-    with the zone's abbreviation so GMT and BST are never confused."""
-    if t is None:
-        return ""
-    settings: ServerSettings = context["request"].app.state.settings
-    return t.astimezone(settings.zone).strftime("%d %b %Y %H:%M %Z")
-
-
-templates.env.filters["when"] = _when
-
 #: Red before amber, then newest first: the order a matron works the list in.
 _SEVERITY_RANK = case((Alert.severity == "red", 0), (Alert.severity == "amber", 1), else_=2)
 _VIEWS = {"open": ("open", "acknowledged"), "resolved": ("resolved",)}
-
-
-class NotAClinician(Exception):
-    """Signed in, but the role may not see clinical data (a technician)."""
-
-
-def clinician(request: Request, db: Db) -> Principal:
-    principal = signed_in(request, db)
-    if principal.role not in (Role.CLINICIAN, Role.ADMIN):
-        raise NotAClinician(principal.username)
-    return principal
-
-
-def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 @router.get("/")
@@ -87,7 +54,7 @@ def home() -> RedirectResponse:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, next: str = "/alerts") -> HTMLResponse:
-    return _page(request, "sign_in.html", next=local_path(next), error=None)
+    return page(request, "sign_in.html", next=local_path(next), error=None)
 
 
 @router.post("/sign-in", response_model=None)
@@ -107,7 +74,7 @@ def sign_in(
                     actor="anonymous", action="sign_in_failed", target="pages", detail=f"from {client}"
                 )
             )
-        return _page(request, "sign_in.html", 401, next=local_path(next), error="That token is not valid.")
+        return page(request, "sign_in.html", 401, next=local_path(next), error="That token is not valid.")
     settings: ServerSettings = request.app.state.settings
     lasts = timedelta(hours=settings.page_session_hours)
     secret = start_session(db, principal, lasts)
@@ -163,7 +130,7 @@ def work_list(request: Request, db: Db, view: str = "open") -> HTMLResponse:
             for a, name, team in rows
         ]
     audit(db, principal, "alerts_listed", "*", f"page view={view} n={len(alerts)}")
-    return _page(
+    return page(
         request, "alerts.html", alerts=alerts, view=view if view in _VIEWS else "open", user=principal
     )
 
@@ -197,51 +164,14 @@ def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
         }
 
 
-#: How far back the alert page shows the patient's readings: the baseline rules' window.
-RECENT = timedelta(days=14)
-RECENT_LIMIT = 60
-
-
-def _recent_readings(request: Request, db: Db, principal: Principal, patient_id: str) -> dict[str, Any]:
-    """The patient's latest readings of every kind, newest first, for context beside the
-    alert. A store outage leaves the rest of the page working and says so."""
-    store: InfluxStore = request.app.state.influx
-    try:
-        rows = store.query_readings(patient_id, since=now() - RECENT, limit=RECENT_LIMIT, newest_first=True)
-    except StoreError as e:
-        log.warning("alert page without readings for %s: %s", patient_id, e)
-        return {
-            "readings": [],
-            "readings_error": "Readings cannot be shown just now: the reading store is not answering.",
-        }
-    audit(db, principal, "readings_viewed", patient_id, f"page since={RECENT.days}d n={len(rows)}")
-    return {
-        "readings": [
-            {
-                "taken_at": r.taken_at,
-                "kind": r.kind.value.replace("_", " "),
-                "measured": " · ".join(
-                    f"{m.value.replace('_', ' ')} {r.values[m]:g} {MEASURES[m].unit.label}"
-                    for m in MEASURES  # the vocabulary's order: systolic before diastolic
-                    if m in r.values
-                ),
-                "flags": ", ".join(f.replace("_", " ") for f in r.flags),
-                "time_source": r.time_source.value,
-            }
-            for r in rows
-        ],
-        "readings_error": None,
-    }
-
-
 def _show(
     request: Request, db: Db, principal: Principal, alert_id: int, status_code: int = 200, error: str = ""
 ) -> HTMLResponse:
     context = _alert_context(db, alert_id)
     if context is None:
-        return _page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
-    recent = _recent_readings(request, db, principal, context["alert"]["patient_id"])
-    return _page(request, "alert.html", status_code, user=principal, error=error, **context, **recent)
+        return page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+    recent = recent_readings(request, db, principal, context["alert"]["patient_id"])
+    return page(request, "alert.html", status_code, user=principal, error=error, **context, **recent)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -260,7 +190,7 @@ def _change(
         with db.session() as s:
             apply(s)
     except LookupError:
-        return _page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+        return page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
     except lifecycle.AlertTransitionError as e:
         return _show(request, db, principal, alert_id, 409, error=str(e))
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
@@ -334,7 +264,7 @@ def _to_sign_in(request: Request, exc: Exception) -> Response:
 
 
 def _forbidden(request: Request, exc: Exception) -> Response:
-    return _page(request, "forbidden.html", 403, user=None)
+    return page(request, "forbidden.html", 403, user=None)
 
 
 def _foreign(request: Request, exc: Exception) -> Response:
@@ -358,6 +288,7 @@ def install(app: FastAPI) -> None:
     """Mount the pages and their stylesheet, and turn the pages' named errors into what a
     browser needs (a sign-in redirect, a 403 page)."""
     app.include_router(router)
+    app.include_router(patients.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(NotAClinician, _forbidden)

@@ -8,6 +8,7 @@ stored override always compiled when it was set.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.ruleset import RuleSet, RuleSetError, apply_override, default_ruleset
-from server.store.models import RuleOverride
+from server.store.models import AuditEvent, RuleOverride
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,23 @@ def override_history(s: Session, patient_id: str) -> list[RuleOverride]:
     )
 
 
+def current_rules(s: Session, patient_id: str) -> tuple[RuleSet, list[RuleOverride]]:
+    """What the patient is judged by now, and every override version, newest first.
+
+    A stored override that no longer applies falls back to the defaults (and logs), exactly
+    as the judge does, so this shows what the patient is really judged by."""
+    history = override_history(s, patient_id)
+    effective = default_ruleset()
+    if history:
+        effective = effective_rules({patient_id: history[0]}).get(patient_id, effective)
+    return effective, history
+
+
 def set_override(
     s: Session, patient_id: str, changes: Mapping[str, Any], *, reason: str, set_by: str, at: datetime
 ) -> RuleOverride:
-    """Validate ``changes`` on top of the defaults and store them as the newest version.
+    """Validate ``changes`` on top of the defaults and store them as the newest version,
+    with the audit record in the same transaction (no override without its who and why).
 
     Raises ``RuleSetError`` (nothing stored) when the merged rules do not validate.
     """
@@ -56,6 +70,16 @@ def set_override(
     row = RuleOverride(patient_id=patient_id, changes=dict(changes), reason=reason, set_by=set_by, set_at=at)
     s.add(row)
     s.flush()
+    s.add(
+        AuditEvent(
+            actor=set_by,
+            action="rules_changed",
+            target=patient_id,
+            detail=json.dumps(
+                {"version": row.id, "changes": dict(changes), "reason": reason}, sort_keys=True
+            ),
+        )
+    )
     return row
 
 

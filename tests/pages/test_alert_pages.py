@@ -9,7 +9,6 @@ import time
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
-from starlette.types import ASGIApp
 
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
@@ -17,18 +16,8 @@ from server.api.auth import Role, create_user
 from server.local_services.process import free_port
 from server.settings import ServerSettings
 from server.store.influx import InfluxStore
-from tests.fixtures.browser import served
+from tests.fixtures.browser import served, signed_in_client
 from tests.fixtures.server import Stack
-
-
-def _signed_in(app: ASGIApp, token: str) -> TestClient:
-    """A client holding a real page session, made by posting the sign-in form."""
-    client = TestClient(app, base_url="http://carewatch.test")
-    signed = client.post(
-        "/sign-in", data={"token": token}, headers={"Origin": "http://carewatch.test"}, follow_redirects=False
-    )
-    assert signed.status_code == 303, signed.text
-    return client
 
 
 def _alert_id(stack: Stack, patient_id: str) -> int:
@@ -66,7 +55,7 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         row = page.locator(f"tr[data-alert-id='{alert_id}']")
         expect(row.locator(".badge")).to_have_text("RED")
         expect(row.locator("td.status")).to_have_text("open")
-        row.locator("a").click()
+        row.locator(f"a[href='/alerts/{alert_id}']").click()
 
         page.fill("#note", "calling the patient now")
         page.click("button:has-text('Acknowledge')")
@@ -115,7 +104,7 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
     hub.send(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 195, Measure.DIASTOLIC: 90})
     stack.wait_processed(1)
     alert_id = _alert_id(stack, "p-page-2")
-    client = _signed_in(stack.api.app, stack.token)
+    client = signed_in_client(stack.api.app, stack.token)
 
     forged = client.post(
         f"/alerts/{alert_id}/resolve",
@@ -147,7 +136,7 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
 
 
 def test_a_missing_alert_and_a_sign_in_link_to_elsewhere(stack: Stack) -> None:
-    client = _signed_in(stack.api.app, stack.token)
+    client = signed_in_client(stack.api.app, stack.token)
     assert client.get("/alerts/999999").status_code == 404
     signed = client.post(
         "/sign-in",
@@ -166,7 +155,7 @@ def test_the_alert_page_still_works_when_the_reading_store_is_down(stack: Stack)
     alert_id = _alert_id(stack, "p-page-3")
     nowhere = InfluxStore(stack.influx.config.model_copy(update={"url": f"http://127.0.0.1:{free_port()}"}))
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, nowhere)
-    client = _signed_in(app, stack.token)
+    client = signed_in_client(app, stack.token)
     page = client.get(f"/alerts/{alert_id}")
     assert page.status_code == 200
     assert "Systolic 196 mmHg" in page.text
@@ -177,7 +166,7 @@ def test_a_session_ends_at_sign_out_and_at_the_end_of_the_shift(stack: Stack) ->
     app = create_app(
         ServerSettings(database_url=stack.db.url, page_session_hours=0.001), stack.db, stack.influx
     )  # 3.6 s
-    client = _signed_in(app, stack.token)
+    client = signed_in_client(app, stack.token)
     secret = client.cookies["carewatch_session"]
     assert secret != stack.token  # the long-lived token never sits in the browser
     assert client.get("/alerts").status_code == 200
@@ -185,7 +174,7 @@ def test_a_session_ends_at_sign_out_and_at_the_end_of_the_shift(stack: Stack) ->
     expired = client.get("/alerts", follow_redirects=False)
     assert (expired.status_code, expired.headers["location"]) == (303, "/sign-in?next=/alerts")
 
-    client = _signed_in(stack.api.app, stack.token)
+    client = signed_in_client(stack.api.app, stack.token)
     secret = client.cookies["carewatch_session"]
     out = client.post("/sign-out", headers={"Origin": "http://carewatch.test"}, follow_redirects=False)
     assert out.status_code == 303

@@ -7,19 +7,18 @@ trail in the same transaction: there is no override without its who, what and wh
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy.orm import Session
 
-from alerts.ruleset import RuleSetError, default_ruleset
+from alerts.ruleset import RuleSetError
 from server.api.auth import audit
 from server.api.deps import Clinician, Db
 from server.api.schemas import PatientRulesOut, RuleOverrideIn, RuleOverrideOut
 from server.patient_ids import PATIENT_ID_PATTERN
-from server.store.models import AuditEvent, Patient, RuleOverride, now
-from server.store.overrides import effective_rules, override_history, set_override
+from server.store.models import Patient, RuleOverride, now
+from server.store.overrides import current_rules, set_override
 
 router = APIRouter(tags=["rules"])
 
@@ -35,13 +34,8 @@ def _version(row: RuleOverride) -> RuleOverrideOut:
 def _rules(s: Session, patient_id: str) -> PatientRulesOut:
     if s.get(Patient, patient_id) is None:
         raise HTTPException(404, f"no patient {patient_id!r}")
-    history = override_history(s, patient_id)
+    effective, history = current_rules(s, patient_id)
     current = history[0] if history else None
-    effective = default_ruleset()
-    if current is not None:
-        # Falls back to the defaults (and logs) if the stored override no longer applies:
-        # exactly what the judge does, so this shows what the patient is really judged by.
-        effective = effective_rules({patient_id: current}).get(patient_id, effective)
     return PatientRulesOut(
         patient_id=patient_id,
         effective=effective,
@@ -66,19 +60,7 @@ def set_patient_rules(
         with db.session() as s:
             if s.get(Patient, patient_id) is None:
                 raise HTTPException(404, f"no patient {patient_id!r}")
-            row = set_override(
-                s, patient_id, body.changes, reason=body.reason, set_by=principal.username, at=now()
-            )
-            s.add(
-                AuditEvent(
-                    actor=principal.username,
-                    action="rules_changed",
-                    target=patient_id,
-                    detail=json.dumps(
-                        {"version": row.id, "changes": body.changes, "reason": body.reason}, sort_keys=True
-                    ),
-                )
-            )
+            set_override(s, patient_id, body.changes, reason=body.reason, set_by=principal.username, at=now())
             s.flush()
             return _rules(s, patient_id)
     except RuleSetError as e:  # nothing was stored

@@ -1,0 +1,90 @@
+"""What every page shares: the templates, times in the team's zone, the clinician check,
+and the patient's recent readings from InfluxDB."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+
+from gateway.wire.vocabulary import MEASURES
+from server.api.auth import Principal, Role, audit
+from server.api.deps import Db
+from server.pages.session import signed_in
+from server.settings import ServerSettings
+from server.store.influx import InfluxStore, StoreError
+from server.store.models import now
+
+log = logging.getLogger(__name__)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+@pass_context
+def _when(context: Any, t: datetime | None) -> str:
+    """A time as the team reads it: in the deployment's zone (``CAREWATCH_TIMEZONE``),
+    with the zone's abbreviation so GMT and BST are never confused."""
+    if t is None:
+        return ""
+    settings: ServerSettings = context["request"].app.state.settings
+    return t.astimezone(settings.zone).strftime("%d %b %Y %H:%M %Z")
+
+
+templates.env.filters["when"] = _when
+
+
+class NotAClinician(Exception):
+    """Signed in, but the role may not see clinical data (a technician)."""
+
+
+def clinician(request: Request, db: Db) -> Principal:
+    principal = signed_in(request, db)
+    if principal.role not in (Role.CLINICIAN, Role.ADMIN):
+        raise NotAClinician(principal.username)
+    return principal
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+#: How far back the alert page shows the patient's readings: the baseline rules' window.
+RECENT = timedelta(days=14)
+RECENT_LIMIT = 60
+
+
+def recent_readings(request: Request, db: Db, principal: Principal, patient_id: str) -> dict[str, Any]:
+    """The patient's latest readings of every kind, newest first, for context beside the
+    alert. A store outage leaves the rest of the page working and says so."""
+    store: InfluxStore = request.app.state.influx
+    try:
+        rows = store.query_readings(patient_id, since=now() - RECENT, limit=RECENT_LIMIT, newest_first=True)
+    except StoreError as e:
+        log.warning("alert page without readings for %s: %s", patient_id, e)
+        return {
+            "readings": [],
+            "readings_error": "Readings cannot be shown just now: the reading store is not answering.",
+        }
+    audit(db, principal, "readings_viewed", patient_id, f"page since={RECENT.days}d n={len(rows)}")
+    return {
+        "readings": [
+            {
+                "taken_at": r.taken_at,
+                "kind": r.kind.value.replace("_", " "),
+                "measured": " · ".join(
+                    f"{m.value.replace('_', ' ')} {r.values[m]:g} {MEASURES[m].unit.label}"
+                    for m in MEASURES  # the vocabulary's order: systolic before diastolic
+                    if m in r.values
+                ),
+                "flags": ", ".join(f.replace("_", " ") for f in r.flags),
+                "time_source": r.time_source.value,
+            }
+            for r in rows
+        ],
+        "readings_error": None,
+    }
