@@ -3,6 +3,9 @@ clinicians' pages (server.pages) are served beside it and sign in with the same 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from server.api.routes import alerts, health, hubs, readings, rules
@@ -13,13 +16,21 @@ from server.store.influx import InfluxStore
 
 
 def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> FastAPI:
+    readers = influx.for_people()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        readers.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="CareWatch API",
         version="1",
         description="Remote monitoring for community health teams. Authenticate with `Authorization: Bearer <token>`.",
     )
     app.state.db = db
-    app.state.influx = influx
+    app.state.influx = readers
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(alerts.router)
