@@ -68,12 +68,29 @@ def parse(topic_name: str) -> ParsedTopic:
         raise TopicError(f"topic {topic_name!r} has an unknown channel {channel!r}") from None
 
 
+#: What a hub sends, and what only the server sends to it: the ACL follows these.
+HUB_WRITES: tuple[Channel, ...] = (
+    Channel.READINGS,
+    Channel.STATUS,
+    Channel.TELEMETRY,
+    Channel.COMMAND_RESULTS,
+)
+HUB_READS: tuple[Channel, ...] = (Channel.CONFIG, Channel.COMMANDS)
+
+
 def broker_acl(server_user: str) -> str:
-    """The Mosquitto ACL, generated here so the broker and the code share one layout."""
+    """The Mosquitto ACL, generated here so the broker and the code share one layout.
+
+    A hub may write only the channels a hub sends, and only read the ones the server sends
+    it, all within its own subtree: it can neither speak for another hub nor rewrite its own
+    configuration or commands."""
+    writes = "".join(f"pattern write {ROOT}/%u/{c.value}\n" for c in HUB_WRITES)
+    reads = "".join(f"pattern read {ROOT}/%u/{c.value}\n" for c in HUB_READS)
     return (
         "# Generated from gateway/wire/topics.py - do not edit by hand.\n"
-        "# Each hub (MQTT user name = hub id) may only read and write its own subtree.\n"
-        f"pattern readwrite {ROOT}/%u/#\n"
+        "# Each hub (MQTT user name = hub id) writes what a hub sends and reads what the server\n"
+        "# sends it, in its own subtree only.\n"
+        f"{writes}{reads}"
         "\n"
         "# The server's ingest worker hears every hub and writes config and commands.\n"
         f"user {server_user}\n"

@@ -94,3 +94,15 @@ def test_last_will_marks_the_hub_offline(
     sock.close()  # an abrupt loss, not a clean disconnect
     s.client.loop_stop()
     assert json.loads(lst.get(timeout=s.endpoint.keepalive * 2)[1])["state"] == "offline"
+
+
+def test_a_hub_cannot_rewrite_its_own_configuration_or_commands(
+    hub_endpoint: Callable[[str], BrokerEndpoint],
+) -> None:
+    s = session(hub_endpoint("hub-acl-c"))
+    try:
+        for channel in (Channel.CONFIG, Channel.COMMANDS):
+            with pytest.raises(PublishFailed, match="Not authorized"):
+                s.publish_and_wait(topic("hub-acl-c", channel), b"{}")
+    finally:
+        s.stop()
