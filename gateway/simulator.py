@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, HubHealth, TelemetryPublisher
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
+from gateway.remote_config import RemoteConfigApplier
 from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
+from gateway.wire.topics import Channel, topic
 from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 log = logging.getLogger(__name__)
@@ -53,11 +56,20 @@ class SimulatedHub:
         self.outbox = Outbox(state_dir / hub_id / "outbox.sqlite3")
         self.session = MqttSession(endpoint, client_id=f"hub-{hub_id}", software="carewatch-simulator")
         self.publisher = OutboxPublisher(self.outbox, self.session, hub_id, batch_size=batch_size)
+        # A simulated hub takes the server's configuration like a real one, into its own
+        # allowlist, so technicians' pairing can be tried end to end without a radio.
+        self.allowlist = Allowlist(state_dir / hub_id / "paired-devices.json")
+        self.remote = RemoteConfigApplier(hub_id, self.allowlist, state_dir / hub_id / "remote-config.json")
         self.telemetry = TelemetryPublisher(
-            HubHealth(hub_id, self.outbox, software="carewatch-simulator", devices=self._devices),
+            HubHealth(
+                hub_id, self.outbox, software="carewatch-simulator", devices=self._devices, config=self.remote
+            ),
             self.session,
             interval_s=telemetry_interval_s,
         )
+        self.remote.on_telemetry_interval = self.telemetry.set_interval
+        self.remote.on_change = self.telemetry.poke
+        self.session.subscribe(topic(hub_id, Channel.CONFIG), self.remote.handle)
         self._sent: dict[ReadingKind, int] = {}
 
     def _devices(self) -> list[DeviceTelemetry]:

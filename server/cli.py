@@ -178,6 +178,62 @@ def hub_assign(hub_id: str, patient_id: str) -> None:
     typer.echo(f"hub {hub_id} now serves patient {patient_id}")
 
 
+def _deliver_config(hub_id: str) -> None:
+    from server.hub_config import HubConfigError, NotDelivered, deliver
+    from server.settings import ServerSettings
+
+    try:
+        sent = deliver(_db(), ServerSettings().mqtt.endpoint(), hub_id)
+    except HubConfigError as e:
+        raise _fail(str(e)) from None
+    except (NotDelivered, OSError) as e:  # OSError: the server's MQTT password file
+        typer.echo(
+            f"saved on the server, but not delivered to the hub yet: {e}\n"
+            f"run `carewatch server hub push {hub_id}` when the broker is reachable",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"configuration version {sent.version} delivered for {hub_id} "
+        f"({len(sent.paired_devices)} paired device(s)); the hub applies it when it is online"
+    )
+
+
+@hub_app.command("pair")
+def hub_pair_remote(
+    hub_id: str,
+    address: Annotated[str, typer.Argument(help="the device's Bluetooth address, e.g. 00:09:1F:8A:12:34")],
+    model: Annotated[str | None, typer.Option(help="catalogue model id, e.g. and-ua-651ble")] = None,
+) -> None:
+    """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
+    is offline now (it gets the configuration when it connects)."""
+    from server.hub_config import HubConfigError, pair
+
+    try:
+        pair(_db(), hub_id, address, model_id=model, actor=ACTOR)
+    except HubConfigError as e:
+        raise _fail(str(e)) from None
+    _deliver_config(hub_id)
+
+
+@hub_app.command("unpair")
+def hub_unpair_remote(hub_id: str, address: str) -> None:
+    """Remove a device from a hub's allowlist from the server."""
+    from server.hub_config import HubConfigError, unpair
+
+    try:
+        unpair(_db(), hub_id, address, actor=ACTOR)
+    except HubConfigError as e:
+        raise _fail(str(e)) from None
+    _deliver_config(hub_id)
+
+
+@hub_app.command("push")
+def hub_push(hub_id: str) -> None:
+    """Send the hub's current configuration again (after the broker was unreachable)."""
+    _deliver_config(hub_id)
+
+
 @hub_app.command("list")
 def hub_list() -> None:
     """Every hub: who it serves, online or not, its outbox backlog, and what needs attention."""

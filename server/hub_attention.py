@@ -27,6 +27,8 @@ class HubState:
     status_at: datetime | None
     telemetry: HubTelemetry | None
     telemetry_at: datetime | None
+    config_version: int = 0  # what the server wants the hub to run (0: no server configuration)
+    config_delivered_version: int = 0  # what reached the broker
 
 
 def attention(hub: HubState, now: datetime) -> list[str]:
@@ -37,6 +39,18 @@ def attention(hub: HubState, now: datetime) -> list[str]:
     elif hub.status == "unknown":
         notes.append("never connected")
     t = hub.telemetry
+    if hub.config_version > hub.config_delivered_version:
+        notes.append(
+            f"configuration version {hub.config_version} not delivered to the broker yet "
+            "(carewatch server hub push)"
+        )
+    elif hub.config_version and t is not None and (t.config_version or 0) < hub.config_version:
+        notes.append(
+            f"configuration version {hub.config_version} not applied by the hub yet "
+            f"(it runs {t.config_version or 'none'})"
+        )
+    if t is not None and t.config_error:
+        notes.append(f"hub refused its configuration: {t.config_error}")
     if t is None:
         if hub.status == "online":
             notes.append("no telemetry received yet")

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from gateway.wire.messages import HubTelemetry
+from gateway.wire.messages import HubTelemetry, PairedDeviceConfig
 from server.hub_attention import HubState, attention
 from server.store.database import Database
 from server.store.models import Hub, HubAssignment, now
@@ -25,6 +25,8 @@ class HubOverview(BaseModel):
     last_seen_at: datetime | None
     telemetry: HubTelemetry | None
     telemetry_at: datetime | None
+    config_version: int
+    paired_devices: list[PairedDeviceConfig]
     attention: list[str]
 
 
@@ -39,7 +41,14 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
         out = []
         for hub in s.scalars(select(Hub).order_by(Hub.id)):
             telemetry = _parsed(hub.telemetry)
-            state = HubState(hub.status, hub.status_at, telemetry, hub.telemetry_at)
+            state = HubState(
+                hub.status,
+                hub.status_at,
+                telemetry,
+                hub.telemetry_at,
+                hub.config_version,
+                hub.config_delivered_version,
+            )
             out.append(
                 HubOverview(
                     id=hub.id,
@@ -50,6 +59,8 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
                     last_seen_at=hub.last_seen_at,
                     telemetry=telemetry,
                     telemetry_at=hub.telemetry_at,
+                    config_version=hub.config_version,
+                    paired_devices=[PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []],
                     attention=attention(state, at),
                 )
             )

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
+
+from gateway.atomic_file import write_json
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,27 @@ class Allowlist:
         self._write(devices)
         return device
 
+    def replace(self, wanted: list[tuple[str, str | None]], *, note: str) -> bool:
+        """Make the list exactly ``wanted`` (address, model id), keeping when a device still
+        listed was first added; True if anything changed. Used when the server's
+        configuration, not a technician at the hub, says which devices are paired."""
+        self.refresh()
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            old = dict(self._devices)
+        devices: dict[str, PairedDevice] = {}
+        for address, model_id in wanted:
+            key = normalize_address(address)
+            kept = old.get(key)
+            if kept is not None and kept.model_id == model_id:
+                devices[key] = kept
+            else:
+                devices[key] = PairedDevice(key, model_id, stamp, note)
+        if devices == old:
+            return False
+        self._write(devices)
+        return True
+
     def remove(self, address: str) -> bool:
         self.refresh()
         key = normalize_address(address)
@@ -134,18 +155,7 @@ class Allowlist:
                 for d in sorted(devices.values(), key=lambda d: d.address)
             ],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".paired-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(body, f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(self.path, body)
         with self._lock:
             self._devices = devices
             self._mtime_ns = self.path.stat().st_mtime_ns

@@ -263,6 +263,8 @@ def run_hub_process(config_path: Path) -> None:
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
     from gateway.mqtt.telemetry import HubHealth, TelemetryPublisher
     from gateway.outbox import Outbox, SpillOver
+    from gateway.remote_config import RemoteConfigApplier
+    from gateway.wire.topics import Channel, topic
 
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)
@@ -283,10 +285,14 @@ def run_hub_process(config_path: Path) -> None:
         tz=cfg.household_tz(),
         adapter=cfg.adapter,
     )
+    remote = RemoteConfigApplier(cfg.hub_id, allowlist, cfg.state_dir / "remote-config.json")
     health = HubHealth(
-        cfg.hub_id, outbox, software="carewatch-hub", spill=spill, devices=hub.device_telemetry
+        cfg.hub_id, outbox, software="carewatch-hub", spill=spill, devices=hub.device_telemetry, config=remote
     )
     telemetry = TelemetryPublisher(health, mqtt, interval_s=cfg.telemetry_interval_s)
+    remote.on_telemetry_interval = telemetry.set_interval
+    remote.on_change = telemetry.poke
+    mqtt.subscribe(topic(cfg.hub_id, Channel.CONFIG), remote.handle)
     mqtt.start()
     publisher.start()
     telemetry.start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +72,17 @@ class MqttSession:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
         self.last_connect_error: str | None = None
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
+    def subscribe(self, topic_name: str, handler: Callable[[bytes], None]) -> None:
+        """Hear ``topic_name`` at QoS 1 on every (re)connection; call before ``start``.
+
+        ``handler`` runs on paho's network thread and must not block for long."""
+        self._handlers[topic_name] = handler
+
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -115,6 +124,8 @@ class MqttSession:
         )
         status = HubStatus(state="online", at=utcnow(), software=self._software)
         client.publish(self.status_topic, status.model_dump_json(exclude_none=True), qos=1, retain=True)
+        if self._handlers:
+            client.subscribe([(t, 1) for t in self._handlers])
         self.connected.set()
 
     def _on_disconnect(
@@ -124,6 +135,15 @@ class MqttSession:
         log.warning("disconnected from broker: %s; paho will reconnect", rc)
         with self._ack_cv:
             self._ack_cv.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        handler = self._handlers.get(msg.topic)
+        if handler is None:
+            return
+        try:
+            handler(bytes(msg.payload))
+        except Exception:  # a bad message must not kill paho's network thread; logged with its trace
+            log.exception("handling a message on %s failed", msg.topic)
 
     def _on_publish(
         self, client: mqtt.Client, userdata: object, mid: int, rc: ReasonCode, props: object

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from gateway.mqtt.session import MqttSession
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from gateway.remote_config import RemoteConfigApplier
 from gateway.wire.messages import DeviceTelemetry, HubTelemetry, utcnow
 from gateway.wire.topics import Channel, topic
 
@@ -36,12 +37,14 @@ class HubHealth:
         software: str,
         spill: SpillOver | None = None,
         devices: Callable[[], list[DeviceTelemetry]] | None = None,
+        config: RemoteConfigApplier | None = None,
     ) -> None:
         self.hub_id = hub_id
         self.outbox = outbox
         self.software = software
         self.spill = spill
         self.devices = devices
+        self.config = config
         self._started = time.monotonic()
 
     def snapshot(self) -> HubTelemetry:
@@ -65,6 +68,8 @@ class HubHealth:
             held_in_memory=len(self.spill.held) if self.spill is not None else 0,
             disk_free_bytes=free,
             devices=self.devices() if self.devices is not None else [],
+            config_version=self.config.version if self.config is not None else None,
+            config_error=self.config.error if self.config is not None else None,
         )
 
 
@@ -78,6 +83,7 @@ class TelemetryPublisher:
         self.topic = topic(health.hub_id, Channel.TELEMETRY)
         self.sent = 0
         self._stop = threading.Event()
+        self._poke = threading.Event()
         self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
 
     def start(self) -> None:
@@ -85,7 +91,16 @@ class TelemetryPublisher:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._poke.set()
         self._thread.join(timeout)
+
+    def set_interval(self, seconds: float) -> None:
+        """From the server's configuration; takes effect after the next report."""
+        self.interval_s = seconds
+
+    def poke(self) -> None:
+        """Report now rather than at the next interval (e.g. a new configuration applied)."""
+        self._poke.set()
 
     def publish_once(self) -> bool:
         try:
@@ -102,10 +117,10 @@ class TelemetryPublisher:
         while not self._stop.is_set():
             if not self.session.connected.wait(timeout=1.0):
                 continue
+            self._poke.clear()
             self.publish_once()
             deadline = time.monotonic() + self.interval_s
-            # Wake early on a reconnection, so the server hears from the hub straight away.
+            # Wake early on a reconnection or a poke, so the server hears the news straight away.
             while not self._stop.is_set() and time.monotonic() < deadline:
-                if not self.session.connected.is_set():
+                if not self.session.connected.is_set() or self._poke.wait(1.0):
                     break
-                self._stop.wait(1.0)

@@ -24,6 +24,7 @@ from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Meas
 
 SCHEMA_V1: Final = "carewatch.readings.v1"
 TELEMETRY_V1: Final = "carewatch.telemetry.v1"
+REMOTE_CONFIG_V1: Final = "carewatch.hubconfig.v1"
 MAX_DEVICES_PER_HUB = 32
 MAX_READINGS_PER_BATCH = 500
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -174,7 +175,39 @@ class HubTelemetry(_Strict):
         default=0, ge=0, description="readings the outbox could not take (disk full or failing)"
     )
     disk_free_bytes: int | None = Field(default=None, ge=0, description="free space where the outbox lives")
+    config_version: int | None = Field(
+        default=None, ge=1, description="the server configuration version the hub has applied"
+    )
+    config_error: str | None = Field(
+        default=None, max_length=300, description="why the hub refused the last configuration it was sent"
+    )
     devices: list[DeviceTelemetry] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class PairedDeviceConfig(_Strict):
+    address: str = Field(pattern=r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$", description="Bluetooth address")
+    model_id: str | None = Field(default=None, min_length=1, max_length=64, description="catalogue model id")
+
+
+class RemoteConfig(_Strict):
+    """The server's wishes for one hub, retained on the hub's ``config`` topic (QoS 1), so a
+    hub that was off when a technician paired a device gets it when it next connects.
+
+    It replaces, never patches: ``paired_devices`` is the whole allowlist. ``version`` only
+    grows; a hub applies a version newer than the one it has and ignores the rest.
+    """
+
+    schema_: Literal["carewatch.hubconfig.v1"] = Field(alias="schema", default=REMOTE_CONFIG_V1)
+    hub_id: str = Field(pattern=HUB_ID_PATTERN)
+    version: int = Field(ge=1)
+    issued_at: AwareDatetime
+    paired_devices: list[PairedDeviceConfig] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
+    telemetry_interval_s: float | None = Field(default=None, ge=10, le=86400)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -200,6 +233,11 @@ def json_schema() -> dict[str, object]:
 def telemetry_json_schema() -> dict[str, object]:
     """The published JSON Schema of hub telemetry (docs/wire/telemetry-v1.schema.json)."""
     return _published(HubTelemetry, "telemetry-v1", "CareWatch hub telemetry, version 1")
+
+
+def remote_config_json_schema() -> dict[str, object]:
+    """The published JSON Schema of a hub's remote configuration (docs/wire/hubconfig-v1.schema.json)."""
+    return _published(RemoteConfig, "hubconfig-v1", "CareWatch hub configuration, version 1")
 
 
 def _published(model: type[BaseModel], name: str, title: str) -> dict[str, object]:

@@ -30,6 +30,7 @@ def test_every_command_has_help() -> None:
         ["hub", "simulate", "--help"],
         ["server", "hub", "add", "--help"],
         ["server", "hub", "list", "--help"],
+        ["server", "hub", "pair", "--help"],
     ):
         result = run(*args)
         assert result.returncode == 0, result.stderr
@@ -61,9 +62,19 @@ def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
     missing = run("server", "dead-letters", "--replay", "999", env=env)
     assert missing.returncode == 2
     assert "#999: not replayed: no dead letter #999" in missing.stderr
+    # Pairing from the server with no broker to deliver to: kept, and said so.
+    paired = run(
+        "server", "hub", "pair", "hub-0007", "00:09:1f:8a:12:34", "--model", "and-ua-651ble", env=env
+    )
+    assert paired.returncode == 1
+    assert "saved on the server, but not delivered to the hub yet" in paired.stderr
+    assert "carewatch server hub push hub-0007" in paired.stderr
     listed = run("server", "hub", "list", env=env).stdout.splitlines()
     assert listed[0].split() == ["hub-0007", "unknown", "patient", "p-0007", "no", "telemetry"]
-    assert listed[1].strip() == "! never connected"
+    assert [line.strip() for line in listed[1:]] == [
+        "! never connected",
+        "! configuration version 1 not delivered to the broker yet (carewatch server hub push)",
+    ]
 
 
 def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The telemetry message: its published JSON Schema, and what it refuses."""
+"""The hub's telemetry and remote configuration messages: published JSON Schemas, refusals."""
 
 from __future__ import annotations
 
@@ -68,3 +68,32 @@ def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> N
 def test_malformed_telemetry_is_refused(change: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
         HubTelemetry.model_validate(snapshot(**change))
+
+
+def test_the_published_hub_configuration_schema_is_current() -> None:
+    import jsonschema
+
+    from gateway.wire.messages import RemoteConfig, remote_config_json_schema
+
+    published = json.loads((ROOT / "docs/wire/hubconfig-v1.schema.json").read_text())
+    assert published == json.loads(json.dumps(remote_config_json_schema())), (
+        "regenerate: python -m gateway.wire hubconfig > docs/wire/hubconfig-v1.schema.json"
+    )
+    message = RemoteConfig.model_validate(
+        {
+            "hub_id": "hub-0042",
+            "version": 7,
+            "issued_at": AT.isoformat(),
+            "paired_devices": [{"address": "00:09:1F:8A:12:34", "model_id": "and-ua-651ble"}],
+        }
+    )
+    jsonschema.validate(json.loads(message.to_json()), published)
+    with pytest.raises(ValidationError, match="should match pattern"):
+        RemoteConfig.model_validate(
+            {
+                "hub_id": "hub-0042",
+                "version": 1,
+                "issued_at": AT.isoformat(),
+                "paired_devices": [{"address": "sim:x"}],
+            }
+        )

@@ -1,0 +1,127 @@
+"""A hub's configuration as the server keeps it: technicians pair and unpair devices here,
+and the whole list goes to the hub as one retained, versioned message.
+
+Every change bumps the version and is audited in the same transaction; delivery is a
+separate step (``deliver``), so a change made while the broker is down is kept and sent
+later (``carewatch server hub push``), and the hub overview says which version is waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.ble.allowlist import AllowlistError, normalize_address
+from gateway.catalogue import CatalogueError, load_catalogue
+from gateway.mqtt.session import BrokerEndpoint
+from gateway.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
+from gateway.wire.topics import Channel, topic
+from server.mqtt_publish import NotDelivered, publish_retained
+from server.store.database import Database
+from server.store.models import AuditEvent, Hub, now
+
+__all__ = ["HubConfigError", "NotDelivered", "deliver", "desired", "pair", "unpair"]
+
+
+class HubConfigError(ValueError):
+    """The change cannot be made (unknown hub, bad address, unknown model, too many devices)."""
+
+
+def _message(hub: Hub) -> RemoteConfig:
+    return RemoteConfig(
+        hub_id=hub.id,
+        version=hub.config_version,
+        issued_at=now(),
+        paired_devices=[PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []],
+    )
+
+
+def desired(db: Database, hub_id: str) -> RemoteConfig:
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
+            raise HubConfigError(f"no hub {hub_id!r}")
+        if hub.config_version == 0:
+            # Sending an empty list would unpair whatever a technician paired at the hub.
+            raise HubConfigError(
+                f"hub {hub_id!r} has no configuration on the server yet; pair a device first"
+            )
+        return _message(hub)
+
+
+def _known_model(model_id: str | None) -> None:
+    if model_id is None:
+        return
+    try:
+        catalogue = load_catalogue()
+    except CatalogueError as e:
+        raise HubConfigError(f"cannot check the model against the device catalogue: {e}") from None
+    if model_id not in catalogue:
+        known = ", ".join(sorted(m.id for m in catalogue))
+        raise HubConfigError(f"unknown device model {model_id!r}; the catalogue has: {known}")
+
+
+Devices = list[dict[str, object]]
+
+
+def _change(
+    db: Database, hub_id: str, actor: str, action: str, detail: str, edit: Callable[[Devices], Devices]
+) -> RemoteConfig:
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
+            raise HubConfigError(f"no hub {hub_id!r}")
+        devices = list(hub.paired_devices or [])
+        new = edit(devices)
+        if len(new) > MAX_DEVICES_PER_HUB:
+            raise HubConfigError(f"a hub takes at most {MAX_DEVICES_PER_HUB} devices")
+        hub.paired_devices = new
+        hub.config_version += 1
+        s.add(
+            AuditEvent(
+                actor=actor, action=action, target=hub_id, detail=f"{detail} (config v{hub.config_version})"
+            )
+        )
+        s.flush()
+        return _message(hub)
+
+
+def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor: str) -> RemoteConfig:
+    try:
+        key = normalize_address(address)
+    except AllowlistError as e:
+        raise HubConfigError(str(e)) from None
+    _known_model(model_id)
+    entry = PairedDeviceConfig(address=key, model_id=model_id).model_dump(exclude_none=True)
+    return _change(
+        db,
+        hub_id,
+        actor,
+        "device_paired",
+        f"{key} {model_id or '(model from its advertisement)'}",
+        lambda devices: [d for d in devices if d["address"] != key] + [entry],
+    )
+
+
+def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConfig:
+    try:
+        key = normalize_address(address)
+    except AllowlistError as e:
+        raise HubConfigError(str(e)) from None
+
+    def without(devices: Devices) -> Devices:
+        if not any(d["address"] == key for d in devices):
+            raise HubConfigError(f"{key} is not paired to hub {hub_id!r}")
+        return [d for d in devices if d["address"] != key]
+
+    return _change(db, hub_id, actor, "device_unpaired", key, without)
+
+
+def deliver(db: Database, endpoint: BrokerEndpoint, hub_id: str) -> RemoteConfig:
+    """Publish the hub's current configuration, retained; raises ``NotDelivered``."""
+    message = desired(db, hub_id)
+    publish_retained(endpoint, topic(hub_id, Channel.CONFIG), message.to_json())
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        assert hub is not None
+        hub.config_delivered_version = max(hub.config_delivered_version, message.version)
+    return message

@@ -1,0 +1,88 @@
+"""A technician pairs and unpairs devices from the server; the hub's allowlist follows over
+the real broker, including a hub that was off at the time, and the overview shows which
+configuration each hub runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gateway.mqtt.session import BrokerEndpoint
+from gateway.simulator import SimulatedHub
+from gateway.wire.messages import RemoteConfig
+from gateway.wire.topics import Channel, topic
+from server.api.auth import Role, create_user
+from server.hub_config import HubConfigError, deliver, pair, unpair
+from server.mqtt_publish import publish_retained
+from tests.fixtures.server import Stack, wait_for
+
+CUFF = "00:09:1F:8A:12:34"
+SCALE = "00:09:1F:8A:12:35"
+
+
+def _overview(stack: Stack, token: str, hub_id: str) -> dict[str, Any]:
+    hubs = stack.api.get("/api/v1/hubs", headers={"Authorization": f"Bearer {token}"}).json()
+    [hub] = [h for h in hubs if h["id"] == hub_id]
+    return dict(hub)
+
+
+def _allowlisted(hub: SimulatedHub) -> list[str]:
+    hub.allowlist.refresh()
+    return [d.address for d in hub.allowlist.devices()]
+
+
+def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
+    stack: Stack, server_endpoint: BrokerEndpoint
+) -> None:
+    tech = create_user(stack.db, "tech-cfg-1", Role.TECHNICIAN)
+    hub = stack.patient_with_hub("p-cfg-1", "hub-cfg-1")
+    with pytest.raises(HubConfigError, match="no configuration on the server yet"):
+        deliver(stack.db, server_endpoint, "hub-cfg-1")  # an empty list would unpair everything
+    with pytest.raises(HubConfigError, match="unknown device model 'and-ua-999'"):
+        pair(stack.db, "hub-cfg-1", CUFF, model_id="and-ua-999", actor="tech-cfg-1")
+
+    pair(stack.db, "hub-cfg-1", CUFF.lower(), model_id="and-ua-651ble", actor="tech-cfg-1")
+    pair(stack.db, "hub-cfg-1", SCALE, model_id="and-uc-352ble", actor="tech-cfg-1")
+    assert "configuration version 2 not delivered" in _overview(stack, tech, "hub-cfg-1")["attention"][0]
+    sent = deliver(stack.db, server_endpoint, "hub-cfg-1")
+    assert sent.version == 2
+    wait_for(lambda: _allowlisted(hub) == [CUFF, SCALE], what="the hub's allowlist")
+    wait_for(
+        lambda: (_overview(stack, tech, "hub-cfg-1")["telemetry"] or {}).get("config_version") == 2,
+        what="the hub reporting version 2",
+    )
+    seen = _overview(stack, tech, "hub-cfg-1")
+    assert seen["attention"] == [] and seen["config_version"] == 2
+    assert [d["address"] for d in seen["paired_devices"]] == [CUFF, SCALE]
+
+    # The hub goes off; the cuff is unpaired meanwhile; the hub learns it on connecting.
+    stack.hubs.remove(hub)
+    hub.stop()
+    unpair(stack.db, "hub-cfg-1", CUFF, actor="tech-cfg-1")
+    deliver(stack.db, server_endpoint, "hub-cfg-1")
+    back = SimulatedHub("hub-cfg-1", stack.hub_endpoint("hub-cfg-1"), stack.state_dir / "hubs")
+    back.start()
+    stack.hubs.append(back)
+    wait_for(lambda: _allowlisted(back) == [SCALE], what="the returning hub's allowlist")
+    assert back.remote.version == 3
+
+
+def test_a_configuration_for_another_hub_is_refused_and_shown(
+    stack: Stack, server_endpoint: BrokerEndpoint
+) -> None:
+    tech = create_user(stack.db, "tech-cfg-2", Role.TECHNICIAN)
+    hub = stack.patient_with_hub("p-cfg-2", "hub-cfg-2")
+    wrong = RemoteConfig(hub_id="hub-cfg-9", version=1, issued_at=datetime.now(UTC))
+    publish_retained(server_endpoint, topic("hub-cfg-2", Channel.CONFIG), wrong.to_json())
+    wait_for(lambda: hub.remote.error is not None, what="the hub to refuse it")
+    wait_for(
+        lambda: any(
+            "refused its configuration" in a for a in _overview(stack, tech, "hub-cfg-2")["attention"]
+        ),
+        what="the refusal in the overview",
+    )
+    assert _allowlisted(hub) == []
+    # Leave no retained message behind for other tests on this broker.
+    publish_retained(server_endpoint, topic("hub-cfg-2", Channel.CONFIG), b"")

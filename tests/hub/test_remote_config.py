@@ -1,0 +1,70 @@
+"""The hub applying the server's configuration: newer versions only, refusals explained,
+the applied version kept across restarts; real allowlist and state files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.ble.allowlist import Allowlist
+from gateway.remote_config import RemoteConfigApplier
+from gateway.wire.messages import PairedDeviceConfig, RemoteConfig
+
+CUFF = "00:09:1F:8A:12:34"
+SCALE = "00:09:1F:8A:12:35"
+
+
+def config(version: int, *addresses: str, hub_id: str = "hub-0042", interval: float | None = None) -> bytes:
+    return RemoteConfig(
+        hub_id=hub_id,
+        version=version,
+        issued_at=datetime.now(UTC),
+        paired_devices=[PairedDeviceConfig(address=a, model_id="and-ua-651ble") for a in addresses],
+        telemetry_interval_s=interval,
+    ).to_json()
+
+
+def test_newer_versions_replace_the_allowlist_and_older_ones_are_ignored(tmp_path: Path) -> None:
+    allowlist = Allowlist(tmp_path / "paired-devices.json")
+    allowlist.add("00:1C:05:00:00:01", model_id="nonin-3230")  # paired by hand at the hub
+    intervals: list[float] = []
+    changes: list[int] = []
+    applier = RemoteConfigApplier(
+        "hub-0042",
+        allowlist,
+        tmp_path / "remote-config.json",
+        on_telemetry_interval=intervals.append,
+        on_change=lambda: changes.append(1),
+    )
+    applier.handle(config(3, CUFF, SCALE, interval=60))
+    assert [d.address for d in Allowlist(tmp_path / "paired-devices.json").devices()] == [CUFF, SCALE]
+    assert (applier.version, applier.error, intervals) == (3, None, [60])
+
+    applier.handle(config(2, CUFF))  # a stale retained copy must not roll the hub back
+    applier.handle(config(3, CUFF))
+    assert [d.address for d in allowlist.devices()] == [CUFF, SCALE]
+
+    applier.handle(config(4, SCALE))
+    assert [d.address for d in allowlist.devices()] == [SCALE]
+    assert len(changes) == 4
+
+    restarted = RemoteConfigApplier("hub-0042", allowlist, tmp_path / "remote-config.json")
+    assert restarted.version == 4
+
+
+def test_a_configuration_that_does_not_apply_is_refused_and_explained(tmp_path: Path) -> None:
+    allowlist = Allowlist(tmp_path / "paired-devices.json")
+    applier = RemoteConfigApplier("hub-0042", allowlist, tmp_path / "remote-config.json")
+    applier.handle(config(1, CUFF, hub_id="hub-0099"))
+    assert state(applier) == ("configuration for hub 'hub-0099' sent to 'hub-0042'", None)
+    applier.handle(b'{"schema": "carewatch.hubconfig.v1", "hub_id": "hub-0042", "version": 0}')
+    error, version = state(applier)
+    assert error is not None and error.startswith("invalid configuration: version: ")
+    assert allowlist.devices() == [] and version is None
+    applier.handle(config(1, CUFF))
+    assert state(applier) == (None, 1)
+    assert [d.address for d in allowlist.devices()] == [CUFF]
+
+
+def state(applier: RemoteConfigApplier) -> tuple[str | None, int | None]:
+    return applier.error, applier.version
