@@ -1,6 +1,7 @@
-"""The whole path with only the radio emulated: a cuff's memory → ``carewatch hub run`` (a
-real process on bleak's BlueZ backend) → Mosquitto over TLS → the ingest worker → InfluxDB
-and the alert store → the API; and the hub's telemetry reaches the technicians' view."""
+"""The whole path with only the radio emulated: a technician pairs a cuff from the server →
+its memory → ``carewatch hub run`` (a real process on bleak's BlueZ backend) → Mosquitto over
+TLS → the ingest worker → InfluxDB and the alert store → the API; and the hub's telemetry
+reaches the technicians' view."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from gateway.ble.allowlist import Allowlist
+from gateway.mqtt.session import BrokerEndpoint
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.auth import Role, create_user
+from server.hub_config import deliver, pair
 from server.provisioning import add_hub, add_patient, assign_hub
 from tests.ble.devices.health import Slot, StoredBloodPressure, and_ua_651ble
 from tests.ble.stack import EmulatedBluez
@@ -25,8 +28,12 @@ from tests.fixtures.server import Stack, wait_for
 pytestmark = [pytest.mark.ble, pytest.mark.services]
 
 
-def test_a_cuff_reading_at_home_becomes_an_alert_for_the_team(
-    bluez: EmulatedBluez, new_slot: Callable[[], Slot], tmp_path: Path, stack: Stack
+def test_a_cuff_paired_from_the_office_reads_at_home_and_becomes_an_alert_for_the_team(
+    bluez: EmulatedBluez,
+    new_slot: Callable[[], Slot],
+    tmp_path: Path,
+    stack: Stack,
+    server_endpoint: BrokerEndpoint,
 ) -> None:
     slot = new_slot()
     add_patient(stack.db, "p-ble-1", "Home patient", actor="test")
@@ -34,7 +41,10 @@ def test_a_cuff_reading_at_home_becomes_an_alert_for_the_team(
     assign_hub(stack.db, "hub-ble-full", "p-ble-1", actor="test", start=datetime.now(UTC) - timedelta(days=1))
     tech = create_user(stack.db, "tech-ble", Role.TECHNICIAN)
     config = _config(tmp_path, endpoint=stack.hub_endpoint("hub-ble-full"))
-    Allowlist(tmp_path / "state" / "paired-devices.json").add(slot.address, model_id="and-ua-651ble")
+    # The technician pairs the cuff from the office before the hub is even on: the retained
+    # configuration reaches the hub when it connects.
+    pair(stack.db, "hub-ble-full", slot.address, model_id="and-ua-651ble", actor="tech-ble")
+    deliver(stack.db, server_endpoint, "hub-ble-full")
     memory = [StoredBloodPressure(186, 104, 131, 88, _local(25))]
 
     def alerts() -> list[dict[str, object]]:
@@ -81,3 +91,5 @@ def test_a_cuff_reading_at_home_becomes_an_alert_for_the_team(
     # The hub reported its health on connecting to the broker, listing its paired cuff.
     devices = hub_devices()
     assert [d["address"] for d in devices] == [slot.address]
+    saved = Allowlist(tmp_path / "state" / "paired-devices.json").devices()
+    assert [(d.address, d.model_id) for d in saved] == [(slot.address, "and-ua-651ble")]
