@@ -18,6 +18,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -107,6 +108,7 @@ class DeviceLoop:
             except DeviceSessionError as e:
                 self.stats.failures += 1
                 self.stats.last_error = str(e)[:200]
+                self.hub.session_ended()
                 log.warning("%s; next try on its next advertisement after %.0fs", e, backoff)
                 self._not_before = time.monotonic() + backoff
                 backoff = min(backoff * 2, self.hub.tuning.max_backoff)
@@ -124,6 +126,7 @@ class DeviceLoop:
             self.stats.last_error = None
             if report.battery_percent is not None:
                 self.stats.battery_percent = report.battery_percent
+            self.hub.session_ended()
             self.stats.reports.append(report)
             del self.stats.reports[:-20]
             self._not_before = time.monotonic() + self.hub.tuning.reconnect_delay
@@ -159,8 +162,10 @@ class BleHub:
         now: Clock = utc_now,
         tuning: HubTuning | None = None,
         pairing_agent: bool = True,
+        on_session_end: Callable[[], None] | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.on_session_end = on_session_end
         self.allowlist = allowlist
         self.seen = seen
         self.sink = sink
@@ -174,6 +179,12 @@ class BleHub:
         self.loops: dict[str, DeviceLoop] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.classifier = DeviceClassifier(catalogue, allowlist)
+
+    def session_ended(self) -> None:
+        """A device session ended (well or not): what the hub knows of its devices changed,
+        so whoever reports it (the telemetry publisher) may want to say so now."""
+        if self.on_session_end is not None:
+            self.on_session_end()
 
     def device_telemetry(self) -> list[DeviceTelemetry]:
         """Every paired device, with what this run of the hub has learnt about it; called
@@ -292,6 +303,7 @@ def run_hub_process(config_path: Path) -> None:
     telemetry = TelemetryPublisher(health, mqtt, interval_s=cfg.telemetry_interval_s)
     remote.on_telemetry_interval = telemetry.set_interval
     remote.on_change = telemetry.poke
+    hub.on_session_end = telemetry.poke
     mqtt.subscribe(topic(cfg.hub_id, Channel.CONFIG), remote.handle)
     mqtt.start()
     publisher.start()

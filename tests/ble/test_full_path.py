@@ -73,6 +73,12 @@ def test_a_cuff_paired_from_the_office_reads_at_home_and_becomes_an_alert_for_th
         try:
             await asyncio.wait_for(cuff.burst_done.wait(), 20)
             await asyncio.to_thread(wait_for, lambda: len(alerts()) == 1, 20, "the alert from the cuff")
+            await asyncio.to_thread(
+                wait_for,
+                lambda: [d.get("battery_percent") for d in hub_devices()] == [87],
+                20,
+                "the hub's telemetry after the cuff's session",
+            )
         finally:
             await cuff.close()
             proc.send_signal(signal.SIGTERM)
@@ -89,7 +95,8 @@ def test_a_cuff_paired_from_the_office_reads_at_home_and_becomes_an_alert_for_th
     assert alert["severity"] == "red" and alert["status"] == "open"
     assert alert["evidence"] == [str(stored.reading_id)]
     # The hub reported its health on connecting to the broker, listing its paired cuff.
-    devices = hub_devices()
-    assert [d["address"] for d in devices] == [slot.address]
+    # After the cuff's session the hub reported at once: its battery, from the cuff itself.
+    [device] = hub_devices()
+    assert (device["address"], device["battery_percent"], device["readings"]) == (slot.address, 87, 1)
     saved = Allowlist(tmp_path / "state" / "paired-devices.json").devices()
     assert [(d.address, d.model_id) for d in saved] == [(slot.address, "and-ua-651ble")]
