@@ -38,15 +38,33 @@ def _when(context: Any, t: datetime | None) -> str:
 templates.env.filters["when"] = _when
 
 
-class NotAClinician(Exception):
-    """Signed in, but the role may not see clinical data (a technician)."""
+class WrongRole(Exception):
+    """Signed in, but this page is for another role (a technician on a clinical page, a
+    clinician on the technicians' hub list)."""
+
+    def __init__(self, principal: Principal, page_for: str) -> None:
+        super().__init__(principal.username)
+        self.principal = principal
+        self.page_for = page_for
 
 
 def clinician(request: Request, db: Db) -> Principal:
     principal = signed_in(request, db)
     if principal.role not in (Role.CLINICIAN, Role.ADMIN):
-        raise NotAClinician(principal.username)
+        raise WrongRole(principal, "the clinical team")
     return principal
+
+
+def technician(request: Request, db: Db) -> Principal:
+    principal = signed_in(request, db)
+    if principal.role not in (Role.TECHNICIAN, Role.ADMIN):
+        raise WrongRole(principal, "technicians")
+    return principal
+
+
+def home_for(principal: Principal) -> str:
+    """Where a user lands after signing in with no particular page in mind."""
+    return "/hubs" if principal.role is Role.TECHNICIAN else "/alerts"
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

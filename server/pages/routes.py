@@ -23,8 +23,8 @@ from sqlalchemy import case, select
 from server.api.auth import Principal, audit, principal_for_token
 from server.api.deps import Db
 from server.api.schemas import AcknowledgeIn, ResolveIn
-from server.pages import patients
-from server.pages.render import NotAClinician, clinician, page, recent_readings
+from server.pages import hubs, patients
+from server.pages.render import WrongRole, clinician, home_for, page, recent_readings
 from server.pages.session import (
     COOKIE,
     ForeignOrigin,
@@ -53,8 +53,8 @@ def home() -> RedirectResponse:
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, next: str = "/alerts") -> HTMLResponse:
-    return page(request, "sign_in.html", next=local_path(next), error=None)
+def sign_in_form(request: Request, next: str = "") -> HTMLResponse:
+    return page(request, "sign_in.html", next=local_path(next) if next else "", error=None)
 
 
 @router.post("/sign-in", response_model=None)
@@ -62,7 +62,7 @@ def sign_in(
     request: Request,
     db: Db,
     token: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form()] = "/alerts",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     check_same_origin(request)
     principal = principal_for_token(db, token.strip())
@@ -74,12 +74,18 @@ def sign_in(
                     actor="anonymous", action="sign_in_failed", target="pages", detail=f"from {client}"
                 )
             )
-        return page(request, "sign_in.html", 401, next=local_path(next), error="That token is not valid.")
+        return page(
+            request,
+            "sign_in.html",
+            401,
+            next=local_path(next) if next else "",
+            error="That token is not valid.",
+        )
     settings: ServerSettings = request.app.state.settings
     lasts = timedelta(hours=settings.page_session_hours)
     secret = start_session(db, principal, lasts)
     audit(db, principal, "signed_in", "pages", f"session for {settings.page_session_hours:g} h")
-    response = RedirectResponse(local_path(next), status_code=303)
+    response = RedirectResponse(local_path(next) if next else home_for(principal), status_code=303)
     response.set_cookie(
         COOKIE,
         secret,
@@ -264,7 +270,15 @@ def _to_sign_in(request: Request, exc: Exception) -> Response:
 
 
 def _forbidden(request: Request, exc: Exception) -> Response:
-    return page(request, "forbidden.html", 403, user=None)
+    assert isinstance(exc, WrongRole)
+    return page(
+        request,
+        "forbidden.html",
+        403,
+        user=exc.principal,
+        page_for=exc.page_for,
+        home=home_for(exc.principal),
+    )
 
 
 def _foreign(request: Request, exc: Exception) -> Response:
@@ -289,8 +303,9 @@ def install(app: FastAPI) -> None:
     browser needs (a sign-in redirect, a 403 page)."""
     app.include_router(router)
     app.include_router(patients.router)
+    app.include_router(hubs.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.add_exception_handler(SignInRequired, _to_sign_in)
-    app.add_exception_handler(NotAClinician, _forbidden)
+    app.add_exception_handler(WrongRole, _forbidden)
     app.add_exception_handler(ForeignOrigin, _foreign)
     app.middleware("http")(_page_headers)

@@ -17,7 +17,7 @@ from server.local_services.process import free_port
 from server.settings import ServerSettings
 from server.store.influx import InfluxStore
 from tests.fixtures.browser import served, signed_in_client
-from tests.fixtures.server import Stack
+from tests.fixtures.server import Stack, wait_for
 
 
 def _alert_id(stack: Stack, patient_id: str) -> int:
@@ -85,18 +85,33 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
     assert detail["acknowledged_by"].startswith("matron-")
 
 
-def test_a_technician_signs_in_but_sees_no_clinical_page(stack: Stack, browser: Browser) -> None:
+def test_a_technician_lands_on_the_hubs_and_sees_no_clinical_page(stack: Stack, browser: Browser) -> None:
     token = create_user(stack.db, "tech-pages", Role.TECHNICIAN)
+    stack.patient_with_hub("p-page-4", "hub-page-4")
+
+    def reported() -> bool:
+        hubs = stack.api.get("/api/v1/hubs", headers={"Authorization": f"Bearer {token}"}).json()
+        return any(h["id"] == "hub-page-4" and h["telemetry"] for h in hubs)
+
+    wait_for(reported, what="the hub's first telemetry")
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
     with served(app) as base, browser.new_context() as context:
         page = context.new_page()
         page.goto(f"{base}/sign-in")
         page.fill("#token", token)
-        response_codes: list[int] = []
-        page.on("response", lambda r: response_codes.append(r.status))
         page.click("button:has-text('Sign in')")
+        expect(page).to_have_url(f"{base}/hubs")
+        row = page.locator("tr[data-hub-id='hub-page-4']")
+        expect(row.locator("td.status")).to_contain_text("online")
+        expect(row).to_contain_text("p-page-4")
+        expect(row.locator("td.attention")).to_have_text("nothing")
+
+        response = page.goto(f"{base}/alerts")
+        assert response is not None and response.status == 403
         expect(page.locator("h1")).to_have_text("Not available to your role")
-        assert 403 in response_codes
+        expect(page.locator("main")).to_contain_text("This page is for the clinical team.")
+        response = page.goto(f"{base}/patients/p-page-4")
+        assert response is not None and response.status == 403
 
 
 def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
