@@ -34,6 +34,7 @@ from server.store.models import Patient, User
 log = logging.getLogger("carewatch.demo")
 
 DEMO_USER = "demo-matron"
+DEMO_TECHNICIAN = "demo-technician"
 
 
 def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -> tuple[Path, str]:
@@ -53,14 +54,18 @@ def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -
     creds = state / "sim-hubs.txt"
     creds.touch(mode=0o600)
     creds.write_text("\n".join(lines) + "\n")
+    return creds, _demo_token(db, DEMO_USER, Role.CLINICIAN)
+
+
+def _demo_token(db: Database, username: str, role: Role) -> str:
+    """A fresh token for a demo user (created on the first run), shown once on the terminal."""
     with db.session() as s:
-        user = s.scalars(select(User).where(User.username == DEMO_USER)).first()
+        user = s.scalars(select(User).where(User.username == username)).first()
         if user is not None:
             token = "cw_" + secrets.token_urlsafe(32)
             user.token_hash = hash_token(token)
-    if user is None:
-        token = create_user(db, DEMO_USER, Role.CLINICIAN)
-    return creds, token
+            return token
+    return create_user(db, username, role)
 
 
 def demo_command(
@@ -103,6 +108,7 @@ def demo_command(
         pw_file.touch(mode=0o600)
         pw_file.write_text(server_pw)
         creds, token = _provision(db, mosq, patients, state)
+        tech_token = _demo_token(db, DEMO_TECHNICIAN, Role.TECHNICIAN)
         db.dispose()
 
         env = dict(os.environ)
@@ -156,6 +162,7 @@ def demo_command(
         typer.echo("CareWatch is running.")
         typer.echo(f"  open:         {url}/alerts   (the clinicians' alert list)")
         typer.echo(f"  sign in with: {token}   (demo clinician; also in {state / 'demo-token'})")
+        typer.echo(f"  technician:   {tech_token}   (signs in to {url}/hubs)")
         typer.echo(f"  API docs:     {url}/docs")
         typer.echo(f"  health:       {url}/health")
         typer.echo(f"  alerts:       curl -H 'Authorization: Bearer {token}' {url}/api/v1/alerts")

@@ -126,6 +126,8 @@ def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "all services stopped" in out
+    assert "/alerts   (the clinicians' alert list)" in out
+    assert "/hubs)" in out  # a technician's token too
     time.sleep(0.2)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "demo left processes running"
