@@ -18,7 +18,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from server.api.auth import Principal, Role, hash_token
 from server.store.database import Database
@@ -44,6 +44,9 @@ def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
     secret = secrets.token_urlsafe(32)
     at = now()
     with db.session() as s:
+        # Sessions past their end are useless (sign-ins and sign-outs are in the audit trail),
+        # so each sign-in sweeps them rather than letting the table grow for years.
+        s.execute(delete(PageSession).where(PageSession.expires_at < at))
         s.add(
             PageSession(
                 secret_hash=hash_token(secret),

@@ -12,10 +12,11 @@ from playwright.sync_api import Browser, expect
 
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
-from server.api.auth import Role, create_user
+from server.api.auth import Role, create_user, hash_token
 from server.local_services.process import free_port
 from server.settings import ServerSettings
 from server.store.influx import InfluxStore
+from server.store.models import PageSession
 from tests.fixtures.browser import served, signed_in_client
 from tests.fixtures.server import Stack, wait_for
 
@@ -188,6 +189,11 @@ def test_a_session_ends_at_sign_out_and_at_the_end_of_the_shift(stack: Stack) ->
     time.sleep(4)
     expired = client.get("/alerts", follow_redirects=False)
     assert (expired.status_code, expired.headers["location"]) == (303, "/sign-in?next=/alerts")
+    with stack.db.session() as s:
+        assert s.get(PageSession, hash_token(secret)) is not None
+    signed_in_client(app, stack.token)  # the next sign-in sweeps sessions past their end
+    with stack.db.session() as s:
+        assert s.get(PageSession, hash_token(secret)) is None
 
     client = signed_in_client(stack.api.app, stack.token)
     secret = client.cookies["carewatch_session"]
