@@ -228,6 +228,21 @@ def hub_unpair_remote(hub_id: str, address: str) -> None:
     _deliver_config(hub_id)
 
 
+@hub_app.command("telemetry")
+def hub_telemetry_interval(
+    hub_id: str,
+    every: Annotated[float, typer.Option(min=10, max=86400, help="seconds between health reports")],
+) -> None:
+    """Set how often a hub reports its health (outbox, disk, devices)."""
+    from server.hub_config import HubConfigError, set_telemetry_interval
+
+    try:
+        set_telemetry_interval(_db(), hub_id, every, actor=ACTOR)
+    except HubConfigError as e:
+        raise _fail(str(e)) from None
+    _deliver_config(hub_id)
+
+
 @hub_app.command("push")
 def hub_push(hub_id: str) -> None:
     """Send the hub's current configuration again (after the broker was unreachable)."""

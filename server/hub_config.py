@@ -19,7 +19,7 @@ from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, now
 
-__all__ = ["HubConfigError", "NotDelivered", "deliver", "desired", "pair", "unpair"]
+__all__ = ["HubConfigError", "NotDelivered", "deliver", "desired", "pair", "set_telemetry_interval", "unpair"]
 
 
 class HubConfigError(ValueError):
@@ -32,6 +32,7 @@ def _message(hub: Hub) -> RemoteConfig:
         version=hub.config_version,
         issued_at=now(),
         paired_devices=[PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []],
+        telemetry_interval_s=hub.telemetry_interval_s,
     )
 
 
@@ -100,6 +101,18 @@ def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor
         f"{key} {model_id or '(model from its advertisement)'}",
         lambda devices: [d for d in devices if d["address"] != key] + [entry],
     )
+
+
+def set_telemetry_interval(db: Database, hub_id: str, seconds: float, *, actor: str) -> RemoteConfig:
+    """How often the hub reports its health (10 s to a day)."""
+    if not 10 <= seconds <= 86400:
+        raise HubConfigError("the telemetry interval must be between 10 and 86400 seconds")
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
+            raise HubConfigError(f"no hub {hub_id!r}")
+        hub.telemetry_interval_s = seconds
+    return _change(db, hub_id, actor, "hub_telemetry_interval_set", f"{seconds:g} s", lambda devices: devices)
 
 
 def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConfig:

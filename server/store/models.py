@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -78,6 +79,7 @@ class Hub(Base):
     paired_devices: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
     config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     config_delivered_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    telemetry_interval_s: Mapped[float | None] = mapped_column(Float)  # None: the hub's own setting
 
 
 class HubAssignment(Base):

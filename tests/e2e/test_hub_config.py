@@ -14,7 +14,7 @@ from gateway.simulator import SimulatedHub
 from gateway.wire.messages import RemoteConfig
 from gateway.wire.topics import Channel, topic
 from server.api.auth import Role, create_user
-from server.hub_config import HubConfigError, deliver, pair, unpair
+from server.hub_config import HubConfigError, deliver, pair, set_telemetry_interval, unpair
 from server.mqtt_publish import publish_retained
 from tests.fixtures.server import Stack, wait_for
 
@@ -67,6 +67,11 @@ def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
     stack.hubs.append(back)
     wait_for(lambda: _allowlisted(back) == [SCALE], what="the returning hub's allowlist")
     assert back.remote.version == 3
+
+    set_telemetry_interval(stack.db, "hub-cfg-1", 60, actor="tech-cfg-1")
+    deliver(stack.db, server_endpoint, "hub-cfg-1")
+    wait_for(lambda: back.telemetry.interval_s == 60, what="the new telemetry interval")
+    assert _allowlisted(back) == [SCALE]  # the device list went along unchanged
 
 
 def test_a_configuration_for_another_hub_is_refused_and_shown(
