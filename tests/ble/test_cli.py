@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -60,6 +62,35 @@ async def _carewatch(*args: str, timeout: float = 30) -> tuple[int, str]:
     out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode()
+
+
+@dataclass
+class HubProcess:
+    returncode: int | None = None
+    output: str = ""
+
+
+@contextlib.asynccontextmanager
+async def hub_running(config: Path) -> AsyncIterator[HubProcess]:
+    """``carewatch hub run -c config`` as a real process; SIGTERM and its output on exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        "hub",
+        "run",
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    hub = HubProcess()
+    try:
+        yield hub
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 15)
+        hub.returncode, hub.output = proc.returncode, out.decode()
 
 
 def _local(minutes_ago: int) -> datetime:
@@ -132,32 +163,19 @@ def test_hub_run_delivers_a_cuffs_memory_to_the_broker_and_stops_cleanly_on_sigt
                 received += ReadingBatch.model_validate_json(payload).readings
         return received
 
-    async def scenario() -> tuple[int, str, list[Reading]]:
+    async def scenario() -> tuple[HubProcess, list[Reading]]:
         cuff = and_ua_651ble(slot, memory)
         await cuff.start()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway",
-            "hub",
-            "run",
-            "-c",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
         try:
-            await asyncio.wait_for(cuff.burst_done.wait(), 20)
-            received = await delivered(2)
+            async with hub_running(config) as hub:
+                await asyncio.wait_for(cuff.burst_done.wait(), 20)
+                received = await delivered(2)
         finally:
             await cuff.close()
-            proc.send_signal(signal.SIGTERM)
-            out, _ = await asyncio.wait_for(proc.communicate(), 15)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), received
+        return hub, received
 
-    code, log, received = asyncio.run(scenario())
-    assert code == 0, log
-    assert "hub stopped" in log
+    hub, received = asyncio.run(scenario())
+    assert hub.returncode == 0, hub.output
+    assert "hub stopped" in hub.output
     assert sorted(r.values[Measure.SYSTOLIC].value for r in received) == [139, 141]
     assert {r.device.address for r in received} == {slot.address}

@@ -6,8 +6,6 @@ reaches the technicians' view."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,7 @@ from server.hub_config import deliver, pair
 from server.provisioning import add_hub, add_patient, assign_hub
 from tests.ble.devices.health import Slot, StoredBloodPressure, and_ua_651ble
 from tests.ble.stack import EmulatedBluez
-from tests.ble.test_cli import _config, _local
+from tests.ble.test_cli import HubProcess, _config, _local, hub_running
 from tests.fixtures.server import Stack, wait_for
 
 pytestmark = [pytest.mark.ble, pytest.mark.services]
@@ -56,37 +54,25 @@ def test_a_cuff_paired_from_the_office_reads_at_home_and_becomes_an_alert_for_th
         [hub] = [h for h in r.json() if h["id"] == "hub-ble-full"]
         return list((hub["telemetry"] or {}).get("devices", []))
 
-    async def scenario() -> str:
+    async def scenario() -> HubProcess:
         cuff = and_ua_651ble(slot, memory)
         await cuff.start()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway",
-            "hub",
-            "run",
-            "-c",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
         try:
-            await asyncio.wait_for(cuff.burst_done.wait(), 20)
-            await asyncio.to_thread(wait_for, lambda: len(alerts()) == 1, 20, "the alert from the cuff")
-            await asyncio.to_thread(
-                wait_for,
-                lambda: [d.get("battery_percent") for d in hub_devices()] == [87],
-                20,
-                "the hub's telemetry after the cuff's session",
-            )
+            async with hub_running(config) as hub:
+                await asyncio.wait_for(cuff.burst_done.wait(), 20)
+                await asyncio.to_thread(wait_for, lambda: len(alerts()) == 1, 20, "the alert from the cuff")
+                await asyncio.to_thread(
+                    wait_for,
+                    lambda: [d.get("battery_percent") for d in hub_devices()] == [87],
+                    20,
+                    "the hub's telemetry after the cuff's session",
+                )
         finally:
             await cuff.close()
-            proc.send_signal(signal.SIGTERM)
-            out, _ = await asyncio.wait_for(proc.communicate(), 15)
-        assert proc.returncode == 0, out.decode()
-        return out.decode()
+        return hub
 
-    asyncio.run(scenario())
+    hub = asyncio.run(scenario())
+    assert hub.returncode == 0, hub.output
 
     [stored] = stack.influx.query_readings("p-ble-1", ReadingKind.BLOOD_PRESSURE)
     assert (stored.values[Measure.SYSTOLIC], stored.values[Measure.DIASTOLIC]) == (186, 104)
