@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Final
 
 from gateway.atomic_file import write_json
+from gateway.wire.messages import BLUETOOTH_ADDRESS_PATTERN
 
 log = logging.getLogger(__name__)
 
-ADDRESS_PATTERN: Final = re.compile(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$")
+ADDRESS_PATTERN: Final = re.compile(BLUETOOTH_ADDRESS_PATTERN)
 FORMAT_VERSION: Final = 1
 
 

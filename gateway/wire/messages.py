@@ -28,7 +28,9 @@ REMOTE_CONFIG_V1: Final = "carewatch.hubconfig.v1"
 MAX_DEVICES_PER_HUB = 32
 MAX_READINGS_PER_BATCH = 500
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-DEVICE_ADDRESS_PATTERN = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$|^sim:[a-z0-9-]+$"
+#: A Bluetooth device address as BlueZ and this contract spell it (upper-case, colons).
+BLUETOOTH_ADDRESS_PATTERN = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"
+DEVICE_ADDRESS_PATTERN = BLUETOOTH_ADDRESS_PATTERN + r"|^sim:[a-z0-9-]+$"
 
 
 class TimeSource(StrEnum):
@@ -40,6 +42,16 @@ class TimeSource(StrEnum):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Message(_Strict):
+    """A whole MQTT message: its ``schema`` field names the version, and it goes on the wire
+    as compact JSON without absent fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 class Quantity(_Strict):
@@ -124,17 +136,12 @@ class Reading(_Strict):
         return None if q is None else q.value
 
 
-class ReadingBatch(_Strict):
+class ReadingBatch(_Message):
     schema_: Literal["carewatch.readings.v1"] = Field(alias="schema", default=SCHEMA_V1)
     batch_id: UUID
     hub_id: str = Field(pattern=HUB_ID_PATTERN)
     sent_at: AwareDatetime
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 class HubStatus(_Strict):
@@ -155,7 +162,7 @@ class DeviceTelemetry(_Strict):
     last_error: str | None = Field(default=None, max_length=200)
 
 
-class HubTelemetry(_Strict):
+class HubTelemetry(_Message):
     """The hub's health, on its ``telemetry`` topic every few minutes (QoS 0: the next one
     replaces a lost one). Nothing clinical: no patient, no values."""
 
@@ -183,18 +190,13 @@ class HubTelemetry(_Strict):
     )
     devices: list[DeviceTelemetry] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
-
 
 class PairedDeviceConfig(_Strict):
-    address: str = Field(pattern=r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$", description="Bluetooth address")
+    address: str = Field(pattern=BLUETOOTH_ADDRESS_PATTERN, description="Bluetooth address")
     model_id: str | None = Field(default=None, min_length=1, max_length=64, description="catalogue model id")
 
 
-class RemoteConfig(_Strict):
+class RemoteConfig(_Message):
     """The server's wishes for one hub, retained on the hub's ``config`` topic (QoS 1), so a
     hub that was off when a technician paired a device gets it when it next connects.
 
@@ -208,11 +210,6 @@ class RemoteConfig(_Strict):
     issued_at: AwareDatetime
     paired_devices: list[PairedDeviceConfig] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
     telemetry_interval_s: float | None = Field(default=None, ge=10, le=86400)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 def utcnow() -> datetime:
