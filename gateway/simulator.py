@@ -20,12 +20,10 @@ from pathlib import Path
 from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
-from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, HubHealth, TelemetryPublisher
+from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
-from gateway.remote_config import RemoteConfigApplier
 from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
-from gateway.wire.topics import Channel, topic
 from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 log = logging.getLogger(__name__)
@@ -59,17 +57,16 @@ class SimulatedHub:
         # A simulated hub takes the server's configuration like a real one, into its own
         # allowlist, so technicians' pairing can be tried end to end without a radio.
         self.allowlist = Allowlist(state_dir / hub_id / "paired-devices.json")
-        self.remote = RemoteConfigApplier(hub_id, self.allowlist, state_dir / hub_id / "remote-config.json")
-        self.telemetry = TelemetryPublisher(
-            HubHealth(
-                hub_id, self.outbox, software="carewatch-simulator", devices=self._devices, config=self.remote
-            ),
+        self.telemetry, self.remote = attach_telemetry_and_config(
             self.session,
+            hub_id,
+            self.outbox,
+            self.allowlist,
+            state_dir / hub_id,
+            software="carewatch-simulator",
             interval_s=telemetry_interval_s,
+            devices=self._devices,
         )
-        self.remote.on_telemetry_interval = self.telemetry.set_interval
-        self.remote.on_change = self.telemetry.poke
-        self.session.subscribe(topic(hub_id, Channel.CONFIG), self.remote.handle)
         self._sent: dict[ReadingKind, int] = {}
 
     def _devices(self) -> list[DeviceTelemetry]:

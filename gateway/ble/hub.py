@@ -162,10 +162,10 @@ class BleHub:
         now: Clock = utc_now,
         tuning: HubTuning | None = None,
         pairing_agent: bool = True,
-        on_session_end: Callable[[], None] | None = None,
     ) -> None:
         self.catalogue = catalogue
-        self.on_session_end = on_session_end
+        #: Called after every device session (the telemetry publisher's poke, in a hub process).
+        self.on_session_end: Callable[[], None] | None = None
         self.allowlist = allowlist
         self.seen = seen
         self.sink = sink
@@ -272,10 +272,8 @@ def run_hub_process(config_path: Path) -> None:
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
-    from gateway.mqtt.telemetry import HubHealth, TelemetryPublisher
+    from gateway.mqtt.telemetry import attach_telemetry_and_config
     from gateway.outbox import Outbox, SpillOver
-    from gateway.remote_config import RemoteConfigApplier
-    from gateway.wire.topics import Channel, topic
 
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)
@@ -296,15 +294,18 @@ def run_hub_process(config_path: Path) -> None:
         tz=cfg.household_tz(),
         adapter=cfg.adapter,
     )
-    remote = RemoteConfigApplier(cfg.hub_id, allowlist, cfg.state_dir / "remote-config.json")
-    health = HubHealth(
-        cfg.hub_id, outbox, software="carewatch-hub", spill=spill, devices=hub.device_telemetry, config=remote
+    telemetry, _ = attach_telemetry_and_config(
+        mqtt,
+        cfg.hub_id,
+        outbox,
+        allowlist,
+        cfg.state_dir,
+        software="carewatch-hub",
+        interval_s=cfg.telemetry_interval_s,
+        spill=spill,
+        devices=hub.device_telemetry,
     )
-    telemetry = TelemetryPublisher(health, mqtt, interval_s=cfg.telemetry_interval_s)
-    remote.on_telemetry_interval = telemetry.set_interval
-    remote.on_change = telemetry.poke
     hub.on_session_end = telemetry.poke
-    mqtt.subscribe(topic(cfg.hub_id, Channel.CONFIG), remote.handle)
     mqtt.start()
     publisher.start()
     telemetry.start()

@@ -14,7 +14,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
 from gateway.remote_config import RemoteConfigApplier
@@ -124,3 +126,27 @@ class TelemetryPublisher:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 if not self.session.connected.is_set() or self._poke.wait(1.0):
                     break
+
+
+def attach_telemetry_and_config(
+    session: MqttSession,
+    hub_id: str,
+    outbox: Outbox,
+    allowlist: Allowlist,
+    state_dir: Path,
+    *,
+    software: str,
+    interval_s: float,
+    spill: SpillOver | None = None,
+    devices: Callable[[], list[DeviceTelemetry]] | None = None,
+) -> tuple[TelemetryPublisher, RemoteConfigApplier]:
+    """A hub's two conversations with the server besides its readings, set up the same way
+    for a real hub and a simulated one: health reports out, configuration in, each new
+    configuration reported straight away. Call before ``session.start``."""
+    remote = RemoteConfigApplier(hub_id, allowlist, state_dir / "remote-config.json")
+    health = HubHealth(hub_id, outbox, software=software, spill=spill, devices=devices, config=remote)
+    telemetry = TelemetryPublisher(health, session, interval_s=interval_s)
+    remote.on_telemetry_interval = telemetry.set_interval
+    remote.on_change = telemetry.poke
+    session.subscribe(topic(hub_id, Channel.CONFIG), remote.handle)
+    return telemetry, remote
