@@ -8,18 +8,13 @@ refused a publish (with 3.1.1 Mosquitto drops it silently).
 
 from __future__ import annotations
 
-import ssl
 import threading
 import uuid
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.mqtt.session import BrokerEndpoint
-
-#: "No matching subscribers" is success for a retained message: the hub gets it on connecting.
-_NO_MATCHING_SUBSCRIBERS = 0x10
+from gateway.mqtt.session import NO_MATCHING_SUBSCRIBERS, BrokerEndpoint, tls_client
 
 
 class NotDelivered(RuntimeError):
@@ -41,13 +36,7 @@ def publish_retained(
         outcome["publish"] = rc
         acked.set()
 
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"carewatch-config-{uuid.uuid4().hex[:8]}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.username_pw_set(endpoint.username, endpoint.password)
-    client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    client = tls_client(endpoint, f"carewatch-config-{uuid.uuid4().hex[:8]}")
     client.on_connect = on_connect
     client.on_publish = on_publish
     try:
@@ -64,7 +53,8 @@ def publish_retained(
         if not acked.wait(timeout):
             raise NotDelivered(f"no acknowledgement from the broker within {timeout:.0f}s")
         rc = outcome["publish"]
-        if rc.is_failure and rc.value != _NO_MATCHING_SUBSCRIBERS:
+        # "No matching subscribers" is success for a retained message: the hub gets it on connecting.
+        if rc.is_failure and rc.value != NO_MATCHING_SUBSCRIBERS:
             raise NotDelivered(f"the broker refused the message: {rc}")
     finally:
         client.disconnect()

@@ -45,6 +45,21 @@ class BrokerEndpoint:
     keepalive: int = 30
 
 
+def tls_client(endpoint: BrokerEndpoint, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
+    """A paho client as every CareWatch client reaches the broker: MQTT v5 (so a refused
+    publish is reported, not silently dropped), the endpoint's user and password, TLS
+    verified against its CA."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    client.username_pw_set(endpoint.username, endpoint.password)
+    client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    return client
+
+
 class MqttSession:
     """A paho client with TLS, a last will, and publish-and-wait-for-PUBACK."""
 
@@ -54,13 +69,7 @@ class MqttSession:
         self._acks: dict[int, ReasonCode] = {}
         self._ack_cv = threading.Condition()
         self._software = software
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        self.client.username_pw_set(endpoint.username, endpoint.password)
-        self.client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client = tls_client(endpoint, client_id)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         self.status_topic = topic(endpoint.username, Channel.STATUS)
         self.client.will_set(

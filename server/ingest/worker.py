@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.mqtt.session import SESSION_EXPIRY_S, BrokerEndpoint
+from gateway.mqtt.session import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
 from gateway.wire.topics import Channel, subscription
 from server.ingest.processor import IngestProcessor
 from server.ingest.status import record_hub_status
@@ -48,14 +46,7 @@ class IngestWorker:
         self.batches = 0  # readings messages among them
         self.telemetry = 0  # telemetry messages among them
         self.store_down_since: float | None = None
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
-        )
-        self.client.username_pw_set(endpoint.username, endpoint.password)
-        self.client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client = tls_client(endpoint, client_id, manual_ack=True)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
