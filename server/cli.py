@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -178,12 +179,17 @@ def hub_assign(hub_id: str, patient_id: str) -> None:
     typer.echo(f"hub {hub_id} now serves patient {patient_id}")
 
 
-def _deliver_config(hub_id: str) -> None:
+def _configure(hub_id: str, change: Callable[[Database], object] | None = None) -> None:
+    """Apply ``change`` to the hub's configuration on the server (if any), then deliver the
+    whole configuration; a delivery that fails keeps the change and says how to resend it."""
     from server.hub_config import HubConfigError, NotDelivered, deliver
     from server.settings import ServerSettings
 
+    db = _db()
     try:
-        sent = deliver(_db(), ServerSettings().mqtt.endpoint(), hub_id)
+        if change is not None:
+            change(db)
+        sent = deliver(db, ServerSettings().mqtt.endpoint(), hub_id)
     except HubConfigError as e:
         raise _fail(str(e)) from None
     except (NotDelivered, OSError) as e:  # OSError: the server's MQTT password file
@@ -207,25 +213,17 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import HubConfigError, pair
+    from server.hub_config import pair
 
-    try:
-        pair(_db(), hub_id, address, model_id=model, actor=ACTOR)
-    except HubConfigError as e:
-        raise _fail(str(e)) from None
-    _deliver_config(hub_id)
+    _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=ACTOR))
 
 
 @hub_app.command("unpair")
 def hub_unpair_remote(hub_id: str, address: str) -> None:
     """Remove a device from a hub's allowlist from the server."""
-    from server.hub_config import HubConfigError, unpair
+    from server.hub_config import unpair
 
-    try:
-        unpair(_db(), hub_id, address, actor=ACTOR)
-    except HubConfigError as e:
-        raise _fail(str(e)) from None
-    _deliver_config(hub_id)
+    _configure(hub_id, lambda db: unpair(db, hub_id, address, actor=ACTOR))
 
 
 @hub_app.command("telemetry")
@@ -234,19 +232,15 @@ def hub_telemetry_interval(
     every: Annotated[float, typer.Option(min=10, max=86400, help="seconds between health reports")],
 ) -> None:
     """Set how often a hub reports its health (outbox, disk, devices)."""
-    from server.hub_config import HubConfigError, set_telemetry_interval
+    from server.hub_config import set_telemetry_interval
 
-    try:
-        set_telemetry_interval(_db(), hub_id, every, actor=ACTOR)
-    except HubConfigError as e:
-        raise _fail(str(e)) from None
-    _deliver_config(hub_id)
+    _configure(hub_id, lambda db: set_telemetry_interval(db, hub_id, every, actor=ACTOR))
 
 
 @hub_app.command("push")
 def hub_push(hub_id: str) -> None:
     """Send the hub's current configuration again (after the broker was unreachable)."""
-    _deliver_config(hub_id)
+    _configure(hub_id)
 
 
 @hub_app.command("list")

@@ -26,12 +26,17 @@ class HubConfigError(ValueError):
     """The change cannot be made (unknown hub, bad address, unknown model, too many devices)."""
 
 
+def configured_devices(hub: Hub) -> list[PairedDeviceConfig]:
+    """The devices the server has paired to ``hub`` (what its next configuration lists)."""
+    return [PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []]
+
+
 def _message(hub: Hub) -> RemoteConfig:
     return RemoteConfig(
         hub_id=hub.id,
         version=hub.config_version,
         issued_at=now(),
-        paired_devices=[PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []],
+        paired_devices=configured_devices(hub),
         telemetry_interval_s=hub.telemetry_interval_s,
     )
 
@@ -61,21 +66,18 @@ def _known_model(model_id: str | None) -> None:
         raise HubConfigError(f"unknown device model {model_id!r}; the catalogue has: {known}")
 
 
-Devices = list[dict[str, object]]
-
-
 def _change(
-    db: Database, hub_id: str, actor: str, action: str, detail: str, edit: Callable[[Devices], Devices]
+    db: Database, hub_id: str, actor: str, action: str, detail: str, edit: Callable[[Hub], None]
 ) -> RemoteConfig:
+    """One audited change to a hub's configuration, and its new version, in one transaction
+    (an ``edit`` that raises ``HubConfigError`` leaves nothing changed)."""
     with db.session() as s:
         hub = s.get(Hub, hub_id)
         if hub is None:
             raise HubConfigError(f"no hub {hub_id!r}")
-        devices = list(hub.paired_devices or [])
-        new = edit(devices)
-        if len(new) > MAX_DEVICES_PER_HUB:
+        edit(hub)
+        if len(hub.paired_devices or []) > MAX_DEVICES_PER_HUB:
             raise HubConfigError(f"a hub takes at most {MAX_DEVICES_PER_HUB} devices")
-        hub.paired_devices = new
         hub.config_version += 1
         s.add(
             AuditEvent(
@@ -86,20 +88,23 @@ def _change(
         return _message(hub)
 
 
-def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor: str) -> RemoteConfig:
+def _address(address: str) -> str:
     try:
-        key = normalize_address(address)
+        return normalize_address(address)
     except AllowlistError as e:
         raise HubConfigError(str(e)) from None
+
+
+def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor: str) -> RemoteConfig:
+    key = _address(address)
     _known_model(model_id)
     entry = PairedDeviceConfig(address=key, model_id=model_id).model_dump(exclude_none=True)
+
+    def edit(hub: Hub) -> None:
+        hub.paired_devices = [d for d in hub.paired_devices or [] if d["address"] != key] + [entry]
+
     return _change(
-        db,
-        hub_id,
-        actor,
-        "device_paired",
-        f"{key} {model_id or '(model from its advertisement)'}",
-        lambda devices: [d for d in devices if d["address"] != key] + [entry],
+        db, hub_id, actor, "device_paired", f"{key} {model_id or '(model from its advertisement)'}", edit
     )
 
 
@@ -107,26 +112,23 @@ def set_telemetry_interval(db: Database, hub_id: str, seconds: float, *, actor: 
     """How often the hub reports its health (10 s to a day)."""
     if not 10 <= seconds <= 86400:
         raise HubConfigError("the telemetry interval must be between 10 and 86400 seconds")
-    with db.session() as s:
-        hub = s.get(Hub, hub_id)
-        if hub is None:
-            raise HubConfigError(f"no hub {hub_id!r}")
+
+    def edit(hub: Hub) -> None:
         hub.telemetry_interval_s = seconds
-    return _change(db, hub_id, actor, "hub_telemetry_interval_set", f"{seconds:g} s", lambda devices: devices)
+
+    return _change(db, hub_id, actor, "hub_telemetry_interval_set", f"{seconds:g} s", edit)
 
 
 def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConfig:
-    try:
-        key = normalize_address(address)
-    except AllowlistError as e:
-        raise HubConfigError(str(e)) from None
+    key = _address(address)
 
-    def without(devices: Devices) -> Devices:
+    def edit(hub: Hub) -> None:
+        devices = hub.paired_devices or []
         if not any(d["address"] == key for d in devices):
             raise HubConfigError(f"{key} is not paired to hub {hub_id!r}")
-        return [d for d in devices if d["address"] != key]
+        hub.paired_devices = [d for d in devices if d["address"] != key]
 
-    return _change(db, hub_id, actor, "device_unpaired", key, without)
+    return _change(db, hub_id, actor, "device_unpaired", key, edit)
 
 
 def deliver(db: Database, endpoint: BrokerEndpoint, hub_id: str) -> RemoteConfig:

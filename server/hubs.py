@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gateway.wire.messages import HubTelemetry, PairedDeviceConfig
 from server.hub_attention import HubState, attention
+from server.hub_config import configured_devices
 from server.store.database import Database
 from server.store.models import Hub, HubAssignment, now
 
@@ -60,7 +61,7 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
                     telemetry=telemetry,
                     telemetry_at=hub.telemetry_at,
                     config_version=hub.config_version,
-                    paired_devices=[PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []],
+                    paired_devices=configured_devices(hub),
                     attention=attention(state, at),
                 )
             )
