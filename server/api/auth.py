@@ -76,10 +76,14 @@ def principal_for_token(db: Database, token: str) -> Principal | None:
     """The enabled user holding ``token``, or None; the API's bearer header and the pages'
     session cookie both end here."""
     with db.session() as s:
-        user = s.scalars(select(User).where(User.token_hash == hash_token(token))).first()
-        if user is None or user.disabled:
-            return None
-        return Principal(user.username, Role(user.role))
+        return principal_of(s.scalars(select(User).where(User.token_hash == hash_token(token))).first())
+
+
+def principal_of(user: User | None) -> Principal | None:
+    """Who ``user`` acts as, or None for no user or a disabled one."""
+    if user is None or user.disabled:
+        return None
+    return Principal(user.username, Role(user.role))
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -24,7 +25,7 @@ from gateway.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
-from server.pages.render import clinician, page, recent_readings
+from server.pages.render import clinician, first_error, page, recent_readings
 from server.pages.session import check_same_origin
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Alert, Patient, now
@@ -124,16 +125,14 @@ def _record(
     principal: Principal,
     patient_id: str,
     reason: str,
-    change: Any,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
     form: dict[str, str],
 ) -> Response:
     """Apply ``change`` (current override changes → new changes) as a new version."""
     try:
         body = RuleOverrideIn(reason=reason.strip())
     except ValidationError as e:
-        return _show(
-            request, db, principal, patient_id, 422, f"Reason: {e.errors()[0]['msg'].lower()}.", form
-        )
+        return _show(request, db, principal, patient_id, 422, first_error(e, "reason"), form)
     try:
         with db.session() as s:
             if s.get(Patient, patient_id) is None:

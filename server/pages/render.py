@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from pydantic import ValidationError
 
 from gateway.wire.vocabulary import MEASURES
 from server.api.auth import Principal, Role, audit
@@ -69,6 +70,12 @@ def home_for(principal: Principal) -> str:
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def first_error(e: ValidationError, field: str) -> str:
+    """A form field the API's own model refused, said the way the page shows it."""
+    message = e.errors()[0]["msg"]
+    return f"{field.capitalize()}: {message.lower()}."
 
 
 #: How far back the alert page shows the patient's readings: the baseline rules' window.

@@ -24,7 +24,7 @@ from server.api.auth import Principal, audit, principal_for_token
 from server.api.deps import Db
 from server.api.schemas import AcknowledgeIn, ResolveIn
 from server.pages import hubs, patients
-from server.pages.render import WrongRole, clinician, home_for, page, recent_readings
+from server.pages.render import WrongRole, clinician, first_error, home_for, page, recent_readings
 from server.pages.session import (
     COOKIE,
     ForeignOrigin,
@@ -217,7 +217,7 @@ def _form_change(
     try:
         body = validate()
     except ValidationError as e:
-        return _show(request, db, principal, alert_id, 422, error=_first_error(e, field))
+        return _show(request, db, principal, alert_id, 422, error=first_error(e, field))
     return _change(request, db, principal, alert_id, change(principal, now(), body))
 
 
@@ -257,11 +257,6 @@ def resolve(
             lambda s: lifecycle.resolve(s, alert_id, actor=who.username, at=at, outcome=body.outcome)
         ),
     )
-
-
-def _first_error(e: ValidationError, field: str) -> str:
-    message = e.errors()[0]["msg"]
-    return f"{field.capitalize()}: {message.lower()}."
 
 
 def _to_sign_in(request: Request, exc: Exception) -> Response:

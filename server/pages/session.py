@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from server.api.auth import Principal, Role, hash_token
+from server.api.auth import Principal, hash_token, principal_of
 from server.store.database import Database
 from server.store.models import PageSession, User, now
 
@@ -58,29 +59,33 @@ def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
     return secret
 
 
-def session_principal(db: Database, secret: str | None) -> Principal | None:
-    """The user of a live session: not ended, not expired, user not disabled."""
+def _live(s: Session, secret: str | None) -> tuple[PageSession, Principal] | None:
+    """The session behind ``secret`` and its user, if it is live: not ended, not expired,
+    the user not disabled."""
     if not secret:
         return None
+    session = s.get(PageSession, hash_token(secret))
+    if session is None or session.ended_at is not None or session.expires_at <= now():
+        return None
+    principal = principal_of(s.scalars(select(User).where(User.username == session.username)).first())
+    return None if principal is None else (session, principal)
+
+
+def session_principal(db: Database, secret: str | None) -> Principal | None:
     with db.session() as s:
-        session = s.get(PageSession, hash_token(secret))
-        if session is None or session.ended_at is not None or session.expires_at <= now():
-            return None
-        user = s.scalars(select(User).where(User.username == session.username)).first()
-        if user is None or user.disabled:
-            return None
-        return Principal(user.username, Role(user.role))
+        live = _live(s, secret)
+        return None if live is None else live[1]
 
 
 def end_session(db: Database, secret: str | None) -> Principal | None:
     """End the session (sign-out); returns whose it was, if it was live."""
-    principal = session_principal(db, secret)
-    if secret:
-        with db.session() as s:
-            session = s.get(PageSession, hash_token(secret))
-            if session is not None and session.ended_at is None:
-                session.ended_at = now()
-    return principal
+    with db.session() as s:
+        live = _live(s, secret)
+        if live is None:
+            return None
+        session, principal = live
+        session.ended_at = now()
+        return principal
 
 
 def signed_in(request: Request, db: Database) -> Principal:
