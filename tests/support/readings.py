@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from gateway.reading_builder import build_reading
 from gateway.wire.messages import DeviceIdentity, Quantity, Reading, ReadingBatch, TimeSource
 from gateway.wire.vocabulary import MEASURES, Measure, ReadingKind
 
@@ -82,8 +83,6 @@ def make_batch(
 def hub_weight(kg: float) -> Reading:
     """A scale reading built by the hub's own reading builder (hub clock, no device time),
     as the outbox receives it."""
-    from gateway.reading_builder import build_reading
-
     return build_reading(
         kind=ReadingKind.WEIGHT,
         values={Measure.WEIGHT: kg},
