@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from gateway.atomic_file import write_json
 from gateway.ble.allowlist import Allowlist
-from gateway.wire.messages import RemoteConfig
+from gateway.wire.messages import RemoteConfig, summarise_validation
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ class RemoteConfigApplier:
         try:
             config = RemoteConfig.model_validate_json(payload)
         except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "<root>"
-            self._refuse(f"invalid configuration: {where}: {first['msg']}")
+            self._refuse(summarise_validation(e, limit=1, what="configuration"))
             return
         if config.hub_id != self.hub_id:
             self._refuse(f"configuration for hub {config.hub_id!r} sent to {self.hub_id!r}")

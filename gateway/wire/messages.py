@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.wire.topics import HUB_ID_PATTERN
 from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
@@ -214,6 +214,16 @@ class RemoteConfig(_Message):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:
+    """Why a message was refused, in one line for a dead letter or a hub's telemetry: the
+    first ``limit`` problems, each with where in the message it is."""
+    parts = [
+        f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()[:limit]
+    ]
+    more = len(e.errors()) - limit
+    return f"invalid {what}: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 # How far a device clock may be from the hub's before the hub stops trusting it. A reading

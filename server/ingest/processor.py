@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.wire.messages import Reading, ReadingBatch
+from gateway.wire.messages import Reading, ReadingBatch, summarise_validation
 from gateway.wire.topics import Channel, TopicError, parse
 from server.findings import DEFAULT_TIMEZONE
 from server.ingest.judge import HistorySource, Judge
@@ -56,14 +56,6 @@ class IngestResult:
     refused: int = 0
     alerts: list[int] = field(default_factory=list)
     dead_letter_reason: str | None = None
-
-
-def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:
-    parts = [
-        f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()[:limit]
-    ]
-    more = len(e.errors()) - limit
-    return f"invalid {what}: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 class IngestProcessor:
