@@ -33,6 +33,11 @@ class Principal:
     username: str
     role: Role
 
+    def may_act_as(self, *roles: Role) -> bool:
+        """Whether this user may do what ``roles`` may: admin is always admitted. The API's
+        ``require`` and the pages both ask here, so the two cannot disagree."""
+        return self.role is Role.ADMIN or self.role in roles
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -90,7 +95,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that admits only the given roles (admin is always admitted)."""
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role is not Role.ADMIN and principal.role not in roles:
+        if not principal.may_act_as(*roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
         return principal
 

@@ -49,18 +49,19 @@ class WrongRole(Exception):
         self.page_for = page_for
 
 
-def clinician(request: Request, db: Db) -> Principal:
+def _signed_in_as(request: Request, db: Db, role: Role, page_for: str) -> Principal:
     principal = signed_in(request, db)
-    if principal.role not in (Role.CLINICIAN, Role.ADMIN):
-        raise WrongRole(principal, "the clinical team")
+    if not principal.may_act_as(role):
+        raise WrongRole(principal, page_for)
     return principal
+
+
+def clinician(request: Request, db: Db) -> Principal:
+    return _signed_in_as(request, db, Role.CLINICIAN, "the clinical team")
 
 
 def technician(request: Request, db: Db) -> Principal:
-    principal = signed_in(request, db)
-    if principal.role not in (Role.TECHNICIAN, Role.ADMIN):
-        raise WrongRole(principal, "technicians")
-    return principal
+    return _signed_in_as(request, db, Role.TECHNICIAN, "technicians")
 
 
 def home_for(principal: Principal) -> str:
