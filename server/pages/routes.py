@@ -37,14 +37,14 @@ from server.pages.session import (
 )
 from server.settings import ServerSettings
 from server.store import alerts as lifecycle
-from server.store.models import Alert, AlertEvent, AlertEvidence, AuditEvent, Patient, now
+from server.store.models import Alert, AuditEvent, Patient, now
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 Body = TypeVar("Body", bound=BaseModel)
 #: Red before amber, then newest first: the order a matron works the list in.
 _SEVERITY_RANK = case((Alert.severity == "red", 0), (Alert.severity == "amber", 1), else_=2)
-_VIEWS = {"open": ("open", "acknowledged"), "resolved": ("resolved",)}
+_VIEWS = {"open": lifecycle.OPEN_STATES, "resolved": ("resolved",)}
 
 
 @router.get("/")
@@ -149,17 +149,11 @@ def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
         patient = s.get(Patient, alert.patient_id)
         evidence = [
             {"reading_id": e.reading_id, "severity": e.severity, "detail": e.detail, "added_at": e.added_at}
-            for e in s.scalars(
-                select(AlertEvidence)
-                .where(AlertEvidence.alert_id == alert_id)
-                .order_by(AlertEvidence.added_at, AlertEvidence.reading_id)
-            )
+            for e in lifecycle.evidence_of(s, [alert_id])
         ]
         events = [
             {"at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
-            for e in s.scalars(
-                select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
-            )
+            for e in lifecycle.events_of(s, alert_id)
         ]
         return {
             "alert": {c.name: getattr(alert, c.name) for c in Alert.__table__.columns},

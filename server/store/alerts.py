@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -15,6 +15,23 @@ from server.store.models import Alert, AlertEvent, AlertEvidence, AlertNotificat
 
 OPEN_STATES = ("open", "acknowledged")
 SYSTEM_ACTOR = "system:ingest"
+
+
+def evidence_of(s: Session, alert_ids: Sequence[int]) -> list[AlertEvidence]:
+    """The readings behind ``alert_ids``, in the order they were added: the API and the
+    pages tell an alert's story in the same order."""
+    return list(
+        s.scalars(
+            select(AlertEvidence)
+            .where(AlertEvidence.alert_id.in_(alert_ids))
+            .order_by(AlertEvidence.added_at, AlertEvidence.reading_id)
+        )
+    )
+
+
+def events_of(s: Session, alert_id: int) -> list[AlertEvent]:
+    """What happened to the alert (opened, acknowledged, escalated, …), oldest first."""
+    return list(s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)))
 
 
 def apply_finding(

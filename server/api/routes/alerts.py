@@ -13,18 +13,14 @@ from server.api.deps import Clinician, Db
 from server.api.schemas import AcknowledgeIn, AlertDetail, AlertEventOut, AlertOut, ResolveIn
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store import alerts as lifecycle
-from server.store.models import Alert, AlertEvent, AlertEvidence, now
+from server.store.models import Alert, now
 
 router = APIRouter(tags=["alerts"])
 
 
 def _evidence(s: Session, ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {i: [] for i in ids}
-    for ev in s.scalars(
-        select(AlertEvidence)
-        .where(AlertEvidence.alert_id.in_(ids))
-        .order_by(AlertEvidence.added_at, AlertEvidence.reading_id)
-    ):
+    for ev in lifecycle.evidence_of(s, ids):
         out[ev.alert_id].append(ev.reading_id)
     return out
 
@@ -59,7 +55,7 @@ def list_alerts(
 def _detail(s: Session, alert: Alert) -> AlertDetail:
     events = [
         AlertEventOut(at=e.at, actor=e.actor, action=e.action, detail=e.detail)
-        for e in s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id))
+        for e in lifecycle.events_of(s, alert.id)
     ]
     return AlertDetail(**_out(alert, _evidence(s, [alert.id])[alert.id]).model_dump(), events=events)
 
