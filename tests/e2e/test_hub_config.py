@@ -5,7 +5,6 @@ configuration each hub runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -20,12 +19,6 @@ from tests.fixtures.server import Stack, wait_for
 
 CUFF = "00:09:1F:8A:12:34"
 SCALE = "00:09:1F:8A:12:35"
-
-
-def _overview(stack: Stack, token: str, hub_id: str) -> dict[str, Any]:
-    hubs = stack.api.get("/api/v1/hubs", headers={"Authorization": f"Bearer {token}"}).json()
-    [hub] = [h for h in hubs if h["id"] == hub_id]
-    return dict(hub)
 
 
 def _allowlisted(hub: SimulatedHub) -> list[str]:
@@ -45,15 +38,15 @@ def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
 
     pair(stack.db, "hub-cfg-1", CUFF.lower(), model_id="and-ua-651ble", actor="tech-cfg-1")
     pair(stack.db, "hub-cfg-1", SCALE, model_id="and-uc-352ble", actor="tech-cfg-1")
-    assert "configuration version 2 not delivered" in _overview(stack, tech, "hub-cfg-1")["attention"][0]
+    assert "configuration version 2 not delivered" in stack.hub_seen_by(tech, "hub-cfg-1")["attention"][0]
     sent = deliver(stack.db, server_endpoint, "hub-cfg-1")
     assert sent.version == 2
     wait_for(lambda: _allowlisted(hub) == [CUFF, SCALE], what="the hub's allowlist")
     wait_for(
-        lambda: (_overview(stack, tech, "hub-cfg-1")["telemetry"] or {}).get("config_version") == 2,
+        lambda: (stack.hub_seen_by(tech, "hub-cfg-1")["telemetry"] or {}).get("config_version") == 2,
         what="the hub reporting version 2",
     )
-    seen = _overview(stack, tech, "hub-cfg-1")
+    seen = stack.hub_seen_by(tech, "hub-cfg-1")
     assert seen["attention"] == [] and seen["config_version"] == 2
     assert [d["address"] for d in seen["paired_devices"]] == [CUFF, SCALE]
 
@@ -84,7 +77,7 @@ def test_a_configuration_for_another_hub_is_refused_and_shown(
     wait_for(lambda: hub.remote.error is not None, what="the hub to refuse it")
     wait_for(
         lambda: any(
-            "refused its configuration" in a for a in _overview(stack, tech, "hub-cfg-2")["attention"]
+            "refused its configuration" in a for a in stack.hub_seen_by(tech, "hub-cfg-2")["attention"]
         ),
         what="the refusal in the overview",
     )

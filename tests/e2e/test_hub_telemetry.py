@@ -3,8 +3,6 @@ attention; telemetry the server cannot accept is kept with its reason."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from gateway.mqtt.session import MqttSession
@@ -16,13 +14,6 @@ from server.store.models import DeadLetter
 from tests.fixtures.server import Stack, wait_for
 
 
-def _hub(stack: Stack, token: str, hub_id: str) -> dict[str, Any]:
-    r = stack.api.get("/api/v1/hubs", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200, r.text
-    [hub] = [h for h in r.json() if h["id"] == hub_id]
-    return dict(hub)
-
-
 def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) -> None:
     hub = stack.patient_with_hub("p-tel-1", "hub-tel-1")
     tech = create_user(stack.db, "tech-tel-1", Role.TECHNICIAN)
@@ -31,11 +22,11 @@ def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) ->
     assert hub.wait_delivered()
     assert hub.telemetry.publish_once()
     wait_for(
-        lambda: (_hub(stack, tech, "hub-tel-1")["telemetry"] or {}).get("devices") != [],
+        lambda: (stack.hub_seen_by(tech, "hub-tel-1")["telemetry"] or {}).get("devices") != [],
         what="the hub's telemetry with its device",
     )
 
-    seen = _hub(stack, tech, "hub-tel-1")
+    seen = stack.hub_seen_by(tech, "hub-tel-1")
     assert (seen["status"], seen["patient_id"], seen["attention"]) == ("online", "p-tel-1", [])
     t = seen["telemetry"]
     assert t["software"] == "carewatch-simulator"
@@ -57,8 +48,8 @@ def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) ->
 
     stack.hubs.remove(hub)
     hub.stop()
-    wait_for(lambda: _hub(stack, tech, "hub-tel-1")["status"] == "offline", what="the hub offline")
-    assert _hub(stack, tech, "hub-tel-1")["attention"][0].startswith("offline since ")
+    wait_for(lambda: stack.hub_seen_by(tech, "hub-tel-1")["status"] == "offline", what="the hub offline")
+    assert stack.hub_seen_by(tech, "hub-tel-1")["attention"][0].startswith("offline since ")
 
 
 def test_telemetry_the_server_cannot_accept_is_kept_with_its_reason(stack: Stack) -> None:
@@ -86,4 +77,4 @@ def test_telemetry_the_server_cannot_accept_is_kept_with_its_reason(stack: Stack
     assert letters[0][1].startswith("invalid hub telemetry: ")
     assert letters[1][1] == "telemetry says hub 'hub-tel-9' but arrived on hub 'hub-tel-2''s topic"
     # The good snapshot the simulated hub sent on connecting still stands.
-    assert _hub(stack, tech, "hub-tel-2")["telemetry"]["software"] == "carewatch-simulator"
+    assert stack.hub_seen_by(tech, "hub-tel-2")["telemetry"]["software"] == "carewatch-simulator"
