@@ -119,6 +119,10 @@ class IngestedReading(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     batch_id: Mapped[str] = mapped_column(String(36))
+    # SHA-256 of the reading as first stored (canonical JSON): a later copy with the same id
+    # but other content is a conflict, kept as a dead letter, never taken for a duplicate.
+    # None for rows ledgered before the digest existed.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     # The clock tick asks for each patient's last reading of each kind: an index-only lookup.
     __table_args__ = (Index("ix_ingested_patient_kind_taken", "patient_id", "kind", "taken_at"),)
 
@@ -212,6 +216,11 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="new")
+    # What kind of refusal, for counting and filtering (server.ingest.refusals.RefusalCode).
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    # Replays that were refused again update this row rather than adding a new one.
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class User(Base):
@@ -234,6 +243,9 @@ class PageSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The hash of the API token signed in with: once the user's token is rotated the session
+    # no longer matches and ends with it. None only for sessions opened before this existed.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):
@@ -246,3 +258,16 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerHeartbeat(Base):
+    """A long-running worker's sign of life (ingest, ticker), written every few seconds, so
+    ``/health`` in another process can tell a live worker from a dead or stuck one."""
+
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # running, stopped, failed
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
