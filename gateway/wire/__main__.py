@@ -1,15 +1,21 @@
-"""``python -m gateway.wire [readings|telemetry|hubconfig]`` prints a published JSON Schema
-(default: the reading batch)."""
+"""``python -m gateway.wire [readings|telemetry|hubconfig|receipts]`` prints a published JSON
+Schema (default: the reading batch)."""
 
 import json
 import sys
 
-from gateway.wire.messages import json_schema, remote_config_json_schema, telemetry_json_schema
+from gateway.wire.messages import (
+    json_schema,
+    receipts_json_schema,
+    remote_config_json_schema,
+    telemetry_json_schema,
+)
 
 SCHEMAS = {
     "readings": json_schema,
     "telemetry": telemetry_json_schema,
     "hubconfig": remote_config_json_schema,
+    "receipts": receipts_json_schema,
 }
 
 which = sys.argv[1] if len(sys.argv) > 1 else "readings"

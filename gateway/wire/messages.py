@@ -17,7 +17,15 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.wire.topics import HUB_ID_PATTERN
 from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
@@ -25,12 +33,43 @@ from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Meas
 SCHEMA_V1: Final = "carewatch.readings.v1"
 TELEMETRY_V1: Final = "carewatch.telemetry.v1"
 REMOTE_CONFIG_V1: Final = "carewatch.hubconfig.v1"
+RECEIPTS_V1: Final = "carewatch.receipts.v1"
 MAX_DEVICES_PER_HUB = 32
 MAX_READINGS_PER_BATCH = 500
+#: No message on any channel may be larger: the broker refuses bigger ones (``message_size_limit``,
+#: an error PUBACK to an MQTT v5 client) and the hub splits its batches to stay under it. One
+#: reading, even with every raw characteristic at its maximum, is far smaller.
+MAX_MESSAGE_BYTES = 256 * 1024
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 #: A Bluetooth device address as BlueZ and this contract spell it (upper-case, colons).
 BLUETOOTH_ADDRESS_PATTERN = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"
 DEVICE_ADDRESS_PATTERN = BLUETOOTH_ADDRESS_PATTERN + r"|^sim:[a-z0-9-]+$"
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters: a NUL byte is valid JSON but PostgreSQL refuses it in text,
+    and one such reading once stopped all ingestion. Refused here, with where it is, the
+    message is kept as a dead letter instead."""
+    for i, ch in enumerate(value):
+        if ch < " " or ch == "\x7f":
+            raise ValueError(f"must not contain control characters (U+{ord(ch):04X} at position {i})")
+    return value
+
+
+_NO_CONTROL_CHARACTERS = {"pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
+#: Free text from a device or a hub (names, serials, error messages): one line, bounded.
+ShortText = Annotated[
+    str, Field(max_length=64, json_schema_extra=_NO_CONTROL_CHARACTERS), AfterValidator(_printable)
+]
+LineText = Annotated[
+    str, Field(max_length=300, json_schema_extra=_NO_CONTROL_CHARACTERS), AfterValidator(_printable)
+]
+
+
+def printable_line(text: str, limit: int = 300) -> str:
+    """``text`` made fit for a ``LineText`` field: control characters (newlines in an
+    exception message) become spaces, and it is cut to ``limit`` characters."""
+    return "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)[:limit]
 
 
 class TimeSource(StrEnum):
@@ -64,10 +103,10 @@ class DeviceIdentity(_Strict):
         pattern=DEVICE_ADDRESS_PATTERN,
         description="Bluetooth address (upper-case), or sim:<name> for simulated devices",
     )
-    model: str = Field(min_length=1, max_length=64, description="catalogue model id")
-    manufacturer: str | None = Field(default=None, max_length=64)
-    serial: str | None = Field(default=None, max_length=64)
-    firmware: str | None = Field(default=None, max_length=64)
+    model: ShortText = Field(min_length=1, description="catalogue model id")
+    manufacturer: ShortText | None = None
+    serial: ShortText | None = None
+    firmware: ShortText | None = None
     user_index: int | None = Field(
         default=None, ge=0, le=254, description="the device's user slot for shared cuffs/scales"
     )
@@ -136,18 +175,55 @@ class Reading(_Strict):
         return None if q is None else q.value
 
 
-class ReadingBatch(_Message):
+class BatchHeader(_Message):
+    """A batch without its readings: what the server can still trust about a message one of
+    whose readings is malformed, so the rest of it is judged reading by reading."""
+
     schema_: Literal["carewatch.readings.v1"] = Field(alias="schema", default=SCHEMA_V1)
     batch_id: UUID
     hub_id: str = Field(pattern=HUB_ID_PATTERN)
-    sent_at: AwareDatetime
+    sent_at: AwareDatetime = Field(description="by the hub clock; the server learns the hub's offset")
+
+
+class ReadingBatch(BatchHeader):
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+
+
+class ReceiptOutcome(StrEnum):
+    """What the server did with one reading. Every outcome means the server holds it durably,
+    so the hub may forget it: stored (and judged), already stored before, or refused and kept
+    as a dead letter with the reason."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+
+
+class ReceiptEntry(_Strict):
+    reading_id: UUID
+    outcome: ReceiptOutcome
+    reason: LineText | None = Field(default=None, description="why it was refused")
+
+
+class ReadingReceipt(_Message):
+    """The server's word, on the hub's ``receipts`` topic, that it holds these readings.
+
+    The broker's PUBACK only says the broker took a message; a broker crash or a lost session
+    can still drop it. The hub therefore keeps every reading until a receipt names it, and
+    sends again what stays unconfirmed. Only the server can write this topic.
+    """
+
+    schema_: Literal["carewatch.receipts.v1"] = Field(alias="schema", default=RECEIPTS_V1)
+    hub_id: str = Field(pattern=HUB_ID_PATTERN)
+    batch_id: UUID | None = Field(default=None, description="the batch these readings came in")
+    at: AwareDatetime
+    readings: list[ReceiptEntry] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
 
 
 class HubStatus(_Strict):
     state: Literal["online", "offline"]
     at: AwareDatetime | None = None
-    software: str | None = None
+    software: ShortText | None = None
 
 
 class DeviceTelemetry(_Strict):
@@ -155,11 +231,11 @@ class DeviceTelemetry(_Strict):
     battery or a device that has stopped connecting before the patient's readings stop."""
 
     address: str = Field(pattern=DEVICE_ADDRESS_PATTERN)
-    model: str = Field(min_length=1, max_length=64)
+    model: ShortText = Field(min_length=1)
     last_session_at: AwareDatetime | None = Field(default=None, description="end of the last connection")
     battery_percent: int | None = Field(default=None, ge=0, le=100)
     readings: int = Field(ge=0, description="readings received since the hub started")
-    last_error: str | None = Field(default=None, max_length=200)
+    last_error: LineText | None = Field(default=None, max_length=200)
 
 
 class HubTelemetry(_Message):
@@ -169,12 +245,18 @@ class HubTelemetry(_Message):
     schema_: Literal["carewatch.telemetry.v1"] = Field(alias="schema", default=TELEMETRY_V1)
     hub_id: str = Field(pattern=HUB_ID_PATTERN)
     at: AwareDatetime
-    software: str = Field(min_length=1, max_length=64)
+    software: ShortText = Field(min_length=1)
     uptime_s: int = Field(ge=0)
-    outbox_depth: int = Field(default=0, ge=0, description="readings stored on the hub, not yet acknowledged")
-    outbox_error: str | None = Field(
-        default=None, max_length=300, description="why the outbox cannot be read"
+    outbox_depth: int = Field(
+        default=0, ge=0, description="readings stored on the hub that the server has not yet confirmed"
     )
+    awaiting_receipt: int = Field(
+        default=0, ge=0, description="of those, readings the broker took and the server has not confirmed"
+    )
+    quarantined: int = Field(
+        default=0, ge=0, description="outbox rows the hub could not read back, kept aside on the hub"
+    )
+    outbox_error: LineText | None = Field(default=None, description="why the outbox cannot be read")
     oldest_unsent_at: AwareDatetime | None = Field(
         default=None, description="when the oldest reading still on the hub was stored there"
     )
@@ -185,15 +267,15 @@ class HubTelemetry(_Message):
     config_version: int | None = Field(
         default=None, ge=1, description="the server configuration version the hub has applied"
     )
-    config_error: str | None = Field(
-        default=None, max_length=300, description="why the hub refused the last configuration it was sent"
+    config_error: LineText | None = Field(
+        default=None, description="why the hub refused the last configuration it was sent"
     )
     devices: list[DeviceTelemetry] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
 
 
 class PairedDeviceConfig(_Strict):
     address: str = Field(pattern=BLUETOOTH_ADDRESS_PATTERN, description="Bluetooth address")
-    model_id: str | None = Field(default=None, min_length=1, max_length=64, description="catalogue model id")
+    model_id: ShortText | None = Field(default=None, min_length=1, description="catalogue model id")
 
 
 class RemoteConfig(_Message):
@@ -245,6 +327,11 @@ def telemetry_json_schema() -> dict[str, object]:
 def remote_config_json_schema() -> dict[str, object]:
     """The published JSON Schema of a hub's remote configuration (docs/wire/hubconfig-v1.schema.json)."""
     return _published(RemoteConfig, "hubconfig-v1", "CareWatch hub configuration, version 1")
+
+
+def receipts_json_schema() -> dict[str, object]:
+    """The published JSON Schema of a reading receipt (docs/wire/receipts-v1.schema.json)."""
+    return _published(ReadingReceipt, "receipts-v1", "CareWatch reading receipt, version 1")
 
 
 def _published(model: type[BaseModel], name: str, title: str) -> dict[str, object]:

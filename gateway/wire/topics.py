@@ -23,6 +23,7 @@ class Channel(StrEnum):
     CONFIG = "config"  # server -> hub, retained: the hub's desired configuration
     COMMANDS = "commands"  # server -> hub, QoS 1: one-off requests
     COMMAND_RESULTS = "command-results"  # hub -> server, QoS 1
+    RECEIPTS = "receipts"  # server -> hub, QoS 1: ReadingReceipt, "these readings are stored"
 
 
 class TopicError(ValueError):
@@ -75,24 +76,13 @@ HUB_WRITES: tuple[Channel, ...] = (
     Channel.TELEMETRY,
     Channel.COMMAND_RESULTS,
 )
-HUB_READS: tuple[Channel, ...] = (Channel.CONFIG, Channel.COMMANDS)
-
-
-def broker_acl(server_user: str) -> str:
-    """The Mosquitto ACL, generated here so the broker and the code share one layout.
-
-    A hub may write only the channels a hub sends, and only read the ones the server sends
-    it, all within its own subtree: it can neither speak for another hub nor rewrite its own
-    configuration or commands."""
-    writes = "".join(f"pattern write {ROOT}/%u/{c.value}\n" for c in HUB_WRITES)
-    reads = "".join(f"pattern read {ROOT}/%u/{c.value}\n" for c in HUB_READS)
-    return (
-        "# Generated from gateway/wire/topics.py - do not edit by hand.\n"
-        "# Each hub (MQTT user name = hub id) writes what a hub sends and reads what the server\n"
-        "# sends it, in its own subtree only.\n"
-        f"{writes}{reads}"
-        "\n"
-        "# The server's ingest worker hears every hub and writes config and commands.\n"
-        f"user {server_user}\n"
-        f"topic readwrite {ROOT}/#\n"
-    )
+HUB_READS: tuple[Channel, ...] = (Channel.CONFIG, Channel.COMMANDS, Channel.RECEIPTS)
+#: Of what the server sends a hub, what the ingest worker sends (the rest is the control plane:
+#: configuration and commands, sent by the API and the command line).
+INGEST_WRITES: tuple[Channel, ...] = (Channel.RECEIPTS,)
+#: What the ingest worker hears from every hub, and at which QoS (telemetry is a snapshot).
+INGEST_HEARS: tuple[tuple[Channel, int], ...] = (
+    (Channel.READINGS, 1),
+    (Channel.STATUS, 1),
+    (Channel.TELEMETRY, 0),
+)

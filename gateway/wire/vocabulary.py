@@ -52,10 +52,16 @@ KG_PER_M2 = Unit("kg/m2", "kg/m²")
 
 @dataclass(frozen=True, slots=True)
 class MeasureSpec:
-    """A measure's canonical unit, codes and the range a human body can produce.
+    """A measure's canonical unit, codes, and two ranges.
 
-    The plausible range is deliberately wide: a value outside it is almost certainly a
-    device or decoding fault, so it is flagged ``implausible`` and kept, never dropped.
+    *Plausible*: what a human body produces. Deliberately wide; a value outside it is
+    almost certainly a device or decoding fault, so it is flagged ``implausible`` and kept,
+    never dropped: a clinician may still need to see it.
+
+    *Possible*: what any measurement of a living person could be at all (a percentage
+    within 0-100, no negative weight, the extremes of survival). A value outside it cannot
+    be a reading, only a bug or an attack (SpO2 of -5 or 1e300), so the server refuses it
+    (kept as a dead letter with the reason) instead of storing it or judging it.
     """
 
     unit: Unit
@@ -63,20 +69,26 @@ class MeasureSpec:
     snomed: str | None
     plausible_min: float
     plausible_max: float
+    possible_min: float
+    possible_max: float
 
 
+# Possible bounds: SpO2 and perfusion index are percentages; blood pressure and pulse cover
+# every cuff's measuring range (0-299 mmHg, 30-250 /min on common devices) with margin; weight
+# up to the heaviest recorded person (about 635 kg); temperatures a body has survived
+# (11.8-46.5 °C recorded) with margin.
 MEASURES: dict[Measure, MeasureSpec] = {
-    Measure.SYSTOLIC: MeasureSpec(MMHG, "8480-6", "72313002", 40, 300),
-    Measure.DIASTOLIC: MeasureSpec(MMHG, "8462-4", "1091811000000102", 20, 200),
-    Measure.MEAN_ARTERIAL: MeasureSpec(MMHG, "8478-0", "6797001", 30, 250),
-    Measure.PULSE: MeasureSpec(PER_MINUTE, "8867-4", "78564009", 20, 300),
-    Measure.SPO2: MeasureSpec(PERCENT, "59408-5", "431314004", 50, 100),
-    Measure.PERFUSION_INDEX: MeasureSpec(PERCENT, None, None, 0, 100),
-    Measure.WEIGHT: MeasureSpec(KILOGRAM, "29463-7", "27113001", 2, 400),
-    Measure.BMI: MeasureSpec(KG_PER_M2, "39156-5", "60621009", 5, 150),
-    Measure.HEIGHT: MeasureSpec(METRE, "8302-2", "50373000", 0.4, 2.6),
-    Measure.TEMPERATURE: MeasureSpec(CELSIUS, "8310-5", "276885007", 25, 45),
-    Measure.RESPIRATION_RATE: MeasureSpec(PER_MINUTE, "9279-1", "86290005", 2, 80),
+    Measure.SYSTOLIC: MeasureSpec(MMHG, "8480-6", "72313002", 40, 300, 0, 400),
+    Measure.DIASTOLIC: MeasureSpec(MMHG, "8462-4", "1091811000000102", 20, 200, 0, 300),
+    Measure.MEAN_ARTERIAL: MeasureSpec(MMHG, "8478-0", "6797001", 30, 250, 0, 350),
+    Measure.PULSE: MeasureSpec(PER_MINUTE, "8867-4", "78564009", 20, 300, 0, 400),
+    Measure.SPO2: MeasureSpec(PERCENT, "59408-5", "431314004", 50, 100, 0, 100),
+    Measure.PERFUSION_INDEX: MeasureSpec(PERCENT, None, None, 0, 100, 0, 100),
+    Measure.WEIGHT: MeasureSpec(KILOGRAM, "29463-7", "27113001", 2, 400, 0.2, 700),
+    Measure.BMI: MeasureSpec(KG_PER_M2, "39156-5", "60621009", 5, 150, 1, 300),
+    Measure.HEIGHT: MeasureSpec(METRE, "8302-2", "50373000", 0.4, 2.6, 0.2, 3.0),
+    Measure.TEMPERATURE: MeasureSpec(CELSIUS, "8310-5", "276885007", 25, 45, 5, 50),
+    Measure.RESPIRATION_RATE: MeasureSpec(PER_MINUTE, "9279-1", "86290005", 2, 80, 0, 200),
 }
 
 # Which measures a reading of each kind may carry, and which it must carry to be useful.

@@ -97,3 +97,34 @@ def test_the_published_hub_configuration_schema_is_current() -> None:
                 "paired_devices": [{"address": "sim:x"}],
             }
         )
+
+
+def test_the_published_receipts_schema_is_current() -> None:
+    import jsonschema
+
+    from gateway.wire.messages import ReadingReceipt, receipts_json_schema
+
+    published = json.loads((ROOT / "docs/wire/receipts-v1.schema.json").read_text())
+    assert published == json.loads(json.dumps(receipts_json_schema())), (
+        "regenerate: python -m gateway.wire receipts > docs/wire/receipts-v1.schema.json"
+    )
+    message = ReadingReceipt.model_validate(
+        {
+            "hub_id": "hub-0042",
+            "at": AT.isoformat(),
+            "readings": [
+                {"reading_id": "5b0d3c1e-8a51-5c55-9a43-2b5c2f4d3e10", "outcome": "stored"},
+                {"reading_id": "8d2f5e30-ac73-4e77-9c65-4d7e4f606032", "outcome": "refused", "reason": "x"},
+            ],
+        }
+    )
+    jsonschema.validate(json.loads(message.to_json()), published)
+
+
+@pytest.mark.parametrize("field", ["manufacturer", "serial", "firmware", "model"])
+def test_control_characters_in_device_text_are_refused_with_where(field: str) -> None:
+    """A NUL byte in device.manufacturer once stopped all ingestion on PostgreSQL."""
+    from gateway.wire.messages import DeviceIdentity
+
+    with pytest.raises(ValidationError, match=r"control characters \(U\+0000 at position 4\)"):
+        DeviceIdentity.model_validate({"address": "sim:x", "model": "m", field: "A&D \x00Medical"})
