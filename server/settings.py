@@ -14,20 +14,36 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.mqtt.session import BrokerEndpoint
-from server.local_services.mosquitto import SERVER_USER
+from server.broker.identities import INGEST_USER, SERVER_USER
 from server.store.influx import InfluxConfig
 
 
 class MqttSettings(BaseModel):
+    """The broker, and the server's two identities on it (``server.broker.identities``): the
+    control plane (API, command line: hubs' configuration, broker administration) and the
+    ingest worker (readings in, receipts out). Each has its own password file."""
+
     host: str = "localhost"
     port: int = 8883
     ca_file: Path = Path("/etc/carewatch/ca.crt")
     username: str = SERVER_USER
     password_file: Path = Path("/etc/carewatch/mqtt-password")
+    ingest_username: str = INGEST_USER
+    ingest_password_file: Path = Path("/etc/carewatch/mqtt-ingest-password")
 
     def endpoint(self) -> BrokerEndpoint:
+        """The control plane's identity."""
         return BrokerEndpoint(
             self.host, self.port, self.ca_file, self.username, self.password_file.read_text().strip()
+        )
+
+    def ingest_endpoint(self) -> BrokerEndpoint:
+        return BrokerEndpoint(
+            self.host,
+            self.port,
+            self.ca_file,
+            self.ingest_username,
+            self.ingest_password_file.read_text().strip(),
         )
 
 
