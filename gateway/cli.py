@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import threading
@@ -27,7 +28,7 @@ ConfigOpt = Annotated[
 
 @app.command()
 def status(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
-    """Show the hub's identity, broker and how many readings wait in its outbox."""
+    """Show the hub's identity, broker and how many readings wait in its outbox for the server's receipt."""
     from gateway.config import ConfigError, load_hub_config
     from gateway.outbox import Outbox
 
@@ -36,10 +37,17 @@ def status(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    outbox = Outbox(cfg.outbox_path)
+    backlog = Outbox(cfg.outbox_path).backlog()
     typer.echo(f"hub id:   {cfg.hub_id}")
     typer.echo(f"broker:   {cfg.broker.host}:{cfg.broker.port} (TLS, CA {cfg.broker.ca_file})")
-    typer.echo(f"outbox:   {cfg.outbox_path} — {outbox.depth()} reading(s) waiting")
+    typer.echo(
+        f"outbox:   {cfg.outbox_path} — {backlog.depth} reading(s) not yet confirmed by the server"
+        f" ({backlog.awaiting_receipt} sent, awaiting the server's receipt)"
+    )
+    if backlog.oldest is not None:
+        typer.echo(f"          oldest stored {backlog.oldest:%Y-%m-%d %H:%M:%S %Z}")
+    if backlog.quarantined:
+        typer.echo(f"          {backlog.quarantined} unreadable row(s) kept aside in its quarantine table")
 
 
 @app.command()
@@ -61,31 +69,81 @@ def simulate(
         "/var/lib/carewatch-sim"
     ),
     seed: Annotated[int | None, typer.Option(help="random seed for repeatable runs")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(min=1, help="stop after this many rounds (default: until stopped)")
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(help="append 'hub_id reading_id' for every reading the hubs took (for counting)"),
+    ] = None,
+    drain: Annotated[
+        float, typer.Option(min=0, help="after the last round, wait this long for the server's receipts")
+    ] = 0.0,
+    receipt_timeout: Annotated[
+        float, typer.Option(min=0.5, help="resend what the server has not confirmed after this many seconds")
+    ] = 60.0,
 ) -> None:
-    """Publish realistic readings for N patients through the real hub publishing code."""
+    """Publish realistic readings for N patients through the real hub publishing code.
+
+    Exits 0 when stopped (or, with --rounds and --drain, once every reading is confirmed by
+    the server); 1 if --drain ran out with readings unconfirmed; 70 if a hub loop failed."""
     from gateway.mqtt.session import BrokerEndpoint
+    from gateway.outbox import ResendPolicy
     from gateway.simulator import SimulatedHub, run_simulation
+    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
+    from gateway.wire.messages import Reading
 
     creds = [line.split() for line in credentials.read_text().splitlines() if line.strip()]
     if len(creds) < patients:
         typer.echo(f"error: {credentials} has {len(creds)} hub(s), {patients} requested", err=True)
         raise typer.Exit(2)
+    supervisor = Supervisor()
     hubs = [
-        SimulatedHub(hub_id, BrokerEndpoint(host, port, ca_file, hub_id, password), state_dir)
+        SimulatedHub(
+            hub_id,
+            BrokerEndpoint(host, port, ca_file, hub_id, password),
+            state_dir,
+            resend=ResendPolicy(first_s=receipt_timeout),
+            supervisor=supervisor,
+        )
         for hub_id, password in creds[:patients]
     ]
     stop = threading.Event()
+    supervisor.on_failure(stop.set)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    journal_file = journal.open("a", buffering=1) if journal is not None else None
+
+    def taken(hub: SimulatedHub, reading: Reading) -> None:
+        if journal_file is not None:
+            journal_file.write(f"{hub.hub_id} {reading.reading_id}\n")
+            journal_file.flush()
+            os.fsync(journal_file.fileno())
+
     for hub in hubs:
         hub.start()
     typer.echo(f"simulating {patients} patient(s), a reading each every {interval:g}s; Ctrl-C to stop")
+    drained = True
     try:
-        sent = run_simulation(hubs, interval=interval, stop=stop, seed=seed)
+        sent = run_simulation(hubs, interval=interval, stop=stop, seed=seed, rounds=rounds, taken=taken)
+        if drain and not stop.is_set():
+            typer.echo(f"waiting up to {drain:g}s for the server to confirm every reading")
+            drained = all(hub.wait_delivered(drain) for hub in hubs)
     finally:
         for hub in hubs:
             hub.stop()
+        if journal_file is not None:
+            journal_file.close()
     typer.echo(f"simulator stopped after {sent} reading(s)")
+    if supervisor.failed.is_set():
+        typer.echo(f"error: a hub loop failed: {supervisor.reason}", err=True)
+        raise typer.Exit(EXIT_LOOP_FAILED)
+    if not drained:
+        typer.echo(
+            "error: some readings were not confirmed by the server in time; they stay in the outboxes",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command("new-password")
@@ -117,10 +175,12 @@ def run(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
 
     _load_config_or_exit(config)
     try:
-        run_hub_process(config)
+        status = run_hub_process(config)
     except (ConfigError, CatalogueError, ScannerError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -47,6 +48,19 @@ class HubConfig(BaseModel):
         default=None,
         description="household IANA time zone, e.g. Europe/London, for device clocks (default: the system's)",
     )
+    receipt_timeout_s: float = Field(
+        default=60.0,
+        ge=5,
+        le=3600,
+        description="send a reading again if the server has not confirmed it this long after the broker took it",
+    )
+    rescue_dir: Path | None = Field(
+        default=None,
+        description=(
+            "where readings held in memory go when the outbox disk is full and the hub stops "
+            "(default: systemd's RUNTIME_DIRECTORY, else /run/carewatch-hub: RAM, not the SD card)"
+        ),
+    )
 
     @property
     def outbox_path(self) -> Path:
@@ -59,6 +73,14 @@ class HubConfig(BaseModel):
     @property
     def seen_readings_path(self) -> Path:
         return self.state_dir / "seen-readings.sqlite3"
+
+    @property
+    def rescue_dirs(self) -> list[Path]:
+        """Where held readings may be rescued to, best first: RAM, then the state directory
+        (useful when the outbox failed for another reason than space)."""
+        runtime = os.environ.get("RUNTIME_DIRECTORY")
+        first = self.rescue_dir or (Path(runtime.split(":")[0]) if runtime else Path("/run/carewatch-hub"))
+        return [first, self.state_dir / "rescued"]
 
     def household_tz(self) -> tzinfo:
         """The zone device clocks are set in and their naive timestamps are read in."""

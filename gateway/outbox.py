@@ -1,23 +1,36 @@
-"""The hub's durable outbox: a reading is on disk before anything else happens to it.
+"""The hub's durable outbox: a reading is on disk before anything else happens to it, and
+leaves only when the *server* says it holds it.
 
-A reading leaves the outbox only when the broker has acknowledged (PUBACK, success) the
-batch that carried it. Power cuts, broker outages and weeks offline therefore lose
-nothing: the SQLite file (WAL, ``synchronous=FULL``) is the queue. Delivery is
+The broker's PUBACK is only a transport step: a broker that crashes before its next autosave,
+or loses a session, can drop a message it acknowledged. So a row is marked *sent* when the
+broker takes it, and deleted only when a ``ReadingReceipt`` from the ingest names its reading
+(stored, already stored, or refused and kept as a dead letter: in every case the server has
+it). What stays unconfirmed is sent again: after every reconnection, and on a timer that
+backs off per row. Power cuts, broker outages, lost sessions and weeks offline therefore
+lose nothing: the SQLite file (WAL, ``synchronous=FULL``) is the queue. Delivery is
 at-least-once; the server deduplicates on ``reading_id``.
+
+A row that cannot be read back (a corrupt body) is moved to ``quarantine`` with the reason
+instead of stopping the publisher: one bad row must not hold back every reading behind it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.wire.messages import Reading
+from pydantic import ValidationError
+
+from gateway.supervision import Supervisor
+from gateway.wire.messages import Reading, printable_line, summarise_validation
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +43,23 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts     INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT
 );
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq             INTEGER PRIMARY KEY,
+    reading_id      TEXT,
+    body            BLOB NOT NULL,
+    reason          TEXT NOT NULL,
+    quarantined_at  TEXT NOT NULL
+);
 """
+# Added after the first release; an existing hub's file gains them on start-up.
+_ADDED_COLUMNS = (
+    ("sends", "INTEGER NOT NULL DEFAULT 0"),  # publishes the broker took
+    ("sent_at", "REAL"),  # when the last of them was (unix time); NULL: never sent
+    ("due_at", "REAL NOT NULL DEFAULT 0"),  # when to (re)send it if no receipt came
+)
+#: The WAL is cut back to this after a checkpoint, so a full disk that is freed does not
+#: see the journal grow back into the space (SQLite would otherwise keep its high-water mark).
+_JOURNAL_SIZE_LIMIT = 1 << 20
 
 
 class OutboxUnavailable(RuntimeError):
@@ -38,22 +67,57 @@ class OutboxUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class ResendPolicy:
+    """When a reading the broker took but the server has not confirmed is sent again.
+
+    The ingest answers in milliseconds; silence for a minute means the copy was lost (a
+    broker crash) or the ingest is down. Each further resend waits twice as long, up to half
+    an hour, so a long ingest outage queues a few dozen copies per hub at the broker, not
+    thousands; a reconnection makes everything due at once (a restarted broker may have lost
+    what it held)."""
+
+    first_s: float = 60.0
+    max_s: float = 1800.0
+
+    def delay(self, sends: int) -> float:
+        return float(min(self.max_s, self.first_s * 2.0 ** max(0, sends - 1)))
+
+
+@dataclass(frozen=True, slots=True)
 class PendingReading:
     seq: int
     reading: Reading
     attempts: int
+    size: int  # bytes of its JSON, for keeping a batch under the message size limit
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits on the hub, for telemetry and ``carewatch hub status``."""
+
+    depth: int  # every reading not yet confirmed by the server
+    awaiting_receipt: int  # of those, taken by the broker at least once
+    oldest: datetime | None  # when the oldest of them was stored here
+    quarantined: int  # rows that could not be read back, kept aside
 
 
 class Outbox:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, resend: ResendPolicy | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.resend = resend or ResendPolicy()
         self._lock = threading.Lock()
+        self._unreadable: set[int] = set()  # rows that could not even be quarantined (disk full)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA journal_size_limit={_JOURNAL_SIZE_LIMIT}")
             self._db.executescript(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            for name, decl in _ADDED_COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot open outbox {path}: {e}") from e
 
@@ -61,6 +125,22 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+    def _write(self, what: str, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Run one statement over ``rows`` in one transaction; returns rows changed."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = self._db.executemany(sql, rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot {what} in {self.path}: {e}") from e
+        return cur.rowcount
+
+    # -- in --------------------------------------------------------------------------------
     def put(self, reading: Reading) -> bool:
         """Store a reading durably; False if this reading id is already queued."""
         body = reading.model_dump_json(exclude_none=True)
@@ -75,74 +155,187 @@ class Outbox:
             raise OutboxUnavailable(f"cannot store reading {reading.reading_id} in {self.path}: {e}") from e
         return cur.rowcount == 1
 
-    def oldest(self, limit: int) -> list[PendingReading]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, body, attempts FROM outbox ORDER BY seq LIMIT ?", (limit,)
-            ).fetchall()
-        return [
-            PendingReading(seq, Reading.model_validate_json(body), attempts) for seq, body, attempts in rows
-        ]
-
-    def remove(self, seqs: Sequence[int]) -> None:
-        """Forget readings the broker acknowledged."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-            self._db.execute("COMMIT")
-
-    def record_failure(self, seqs: Sequence[int], error: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
-                [(error[:500], s) for s in seqs],
-            )
-            self._db.execute("COMMIT")
-
-    def depth(self) -> int:
-        with self._lock:
-            (n,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
-        return int(n)
-
-    def backlog(self) -> tuple[int, datetime | None]:
-        """How many readings wait, and when the oldest of them was stored (for telemetry)."""
+    # -- out -------------------------------------------------------------------------------
+    def due(self, limit: int, *, now: float | None = None) -> list[PendingReading]:
+        """The oldest readings to send now: never sent, or sent and unconfirmed past their
+        resend time. A row that cannot be read back is quarantined and skipped."""
+        now = time.time() if now is None else now
         try:
             with self._lock:
-                n, oldest = self._db.execute("SELECT count(*), min(enqueued_at) FROM outbox").fetchone()
+                rows = self._db.execute(
+                    "SELECT seq, reading_id, body, attempts FROM outbox WHERE due_at <= ? "
+                    "ORDER BY seq LIMIT ?",
+                    (now, limit + len(self._unreadable)),
+                ).fetchall()
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
-        return int(n), datetime.fromisoformat(oldest) if oldest else None
+        out: list[PendingReading] = []
+        for seq, reading_id, body, attempts in rows:
+            if seq in self._unreadable:
+                continue
+            try:
+                reading = Reading.model_validate_json(body)
+            except ValidationError as e:
+                self._quarantine(seq, reading_id, body, summarise_validation(e, what="stored reading"))
+                continue
+            out.append(PendingReading(seq, reading, attempts, len(body.encode())))
+            if len(out) == limit:
+                break
+        return out
+
+    def _quarantine(self, seq: int, reading_id: str, body: str | bytes, reason: str) -> None:
+        log.error("outbox row %d (reading %s) cannot be read back; quarantined: %s", seq, reading_id, reason)
+        raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
+        at = datetime.now(UTC).isoformat()
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO quarantine (seq, reading_id, body, reason, quarantined_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (seq, reading_id, raw, printable_line(reason, 2000), at),
+                    )
+                    self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as e:
+            # Cannot move it (disk full?): leave it where it is, skip it for this run.
+            log.error("could not quarantine outbox row %d (%s); skipping it until restart", seq, e)
+            self._unreadable.add(seq)
+
+    def mark_sent(self, seqs: Sequence[int], *, now: float | None = None) -> None:
+        """The broker took these; keep them until a receipt, due again after the resend delay."""
+        now = time.time() if now is None else now
+        try:
+            with self._lock:
+                sends = dict(
+                    self._db.execute(
+                        f"SELECT seq, sends FROM outbox WHERE seq IN ({','.join('?' * len(seqs))})",  # noqa: S608
+                        list(seqs),
+                    ).fetchall()
+                )
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
+        self._write(
+            "mark readings sent",
+            "UPDATE outbox SET sends = sends + 1, sent_at = ?, due_at = ?, last_error = NULL WHERE seq = ?",
+            [(now, now + self.resend.delay(sends.get(s, 0) + 1), s) for s in seqs],
+        )
+
+    def confirm(self, reading_ids: Iterable[str]) -> int:
+        """The server holds these readings: forget them. Returns how many were here."""
+        ids = [(str(r),) for r in reading_ids]
+        n = self._write("forget confirmed readings", "DELETE FROM outbox WHERE reading_id = ?", ids)
+        if n and self.depth() == 0:
+            self._checkpoint()
+        return n
+
+    def _checkpoint(self) -> None:
+        """Empty again: fold the WAL into the database and cut it back, so the space a full
+        disk freed is not taken back by the journal."""
+        try:
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:
+            log.warning("outbox checkpoint failed (%s); the journal stays as it is for now", e)
+
+    def make_due_again(self, *, sent_before: float | None = None) -> int:
+        """Every unconfirmed reading the broker took (before ``sent_before``) is due now: after a
+        reconnection the broker may have restarted and lost what it acknowledged."""
+        sent_before = time.time() if sent_before is None else sent_before
+        return self._write(
+            "make unconfirmed readings due",
+            "UPDATE outbox SET due_at = 0 WHERE sends > 0 AND sent_at < ?",
+            [(sent_before,)],
+        )
+
+    def record_failure(self, seqs: Sequence[int], error: str) -> None:
+        self._write(
+            "record a failed publish",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
+            [(error[:500], s) for s in seqs],
+        )
+
+    def next_due_in(self, *, now: float | None = None) -> float | None:
+        """Seconds until the next reading is due (0 if one is due now); None if none waits."""
+        now = time.time() if now is None else now
+        try:
+            with self._lock:
+                (at,) = self._db.execute("SELECT min(due_at) FROM outbox").fetchone()
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
+        return None if at is None else max(0.0, float(at) - now)
+
+    # -- for people ------------------------------------------------------------------------
+    def depth(self) -> int:
+        try:
+            with self._lock:
+                (n,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
+        return int(n)
+
+    def backlog(self) -> Backlog:
+        """How many readings wait, how many of them await a receipt, since when, and how
+        many rows were quarantined (for telemetry)."""
+        try:
+            with self._lock:
+                n, waiting, oldest = self._db.execute(
+                    "SELECT count(*), coalesce(sum(sends > 0), 0), min(enqueued_at) FROM outbox"
+                ).fetchone()
+                (bad,) = self._db.execute("SELECT count(*) FROM quarantine").fetchone()
+        except sqlite3.Error as e:
+            raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
+        return Backlog(int(n), int(waiting), datetime.fromisoformat(oldest) if oldest else None, int(bad))
 
 
 class SpillOver:
     """Hands readings to the outbox; when the outbox cannot take them (disk full, card
-    failing) it holds them in memory and keeps retrying, oldest first.
+    failing) it holds them in memory and keeps retrying, oldest first, for as long as it takes.
 
     By the time the hub has a reading, the device has usually been told it was received and
     may have forgotten it (an A&D cuff deletes what it sent), so refusing it here would lose
-    it for good. Memory is bounded; past the bound the oldest held reading is dropped with
-    an error in the log naming its id, the one place a reading can still be lost, and only
-    after the disk has been failing for thousands of readings.
+    it for good. What memory holds is written to a *rescue file* (on another filesystem: the
+    runtime directory is RAM, which a full SD card does not touch) when the hub stops or
+    when memory is at its bound, and taken back into the outbox when the hub starts again.
     """
 
     def __init__(
-        self, outbox: Outbox, notify: Callable[[], None], *, limit: int = 10_000, retry_s: float = 30.0
+        self,
+        outbox: Outbox,
+        notify: Callable[[], None],
+        *,
+        limit: int = 10_000,
+        retry_s: float = 30.0,
+        rescue_dirs: Sequence[Path] = (),
+        supervisor: Supervisor | None = None,
     ):
         self.outbox = outbox
         self.notify = notify
         self.limit = limit
         self.retry_s = retry_s
+        self.rescue_dirs = list(rescue_dirs)
         self.held: deque[Reading] = deque()
+        self.rescued = 0  # readings written to a rescue file by this process
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = (supervisor or Supervisor()).thread("outbox-spill-over", self._run)
+        self._started = False
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started = True
 
     def __call__(self, reading: Reading) -> None:
         with self._lock:
             self.held.append(reading)
-            if len(self.held) > self.limit:
-                lost = self.held.popleft()
-                log.error("outbox unwritable and memory full: reading %s dropped", lost.reading_id)
+            overflow = [self.held.popleft() for _ in range(len(self.held) - self.limit)]
+        if overflow:
+            self._rescue(overflow, why="memory bound reached")
         self.flush()
 
     def flush(self) -> int:
@@ -154,26 +347,118 @@ class SpillOver:
                     self.outbox.put(self.held[0])
                 except OutboxUnavailable as e:
                     log.error(
-                        "%s; holding %d reading(s) in memory, retrying in %.0fs",
+                        "%s; holding %d reading(s) in memory, retrying every %.0fs",
                         e,
                         len(self.held),
                         self.retry_s,
                     )
-                    self._schedule()
+                    self._wake.set()
                     break
                 self.held.popleft()
                 moved += 1
             left = len(self.held)
         if moved:
+            log.info("%d held reading(s) now in the outbox; %d still held", moved, left)
             self.notify()
         return left
 
-    def _schedule(self) -> None:
-        if self._timer is None or not self._timer.is_alive():
-            self._timer = threading.Timer(self.retry_s, self.flush)
-            self._timer.daemon = True
-            self._timer.start()
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.wait(self.retry_s):
+                return
+            if self.flush() == 0:
+                self._wake.clear()
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        """Stop retrying; a last flush, then whatever is still held goes to a rescue file,
+        and failing that into the log by id: the one way left to find it."""
+        self._stop.set()
+        self._wake.set()
+        if self._started:
+            self._thread.join(5)
+        if self.flush():
+            with self._lock:
+                left = list(self.held)
+                self.held.clear()
+            self._rescue(left, why="hub stopping with the outbox unwritable")
+
+    # -- rescue files ----------------------------------------------------------------------
+    def _rescue_file(self, d: Path) -> Path:
+        return d / f"rescued-{self.outbox.path.stem}.jsonl"
+
+    def _rescue(self, readings: list[Reading], *, why: str) -> None:
+        lines = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in readings).encode()
+        for d in self.rescue_dirs:
+            path = self._rescue_file(d)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                fd = _open_append(path)
+                try:
+                    _write_all(fd, lines)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                log.error("cannot write rescue file %s: %s", path, e)
+                continue
+            self.rescued += len(readings)
+            log.error(
+                "%s: %d reading(s) written to %s, taken back at the next start", why, len(readings), path
+            )
+            return
+        for r in readings:
+            log.critical(
+                "%s and no rescue file could be written: reading %s LOST: %s",
+                why,
+                r.reading_id,
+                r.model_dump_json(),
+            )
+
+    def recover(self) -> int:
+        """Take readings from rescue files (a previous run's) back into the outbox; a file is
+        removed only once everything in it is stored. Returns how many were recovered."""
+        recovered = 0
+        for d in self.rescue_dirs:
+            path = self._rescue_file(d)
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                log.error("cannot read rescue file %s: %s", path, e)
+                continue
+            readings, unreadable = [], 0
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    readings.append(Reading.model_validate_json(line))
+                except ValidationError as e:
+                    unreadable += 1
+                    log.error("rescue file %s line %d unreadable: %s", path, n, e)
+            try:
+                for r in readings:
+                    self.outbox.put(r)
+            except OutboxUnavailable as e:
+                log.error("rescue file %s kept for the next start: %s", path, e)
+                continue
+            if unreadable:  # kept aside whole, as the outbox keeps rows it cannot read
+                path.rename(path.with_suffix(".unreadable"))
+            else:
+                path.unlink()
+            recovered += len(readings)
+            log.warning("recovered %d reading(s) from rescue file %s", len(readings), path)
+        if recovered:
+            self.notify()
+        return recovered
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)

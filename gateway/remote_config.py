@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from gateway.atomic_file import write_json
 from gateway.ble.allowlist import Allowlist
-from gateway.wire.messages import RemoteConfig, summarise_validation
+from gateway.wire.messages import RemoteConfig, printable_line, summarise_validation
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RemoteConfigApplier:
         )
 
     def _refuse(self, reason: str) -> None:
-        self.error = reason[:300]
+        self.error = printable_line(reason)
         log.error("refused a configuration from the server: %s", reason)
 
     def _record(self, version: int) -> None:

@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,9 @@ from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, ResendPolicy, SpillOver
 from gateway.reading_builder import build_reading
+from gateway.supervision import Supervisor
 from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
@@ -39,7 +40,7 @@ SIM_DEVICES: dict[ReadingKind, DeviceIdentity] = {
 
 
 class SimulatedHub:
-    """One patient's hub: outbox → MQTT session → broker."""
+    """One patient's hub: spill-over → outbox → MQTT session → broker, receipts back."""
 
     def __init__(
         self,
@@ -49,11 +50,24 @@ class SimulatedHub:
         *,
         batch_size: int = 50,
         telemetry_interval_s: float = DEFAULT_INTERVAL_S,
+        resend: ResendPolicy | None = None,
+        supervisor: Supervisor | None = None,
+        rescue_dir: Path | None = None,
     ) -> None:
         self.hub_id = hub_id
-        self.outbox = Outbox(state_dir / hub_id / "outbox.sqlite3")
-        self.session = MqttSession(endpoint, client_id=f"hub-{hub_id}", software="carewatch-simulator")
-        self.publisher = OutboxPublisher(self.outbox, self.session, hub_id, batch_size=batch_size)
+        self.supervisor = supervisor or Supervisor()
+        self.outbox = Outbox(state_dir / hub_id / "outbox.sqlite3", resend=resend)
+        self.session = MqttSession(endpoint, software="carewatch-simulator")
+        self.publisher = OutboxPublisher(
+            self.outbox, self.session, hub_id, batch_size=batch_size, supervisor=self.supervisor
+        )
+        self.spill = SpillOver(
+            self.outbox,
+            self.publisher.notify,
+            retry_s=5.0,
+            rescue_dirs=[rescue_dir or state_dir / hub_id / "rescued"],
+            supervisor=self.supervisor,
+        )
         # A simulated hub takes the server's configuration like a real one, into its own
         # allowlist, so technicians' pairing can be tried end to end without a radio.
         self.allowlist = Allowlist(state_dir / hub_id / "paired-devices.json")
@@ -65,6 +79,7 @@ class SimulatedHub:
             state_dir / hub_id,
             software="carewatch-simulator",
             interval_s=telemetry_interval_s,
+            spill=self.spill,
             devices=self._devices,
         )
         self._sent: dict[ReadingKind, int] = {}
@@ -76,6 +91,7 @@ class SimulatedHub:
         ]
 
     def start(self, wait: float = 10.0) -> None:
+        self.spill.recover()
         self.session.start()
         if not self.session.wait_connected(wait):
             log.warning(
@@ -84,6 +100,7 @@ class SimulatedHub:
                 self.session.last_connect_error or "no answer",
             )
         self.publisher.start()
+        self.spill.start()
         self.telemetry.start()
 
     def send(
@@ -101,23 +118,34 @@ class SimulatedHub:
         return reading
 
     def send_reading(self, reading: Reading) -> None:
-        self.outbox.put(reading)
+        """Hand a reading to the hub as a device session does (through the spill-over, so a
+        full disk is held in memory exactly as on a real hub)."""
+        self.spill(reading)
         self._sent[reading.kind] = self._sent.get(reading.kind, 0) + 1
-        self.publisher.notify()
 
     def wait_delivered(self, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.outbox.depth() == 0:
-                return True
-            time.sleep(0.05)
-        return False
+        """Until the server has confirmed every reading (nothing held, nothing in the outbox)."""
+        return _wait(lambda: not self.spill.held and self.outbox.depth() == 0, timeout)
+
+    def wait_published(self, timeout: float = 15.0) -> bool:
+        """Until the broker has taken every reading (the server may not have confirmed them)."""
+        return _wait(lambda: not self.spill.held and not self.outbox.due(1), timeout)
 
     def stop(self) -> None:
         self.telemetry.stop()
         self.publisher.stop()
+        self.spill.close()
         self.session.stop()
         self.outbox.close()
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
 
 
 @dataclass(frozen=True)
@@ -172,19 +200,28 @@ def run_simulation(
     stop: threading.Event,
     seed: int | None = None,
     deterioration_rate: float = 0.1,
+    rounds: int | None = None,
+    taken: Callable[[SimulatedHub, Reading], None] | None = None,
 ) -> int:
-    """Every ``interval`` seconds each patient takes one reading; returns how many were sent."""
+    """Every ``interval`` seconds each patient takes one reading, for ``rounds`` rounds (or
+    until ``stop``); ``taken`` hears of each reading once the hub holds it. Returns how many
+    were sent."""
     rng = random.Random(seed)
     kinds = list(SIM_DEVICES)
     sent = 0
-    while not stop.is_set():
+    done = 0
+    while not stop.is_set() and (rounds is None or done < rounds):
         for i, hub in enumerate(hubs):
             kind = rng.choice(kinds)
             values = simulated_values(
                 PERSONAS[i % len(PERSONAS)], kind, rng, rng.random() < deterioration_rate
             )
-            hub.send(kind, values)
+            reading = hub.send(kind, values)
+            if taken is not None:
+                taken(hub, reading)
             sent += 1
-        log.info("simulator: %d reading(s) sent so far", sent)
+        done += 1
+        if done % 10 == 0 or rounds is None:
+            log.info("simulator: %d reading(s) sent so far", sent)
         stop.wait(interval)
     return sent

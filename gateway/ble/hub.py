@@ -37,7 +37,7 @@ from gateway.ble.session import (
     utc_now,
 )
 from gateway.catalogue import Catalogue
-from gateway.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry
+from gateway.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry, printable_line
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class DeviceLoop:
                 report = await self._session(sighting)
             except DeviceSessionError as e:
                 self.stats.failures += 1
-                self.stats.last_error = str(e)[:200]
+                self.stats.last_error = printable_line(str(e), 200)
                 self.hub.session_ended()
                 log.warning("%s; next try on its next advertisement after %.0fs", e, backoff)
                 self._not_before = time.monotonic() + backoff
@@ -266,26 +266,31 @@ class BleHub:
 
 
 # -- the process: config → outbox, MQTT, BLE --------------------------------------------------------
-def run_hub_process(config_path: Path) -> None:
-    """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop."""
+def run_hub_process(config_path: Path) -> int:
+    """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop. Returns the
+    exit status: 0 after a requested stop, ``EXIT_LOOP_FAILED`` if a loop failed (so systemd
+    restarts the hub; the outbox and the rescue files carry every reading across)."""
     from gateway.catalogue import load_catalogue
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
     from gateway.mqtt.telemetry import attach_telemetry_and_config
-    from gateway.outbox import Outbox, SpillOver
+    from gateway.outbox import Outbox, ResendPolicy, SpillOver
+    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
 
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)
-    outbox = Outbox(cfg.outbox_path)
+    supervisor = Supervisor()
+    outbox = Outbox(cfg.outbox_path, resend=ResendPolicy(first_s=cfg.receipt_timeout_s))
     seen = SeenReadings(cfg.seen_readings_path)
     allowlist = Allowlist(cfg.allowlist_path)
     endpoint = BrokerEndpoint(
         cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
     )
-    mqtt = MqttSession(endpoint, client_id=f"hub-{cfg.hub_id}", software="carewatch-hub")
-    publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size)
-    spill = SpillOver(outbox, publisher.notify)
+    mqtt = MqttSession(endpoint, software="carewatch-hub")
+    publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
+    spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
+    spill.recover()
     hub = BleHub(
         catalogue=catalogue,
         allowlist=allowlist,
@@ -308,12 +313,18 @@ def run_hub_process(config_path: Path) -> None:
     hub.on_session_end = telemetry.poke
     mqtt.start()
     publisher.start()
+    spill.start()
     telemetry.start()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, hub.stop)
+
+        def stop_from_another_thread() -> None:
+            loop.call_soon_threadsafe(hub.stop)
+
+        supervisor.on_failure(stop_from_another_thread)
         await hub.run()
 
     try:
@@ -325,3 +336,7 @@ def run_hub_process(config_path: Path) -> None:
         mqtt.stop()
         seen.close()
         outbox.close()
+    if supervisor.failed.is_set():
+        log.critical("hub stopped because a loop failed (%s); exiting for a restart", supervisor.reason)
+        return EXIT_LOOP_FAILED
+    return 0

@@ -1,21 +1,56 @@
-"""Drain the outbox into ``readings`` batches; delete only what the broker acknowledged."""
+"""Drain the outbox into ``readings`` batches; forget a reading only on the server's receipt.
+
+Two conversations with the broker: batches out (QoS 1, the broker's PUBACK marks them
+*sent*), receipts in (the ingest's ``ReadingReceipt`` on this hub's ``receipts`` topic
+deletes them). A reading the broker took but no receipt named is sent again after every
+reconnection and when its resend time comes (``outbox.ResendPolicy``); the server
+deduplicates. The loop handles what it knows (the broker refusing or not answering, the
+outbox file failing) and leaves everything else to its ``Supervisor``: a bug fails the
+process, which its supervisor restarts, rather than a publisher thread dying unseen while the
+radio keeps storing readings.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+
+from pydantic import ValidationError
 
 from gateway.mqtt.session import MqttSession, PublishFailed
-from gateway.outbox import Outbox
-from gateway.wire.messages import ReadingBatch, utcnow
+from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
+from gateway.supervision import Supervisor
+from gateway.wire.messages import (
+    MAX_MESSAGE_BYTES,
+    ReadingBatch,
+    ReadingReceipt,
+    ReceiptEntry,
+    ReceiptOutcome,
+    summarise_validation,
+    utcnow,
+)
 from gateway.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
 
+#: Room for the batch's own fields around its readings.
+_BATCH_OVERHEAD = 512
+
+
+def fit_batch(pending: list[PendingReading], max_bytes: int = MAX_MESSAGE_BYTES) -> list[PendingReading]:
+    """The longest prefix of ``pending`` whose batch stays under ``max_bytes`` (at least one)."""
+    total = _BATCH_OVERHEAD
+    for n, p in enumerate(pending):
+        total += p.size + 1
+        if total > max_bytes and n > 0:
+            return pending[:n]
+    return pending
+
 
 class OutboxPublisher:
-    """A background thread that keeps the outbox empty whenever the broker is reachable."""
+    """A background thread that keeps the outbox moving whenever the broker is reachable."""
 
     def __init__(
         self,
@@ -25,6 +60,7 @@ class OutboxPublisher:
         *,
         batch_size: int = 50,
         max_backoff: float = 60.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.outbox = outbox
         self.session = session
@@ -32,10 +68,17 @@ class OutboxPublisher:
         self.topic = topic(hub_id, Channel.READINGS)
         self.batch_size = batch_size
         self.max_backoff = max_backoff
+        self.supervisor = supervisor or Supervisor()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
-        self.published = 0
+        self._thread = self.supervisor.thread("outbox-publisher", self._run)
+        self.published = 0  # readings the broker took (counting resends)
+        self.confirmed = 0  # readings the server confirmed
+        #: Called (on paho's thread) with each receipt's entries: the patient's "your nurse's
+        #: system has your reading" hangs here.
+        self.on_receipt: Callable[[list[ReceiptEntry]], None] | None = None
+        session.subscribe(topic(hub_id, Channel.RECEIPTS), self._on_receipt)
+        session.on_connected(self._on_reconnected)
 
     def start(self) -> None:
         self._thread.start()
@@ -47,11 +90,55 @@ class OutboxPublisher:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
+    # -- receipts (paho's network thread) ----------------------------------------------------
+    def _on_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = ReadingReceipt.model_validate_json(payload)
+        except ValidationError as e:
+            log.warning("ignoring an unreadable receipt: %s", summarise_validation(e, what="receipt"))
+            return
+        if receipt.hub_id != self.hub_id:
+            log.warning("ignoring a receipt addressed to hub %r", receipt.hub_id)
+            return
+        for entry in receipt.readings:
+            if entry.outcome is ReceiptOutcome.REFUSED:
+                log.warning(
+                    "the server refused reading %s and keeps it for review: %s",
+                    entry.reading_id,
+                    entry.reason,
+                )
+        try:
+            n = self.outbox.confirm(str(e.reading_id) for e in receipt.readings)
+        except OutboxUnavailable as e:
+            # Kept; the next copy is confirmed again. Harmless, but worth saying.
+            log.error("receipt for %d reading(s) not applied: %s", len(receipt.readings), e)
+            return
+        self.confirmed += n
+        log.info("server confirmed %d reading(s) of batch %s", n, receipt.batch_id)
+        if self.on_receipt is not None:
+            self.on_receipt(list(receipt.readings))
+        self._wake.set()
+
+    def _on_reconnected(self) -> None:
+        # A restarted broker may have lost what it acknowledged: everything unconfirmed is due.
+        try:
+            n = self.outbox.make_due_again()
+        except OutboxUnavailable as e:
+            log.error("after reconnecting: %s", e)
+            return
+        if n:
+            log.info("reconnected: %d unconfirmed reading(s) will be sent again", n)
+        self._wake.set()
+
+    # -- sending ---------------------------------------------------------------------------
     def flush_once(self) -> int:
-        """Send one batch; return how many readings the broker took. Raises PublishFailed."""
-        pending = self.outbox.oldest(self.batch_size)
+        """Send one batch of what is due; return how many readings the broker took.
+
+        Raises ``PublishFailed`` (kept, retried) or ``OutboxUnavailable``."""
+        pending = fit_batch(self.outbox.due(self.batch_size))
         if not pending:
             return 0
         batch = ReadingBatch(
@@ -63,9 +150,11 @@ class OutboxPublisher:
         except PublishFailed as e:
             self.outbox.record_failure(seqs, str(e))
             raise
-        self.outbox.remove(seqs)
+        self.outbox.mark_sent(seqs)
         self.published += len(seqs)
-        log.info("published batch %s with %d reading(s)", batch.batch_id, len(seqs))
+        log.info(
+            "published batch %s with %d reading(s); awaiting the server's receipt", batch.batch_id, len(seqs)
+        )
         return len(seqs)
 
     def _run(self) -> None:
@@ -75,12 +164,21 @@ class OutboxPublisher:
                 continue
             try:
                 sent = self.flush_once()
-            except PublishFailed as e:
+            except (PublishFailed, OutboxUnavailable) as e:
                 log.warning("batch not delivered (%s); kept in the outbox, retrying in %.0fs", e, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 1.0
             if sent == 0:
-                self._wake.wait(timeout=5.0)
-                self._wake.clear()
+                self._idle()
+
+    def _idle(self) -> None:
+        """Sleep until something is due, new arrives, or a receipt comes (at most 5 s)."""
+        try:
+            due_in = self.outbox.next_due_in()
+        except OutboxUnavailable:  # fails again, and is reported, in the next flush
+            due_in = None
+        # Something due that was not sent is a row skipped as unreadable: do not spin on it.
+        self._wake.wait(timeout=1.0 if not due_in else min(5.0, due_in))
+        self._wake.clear()

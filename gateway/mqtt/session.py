@@ -2,8 +2,9 @@
 
 Why v5: with 3.1.1 Mosquitto acknowledges a publish the ACL refused and drops it silently;
 v5 returns "Not authorized" in the PUBACK, so the hub knows and keeps the reading.
-The session is persistent (clean_start False, long expiry) so commands queued for the hub
-while it was offline arrive when it returns; ``status`` is retained with a last will of
+The session is persistent (clean_start False, long expiry) so receipts and commands queued
+for the hub while it was offline arrive when it returns; the client id is the hub id, the
+only one the broker lets this hub's password use, so no other client can take this session; ``status`` is retained with a last will of
 "offline" so the server can tell a silent hub from a quiet patient.
 """
 
@@ -63,13 +64,16 @@ def tls_client(endpoint: BrokerEndpoint, client_id: str, *, manual_ack: bool = F
 class MqttSession:
     """A paho client with TLS, a last will, and publish-and-wait-for-PUBACK."""
 
-    def __init__(self, endpoint: BrokerEndpoint, client_id: str, *, software: str = "carewatch") -> None:
+    def __init__(
+        self, endpoint: BrokerEndpoint, client_id: str | None = None, *, software: str = "carewatch"
+    ) -> None:
         self.endpoint = endpoint
         self.connected = threading.Event()
         self._acks: dict[int, ReasonCode] = {}
         self._ack_cv = threading.Condition()
         self._software = software
-        self.client = tls_client(endpoint, client_id)
+        # The broker binds each identity to one client id: the hub's is its user name.
+        self.client = tls_client(endpoint, client_id or endpoint.username)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         self.status_topic = topic(endpoint.username, Channel.STATUS)
         self.client.will_set(
@@ -84,13 +88,20 @@ class MqttSession:
         self.client.on_message = self._on_message
         self.last_connect_error: str | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self._on_connected: list[Callable[[], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def subscribe(self, topic_name: str, handler: Callable[[bytes], None]) -> None:
-        """Hear ``topic_name`` at QoS 1 on every (re)connection; call before ``start``.
+        """Hear ``topic_name`` at QoS 1 on every (re)connection (now, too, if connected).
 
         ``handler`` runs on paho's network thread and must not block for long."""
         self._handlers[topic_name] = handler
+        if self.connected.is_set():
+            self.client.subscribe(topic_name, qos=1)
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after every successful (re)connection, on paho's network thread."""
+        self._on_connected.append(callback)
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -115,7 +126,10 @@ class MqttSession:
                 qos=1,
                 retain=True,
             )
-            info.wait_for_publish(timeout=2)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError) as e:  # the connection went first; the will says it
+                log.info("offline status not sent (%s); the broker's last will says it instead", e)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -136,6 +150,11 @@ class MqttSession:
         if self._handlers:
             client.subscribe([(t, 1) for t in self._handlers])
         self.connected.set()
+        for callback in self._on_connected:
+            try:
+                callback()
+            except Exception:  # must not kill paho's network thread; logged with its trace
+                log.exception("reconnection callback failed")
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object

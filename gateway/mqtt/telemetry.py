@@ -20,7 +20,7 @@ from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
 from gateway.remote_config import RemoteConfigApplier
-from gateway.wire.messages import DeviceTelemetry, HubTelemetry, utcnow
+from gateway.wire.messages import DeviceTelemetry, HubTelemetry, printable_line, utcnow
 from gateway.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,11 @@ class HubHealth:
         self._started = time.monotonic()
 
     def snapshot(self) -> HubTelemetry:
-        depth, oldest, error = 0, None, None
+        backlog, error = None, None
         try:
-            depth, oldest = self.outbox.backlog()
+            backlog = self.outbox.backlog()
         except OutboxUnavailable as e:
-            error = str(e)[:300]
+            error = printable_line(str(e))
         try:
             free: int | None = shutil.disk_usage(self.outbox.path.parent).free
         except OSError:
@@ -64,9 +64,11 @@ class HubHealth:
             at=utcnow(),
             software=self.software,
             uptime_s=int(time.monotonic() - self._started),
-            outbox_depth=depth,
+            outbox_depth=backlog.depth if backlog else 0,
+            awaiting_receipt=backlog.awaiting_receipt if backlog else 0,
+            quarantined=backlog.quarantined if backlog else 0,
             outbox_error=error,
-            oldest_unsent_at=oldest,
+            oldest_unsent_at=backlog.oldest if backlog else None,
             held_in_memory=len(self.spill.held) if self.spill is not None else 0,
             disk_free_bytes=free,
             devices=self.devices() if self.devices is not None else [],

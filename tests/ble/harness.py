@@ -52,7 +52,7 @@ class RunningHub:
     clock_reads: list[datetime]
 
     def readings(self) -> list[Reading]:
-        return [p.reading for p in self.outbox.oldest(1000)]
+        return [p.reading for p in self.outbox.due(1000)]
 
     async def wait_for_readings(self, count: int, timeout: float) -> list[Reading]:
         deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from gateway.mqtt.telemetry import HubHealth
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
 from server.hub_attention import HubState, attention
+from tests.fixtures.server import wait_for
 from tests.support.readings import hub_weight
 
 
@@ -68,7 +70,48 @@ def test_readings_survive_a_full_disk_and_arrive_in_order(tiny_disk: Path) -> No
 
     filler.unlink()  # the technician frees space (or the log rotation does)
     assert spill.flush() == 0
-    assert [p.reading for p in outbox.oldest(100)] == [first, *later]
+    assert [p.reading for p in outbox.due(100)] == [first, *later]
     assert notified
     spill.close()
     outbox.close()
+
+
+def test_the_spill_over_keeps_retrying_until_the_disk_is_freed(tiny_disk: Path) -> None:
+    """It once gave up after one failed timed retry, so a long full disk lost readings."""
+    outbox = Outbox(tiny_disk / "outbox.sqlite3")
+    spill = SpillOver(outbox, lambda: None, retry_s=0.2)
+    spill.start()
+    filler = fill(tiny_disk)
+    readings = [hub_weight(80.0 + i / 10) for i in range(5)]
+    for r in readings:
+        spill(r)
+    time.sleep(1.5)  # several retries fail
+    assert len(spill.held) == 5
+    filler.unlink()
+    wait_for(lambda: not spill.held, 10, "the held readings to reach the outbox")
+    assert [p.reading for p in outbox.due(100)] == readings
+    spill.close()
+    outbox.close()
+
+
+def test_readings_held_when_the_hub_stops_are_rescued_and_taken_back(tiny_disk: Path, tmp_path: Path) -> None:
+    """They once vanished without a log line. The rescue file lives on another filesystem
+    (the runtime directory, RAM on a hub) and comes back into the outbox at the next start."""
+    rescue = tmp_path / "run"
+    outbox = Outbox(tiny_disk / "outbox.sqlite3")
+    spill = SpillOver(outbox, lambda: None, retry_s=3600, rescue_dirs=[tiny_disk / "rescue", rescue])
+    filler = fill(tiny_disk)
+    readings = [hub_weight(81.0 + i / 10) for i in range(6)]
+    for r in readings:
+        spill(r)
+    spill.close()  # the hub stops with the disk still full
+    assert spill.rescued == 6
+    outbox.close()
+    filler.unlink()
+
+    again = Outbox(tiny_disk / "outbox.sqlite3")
+    respawned = SpillOver(again, lambda: None, rescue_dirs=[tiny_disk / "rescue", rescue])
+    assert respawned.recover() == 6
+    assert [p.reading for p in again.due(100)] == readings
+    assert not list(rescue.iterdir())  # taken back, so not recovered twice
+    again.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import queue
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +16,19 @@ from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Reading, ReadingBatch
+from gateway.wire.messages import (
+    DeviceIdentity,
+    Reading,
+    ReadingBatch,
+    ReadingReceipt,
+    ReceiptEntry,
+    ReceiptOutcome,
+)
 from gateway.wire.topics import Channel, topic
 from gateway.wire.vocabulary import Measure, ReadingKind
+from server.local_services.mosquitto import LocalMosquitto
 from tests.fixtures.broker import Listener
+from tests.fixtures.server import wait_for
 
 DEVICE = DeviceIdentity(address="sim:bp-1", model="sim-bp")
 
@@ -32,14 +43,22 @@ def bp(sys: float, dia: float) -> Reading:
 
 
 def session(ep: BrokerEndpoint) -> MqttSession:
-    s = MqttSession(ep, client_id=f"hub-{ep.username}")
+    s = MqttSession(ep)
     s.start()
     assert s.wait_connected(10), s.last_connect_error
     return s
 
 
-def test_outbox_batches_reach_the_broker_and_leave_the_outbox(
-    tmp_path: Path, hub_endpoint: Callable[[str], BrokerEndpoint], listen: Callable[[str], Listener]
+def receipt(hub_id: str, readings: list[Reading], outcome: ReceiptOutcome = ReceiptOutcome.STORED) -> bytes:
+    entries = [ReceiptEntry(reading_id=r.reading_id, outcome=outcome) for r in readings]
+    return ReadingReceipt(hub_id=hub_id, at=datetime.now(UTC), readings=entries).to_json()
+
+
+def test_outbox_batches_reach_the_broker_and_leave_the_outbox_only_on_the_servers_receipt(
+    tmp_path: Path,
+    broker: LocalMosquitto,
+    hub_endpoint: Callable[[str], BrokerEndpoint],
+    listen: Callable[[str], Listener],
 ) -> None:
     ep = hub_endpoint("hub-pub-a")
     lst = listen(topic("hub-pub-a", Channel.READINGS))
@@ -48,15 +67,31 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox(
     for r in readings:
         assert outbox.put(r)
     assert not outbox.put(readings[0])  # same reading id queued once
-    s = session(ep)
+    s = MqttSession(ep)
     pub = OutboxPublisher(outbox, s, "hub-pub-a", batch_size=2)
+    s.start()
+    assert s.wait_connected(10)
+    server = MqttSession(broker.add_ingest(f"ingest-pub-{uuid.uuid4().hex[:6]}"))
+    server.start()
+    assert server.wait_connected(10)
     try:
         assert pub.flush_once() == 2
         assert pub.flush_once() == 1
-        assert outbox.depth() == 0
+        assert pub.flush_once() == 0  # all sent...
+        assert (outbox.depth(), outbox.backlog().awaiting_receipt) == (3, 3)  # ...none confirmed
         got = [ReadingBatch.model_validate_json(lst.get()[1]) for _ in range(2)]
+        # A receipt naming another hub is not this hub's business.
+        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-b", readings))
+        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-a", readings[:2]))
+        wait_for(lambda: outbox.depth() == 1, what="the receipt to reach the hub")
+        time.sleep(0.3)
+        assert pub.confirmed == 2
+        refused = receipt("hub-pub-a", readings[2:], ReceiptOutcome.REFUSED)  # kept by the server
+        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), refused)
+        wait_for(lambda: outbox.depth() == 0, what="the second receipt")
     finally:
         s.stop()
+        server.stop()
     ids = [r.reading_id for b in got for r in b.readings]
     assert ids == [r.reading_id for r in readings]
 
