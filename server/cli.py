@@ -23,9 +23,13 @@ hub_app = typer.Typer(
     help="Hubs: register, assign to a patient, issue MQTT credentials.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Users of the API and pages.", no_args_is_help=True)
+broker_app = typer.Typer(
+    help="The MQTT broker's identities and roles (Mosquitto dynamic-security plugin).", no_args_is_help=True
+)
 app.add_typer(patient_app, name="patient")
 app.add_typer(hub_app, name="hub")
 app.add_typer(user_app, name="user")
+app.add_typer(broker_app, name="broker")
 
 ACTOR = "cli"
 
@@ -72,7 +76,11 @@ def api(
 
 @app.command()
 def ingest() -> None:
-    """Run the MQTT ingest worker until SIGTERM/Ctrl-C."""
+    """Run the MQTT ingest worker until SIGTERM/Ctrl-C.
+
+    Exits 70 if its loop fails, so systemd restarts it; every message not yet acknowledged is
+    delivered again by the broker."""
+    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
     from server.ingest.processor import IngestProcessor
     from server.ingest.worker import IngestWorker
     from server.settings import ServerSettings
@@ -87,14 +95,26 @@ def ingest() -> None:
         store.ensure_database()
     except Exception as e:  # noqa: BLE001 - the worker retries writes; say so and go on
         typer.echo(f"warning: could not prepare InfluxDB yet ({e}); will retry on first write", err=True)
-    worker = IngestWorker(settings.mqtt.endpoint(), IngestProcessor(db, store, tz=settings.zone))
+    try:
+        endpoint = settings.mqtt.ingest_endpoint()
+    except OSError as e:
+        raise _fail(f"cannot read the ingest's MQTT password file: {e}") from None
+    supervisor = Supervisor()
+    worker = IngestWorker(endpoint, IngestProcessor(db, store, tz=settings.zone), supervisor=supervisor)
     stop = threading.Event()
+    supervisor.on_failure(stop.set)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker.start()
-    typer.echo(f"ingest worker running against {settings.mqtt.host}:{settings.mqtt.port}; Ctrl-C to stop")
+    typer.echo(
+        f"ingest worker running against {settings.mqtt.host}:{settings.mqtt.port} "
+        f"as {endpoint.username}; Ctrl-C to stop"
+    )
     stop.wait()
     worker.stop()
+    if supervisor.failed.is_set():
+        typer.echo(f"error: ingest stopped because its loop failed: {supervisor.reason}", err=True)
+        raise typer.Exit(EXIT_LOOP_FAILED)
     typer.echo(f"ingest worker stopped after {worker.processed} message(s)")
 
 
@@ -141,30 +161,152 @@ def patient_add(
 def hub_add(
     hub_id: Annotated[str, typer.Argument(help="hub id = its MQTT user name, e.g. hub-0042")],
     patient: Annotated[str | None, typer.Option(help="assign to this patient from now")] = None,
-    passwd_file: Annotated[
-        Path | None, typer.Option(help="Mosquitto password file to add the hub's credentials to")
+    password_out: Annotated[
+        Path | None,
+        typer.Option(help="write the hub's MQTT password to this file (mode 0600) instead of printing it"),
     ] = None,
 ) -> None:
-    """Register a hub, optionally assign it and issue its MQTT password."""
-    import secrets
-    import subprocess
+    """Register a hub, optionally assign it, and give it its broker identity (live: no reload).
 
-    from server.provisioning import ProvisioningError, add_hub, assign_hub
+    The hub may then connect with its id as user name and client id, and the password shown
+    once here (or written to --password-out), and only publish and hear its own topics."""
+    from server.provisioning import ProvisioningError, add_hub
 
-    db = _db()
     try:
-        add_hub(db, hub_id, actor=ACTOR)
-        if patient:
-            assign_hub(db, hub_id, patient, actor=ACTOR)
+        add_hub(_db(), hub_id, actor=ACTOR, patient_id=patient)
     except ProvisioningError as e:
         raise _fail(str(e)) from None
     typer.echo(f"hub {hub_id} registered" + (f" and assigned to {patient}" if patient else ""))
-    if passwd_file:
-        password = secrets.token_urlsafe(24)
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd_file), hub_id, password], check=True)
-        typer.echo("MQTT password (write it to the hub's password_file, shown only now):")
+    _issue_credentials(hub_id, password_out)
+
+
+def _issue_credentials(hub_id: str, password_out: Path | None) -> None:
+    import os
+
+    from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.broker.dynsec_file import new_password
+    from server.settings import ServerSettings
+    from server.store.models import AuditEvent
+
+    password = new_password()
+    try:
+        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
+            admin.add_hub(hub_id, password)
+    except (BrokerAdminError, OSError) as e:  # OSError: the server's MQTT password file
+        typer.echo(
+            f"error: the hub's broker identity was not issued: {e}\n"
+            f"run `carewatch server hub credentials {hub_id}` when the broker is reachable",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    if password_out is not None:
+        fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        typer.echo(f"MQTT password written to {password_out}: copy it to the hub's password_file")
+    else:
+        typer.echo("MQTT password (write it to the hub's password_file; shown only now):")
         typer.echo(password)
-        typer.echo("then reload the broker: systemctl reload mosquitto")
+    with _db().session() as s:
+        s.add(AuditEvent(actor=ACTOR, action="hub_credentials_issued", target=hub_id))
+    typer.echo("the broker accepts it now; no reload needed")
+
+
+@hub_app.command("credentials")
+def hub_credentials(
+    hub_id: str,
+    password_out: Annotated[
+        Path | None,
+        typer.Option(help="write the new MQTT password to this file (mode 0600) instead of printing it"),
+    ] = None,
+) -> None:
+    """Issue a registered hub a new broker password (after a loss, or to rotate it); the old
+    one stops working at once."""
+    from server.provisioning import hub_exists
+
+    if not hub_exists(_db(), hub_id):
+        raise _fail(f"no hub {hub_id!r}; register it with: carewatch server hub add {hub_id}")
+    _issue_credentials(hub_id, password_out)
+
+
+@hub_app.command("revoke")
+def hub_revoke(hub_id: str) -> None:
+    """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
+    now on and disconnects it if it is connected. `hub credentials` lets it in again."""
+    from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.settings import ServerSettings
+    from server.store.models import AuditEvent
+
+    db = _db()
+    try:
+        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
+            admin.disable(hub_id)
+    except (BrokerAdminError, OSError) as e:
+        raise _fail(f"not revoked: {e}") from None
+    with db.session() as s:
+        s.add(AuditEvent(actor=ACTOR, action="hub_revoked", target=hub_id))
+    typer.echo(f"hub {hub_id} can no longer connect to the broker")
+
+
+@broker_app.command("init")
+def broker_init(
+    dynsec_file: Annotated[
+        Path, typer.Option(help="the plugin's file, as plugin_opt_config_file in mosquitto.conf names it")
+    ] = Path("/var/lib/mosquitto/dynamic-security.json"),
+    secrets_dir: Annotated[
+        Path, typer.Option(help="where the server's two MQTT password files go (mode 0600)")
+    ] = Path("/etc/carewatch"),
+) -> None:
+    """Set up a new broker's security file, before Mosquitto first starts with the plugin:
+    the server's control identity and the ingest worker's, each with a new password."""
+    import os
+
+    from server.broker import dynsec_file as dynsec
+    from server.broker.identities import control_role, ingest_identity, ingest_role, server_identity
+
+    control_pw, ingest_pw = dynsec.new_password(), dynsec.new_password()
+    try:
+        dynsec.write_new(
+            dynsec_file,
+            {server_identity(): control_pw, ingest_identity(): ingest_pw},
+            [control_role(), ingest_role()],
+        )
+    except dynsec.DynsecFileExists as e:
+        raise _fail(f"{e}; nothing changed") from None
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    for name, password in (("mqtt-password", control_pw), ("mqtt-ingest-password", ingest_pw)):
+        fd = os.open(secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    typer.echo(f"wrote {dynsec_file} (make it readable by the mosquitto user only)")
+    typer.echo(
+        f"wrote {secrets_dir / 'mqtt-password'} (API, command line) and {secrets_dir / 'mqtt-ingest-password'}"
+    )
+    typer.echo(
+        "start Mosquitto with deploy/mosquitto/carewatch.conf, then add hubs: carewatch server hub add HUB_ID"
+    )
+
+
+@broker_app.command("sync")
+def broker_sync() -> None:
+    """Bring every role on the broker up to date with this version (e.g. a new channel a hub
+    must hear); passwords are not touched. Safe to run again."""
+    from sqlalchemy import select
+
+    from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.broker.identities import control_role, hub_role, ingest_role
+    from server.settings import ServerSettings
+    from server.store.models import Hub
+
+    with _db().session() as s:
+        hub_ids = list(s.scalars(select(Hub.id)))
+    try:
+        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
+            for role in (control_role(), ingest_role(), *(hub_role(h) for h in hub_ids)):
+                admin.ensure_role(role)
+    except (BrokerAdminError, OSError) as e:
+        raise _fail(f"not synchronised: {e}") from None
+    typer.echo(f"broker roles up to date: the server's two and {len(hub_ids)} hub(s)")
 
 
 @hub_app.command("assign")
@@ -296,10 +438,13 @@ def _replay(letter_ids: list[int]) -> None:
             failed = True
             continue
         r = done.result
-        verdict = f"refused again: {r.dead_letter_reason}" if done.refused_again else "replayed"
+        verdict = f"still refused: {done.still_refused}" if done.still_refused else "replayed"
         typer.echo(
-            f"#{letter_id}: {verdict} (stored {r.stored}, duplicate {r.duplicates}, alerts {len(r.alerts)})"
+            f"#{letter_id}: {verdict} (stored {r.stored}, duplicate {r.duplicates}, "
+            f"refused {r.refused}, alerts {len(r.alerts)})"
         )
+        for reason in r.refusals if not done.still_refused else []:
+            typer.echo(f"    refused: {reason}")
     if failed:
         raise typer.Exit(2)
 

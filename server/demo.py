@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from server.api.auth import Role, create_user, hash_token
 from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import SERVER_USER, LocalMosquitto
+from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import Service, ServiceError, port_open
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
@@ -48,9 +48,7 @@ def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -
             add_patient(db, pid, f"Demo patient {i}", actor="demo")
             add_hub(db, hub_id, actor="demo")
             assign_hub(db, hub_id, pid, actor="demo")
-        password = secrets.token_urlsafe(18)
-        mosq.set_password(hub_id, password)
-        lines.append(f"{hub_id} {password}")
+        lines.append(f"{hub_id} {mosq.add_hub(hub_id).password}")
     creds = state / "sim-hubs.txt"
     creds.touch(mode=0o600)
     creds.write_text("\n".join(lines) + "\n")
@@ -102,11 +100,10 @@ def demo_command(
             store.ensure_database()
         db = Database(sqlite_url(state / "carewatch.sqlite3"))
         db.migrate()
-        server_pw = secrets.token_urlsafe(18)
-        mosq.set_password(SERVER_USER, server_pw)
-        pw_file = state / "server-mqtt-password"
-        pw_file.touch(mode=0o600)
-        pw_file.write_text(server_pw)
+        pw_file = mosq.server_password_file
+        ingest_pw_file = state / "ingest-mqtt-password"
+        ingest_pw_file.touch(mode=0o600)
+        ingest_pw_file.write_text(mosq.add_ingest().password)
         creds, token = _provision(db, mosq, patients, state)
         tech_token = _demo_token(db, DEMO_TECHNICIAN, Role.TECHNICIAN)
         db.dispose()
@@ -119,6 +116,7 @@ def demo_command(
             CAREWATCH_MQTT__PORT=str(mqtt_port),
             CAREWATCH_MQTT__CA_FILE=str(mosq.ca_cert),
             CAREWATCH_MQTT__PASSWORD_FILE=str(pw_file),
+            CAREWATCH_MQTT__INGEST_PASSWORD_FILE=str(ingest_pw_file),
             CAREWATCH_NOTIFICATIONS__OUTBOX_PATH=str(state / "notify-outbox.sqlite3"),
         )
         cli = [sys.executable, "-m", "gateway"]

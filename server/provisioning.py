@@ -36,14 +36,29 @@ def add_patient(
         s.add(AuditEvent(actor=actor, action="patient_added", target=patient_id))
 
 
-def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "") -> None:
+def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "", patient_id: str | None = None) -> None:
+    """Register a hub and, if ``patient_id`` is given, assign it from now: both or neither
+    (a hub for a patient who does not exist is refused before anything is recorded)."""
     if not valid_hub_id(hub_id):
         raise ProvisioningError(f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-'")
     with db.session() as s:
         if s.get(Hub, hub_id) is not None:
             raise ProvisioningError(f"hub {hub_id!r} already exists")
+        if patient_id is not None and s.get(Patient, patient_id) is None:
+            raise ProvisioningError(f"no patient {patient_id!r}; the hub was not registered")
         s.add(Hub(id=hub_id, label=label))
         s.add(AuditEvent(actor=actor, action="hub_added", target=hub_id))
+        if patient_id is not None:
+            s.flush()
+            s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=now()))
+            s.add(
+                AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}")
+            )
+
+
+def hub_exists(db: Database, hub_id: str) -> bool:
+    with db.session() as s:
+        return s.get(Hub, hub_id) is not None
 
 
 def assign_hub(

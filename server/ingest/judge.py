@@ -131,28 +131,35 @@ class Judge:
             utc_offset_s=utc_offset_s(self.tz, at),
         )
         # One alert per patient and clinical question: a high systolic and a high diastolic in
-        # the same blood pressure are one blood-pressure alert, at the stronger severity.
-        strongest: dict[tuple[str, str], tuple[FindingRecord, Reading, float]] = {}
+        # the same blood pressure are one blood-pressure alert, at the stronger severity. Each
+        # reading that offends is evidence of it (at its strongest finding), and the strongest
+        # reading of the batch goes first, so a backlog arriving at once opens (or raises) the
+        # alert once and the others attach to it rather than being forgotten.
+        per_reading: dict[tuple[str, str], dict[int, tuple[FindingRecord, Reading, float]]] = {}
         for record in findings.records():
             if record.reading is None:  # clock findings belong to the tick, not to a batch
                 continue
             reading, value = triggers[record.reading]
             key = (rules.patients[record.patient], alert_rule_id(record.rule_id))
-            if key not in strongest or record.severity > strongest[key][0].severity:
-                strongest[key] = (record, reading, value)
+            readings = per_reading.setdefault(key, {})
+            seen = readings.get(id(reading))
+            if seen is None or record.severity > seen[0].severity:
+                readings[id(reading)] = (record, reading, value)
         touched: list[int] = []
-        for (patient_id, rule_id), (record, reading, value) in strongest.items():
-            alert = apply_finding(
-                s,
-                patient_id=patient_id,
-                rule_id=rule_id,
-                severity=record.severity,
-                reading_id=str(reading.reading_id),
-                summary=rules.summary(record, patient_id, self.tz, value),
-                at=at,
-            )
-            if alert is not None and alert.id not in touched:
-                touched.append(alert.id)
+        for (patient_id, rule_id), offending in per_reading.items():
+            ordered = sorted(offending.values(), key=lambda f: (-f[0].severity, f[1].taken_at))
+            for record, reading, value in ordered:
+                alert = apply_finding(
+                    s,
+                    patient_id=patient_id,
+                    rule_id=rule_id,
+                    severity=record.severity,
+                    reading_id=str(reading.reading_id),
+                    summary=rules.summary(record, patient_id, self.tz, value),
+                    at=at,
+                )
+                if alert is not None and alert.id not in touched:
+                    touched.append(alert.id)
         return touched
 
     def _history(self, rules: PatientRules, fresh: Sequence[tuple[str, Reading]]) -> _Rows:

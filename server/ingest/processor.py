@@ -1,41 +1,65 @@
-"""One MQTT message in, everything that follows from it out — or a clear refusal.
+"""One readings message in, everything that follows from it out — reading by reading.
 
-The order is what makes a reading impossible to lose: validate → attribute (the server,
-never the hub, decides whose reading it is) → skip readings already in the idempotency
-ledger → write to InfluxDB → judge with the rule engine (on each patient's history, read
-back from InfluxDB) → record ledger rows, devices and alerts in one relational transaction.
-Only when ``handle`` returns does the worker acknowledge the MQTT message. If a store is
-down, ``handle`` raises and the message stays unacknowledged with the broker, to be
-delivered again.
+The order is what makes a reading impossible to lose: split the message (header once, each
+reading on its own, ``verdicts``) → admit each reading (possible values, sane times) →
+recognise what the idempotency ledger already holds (a true duplicate, or a *conflict*: the
+same id with other content or from another hub) → attribute it (the server, never the hub,
+decides whose reading it is) → write to InfluxDB → judge with the rule engine → record
+ledger rows, devices, alerts and dead letters in one relational transaction. Only when
+``handle`` returns does the worker send the hub its receipt and acknowledge the message.
 
-Anything refused is kept in ``dead_letters`` with its reason: a whole message that is not
-a valid batch, or a single reading no patient can be attributed to.
+Every reading ends in exactly one of three places, and the receipt says which: stored (and
+judged), already stored, or refused and kept as a dead letter with its reason. Good readings
+are stored and judged even when their neighbours are refused.
+
+Failures: a store outage (``StoreUnavailable``, ``DatabaseUnavailable``) propagates and the
+message stays unacknowledged, to be delivered again. Anything else is a defect that this
+message or one of its readings triggers; ``handle`` retries the readings one by one so only
+the reading that triggers it is dead-lettered (``internal_error``), and the rest go on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.wire.messages import Reading, ReadingBatch, summarise_validation
+from gateway.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
 from gateway.wire.topics import Channel, TopicError, parse
 from server.findings import DEFAULT_TIMEZONE
 from server.ingest.judge import HistorySource, Judge
-from server.store.database import Database
-from server.store.influx import ReadingRecord, StoreRejected
+from server.ingest.verdicts import (
+    Refusal,
+    RefusalCode,
+    RefusedReading,
+    SplitBatch,
+    admit,
+    content_digest,
+    hub_clock_offset,
+    split_batch,
+    with_plausibility_flag,
+)
+from server.store.database import Database, DatabaseUnavailable
+from server.store.influx import ReadingRecord, StoreRejected, StoreUnavailable
 from server.store.models import DeadLetter, Device, Hub, HubAssignment, IngestedReading, now
 
 log = logging.getLogger(__name__)
+
+OUTAGES = (StoreUnavailable, DatabaseUnavailable)
+NOT_JUDGED_RETRIES = (1.0, 3.0)
+#: Bytes of a refused message kept in a dead letter. The broker refuses messages over
+#: ``MAX_MESSAGE_BYTES``, so this only bounds what an unexpected source could send.
+MAX_DEAD_LETTER_BYTES = 1 << 20
 
 
 class ReadingStore(HistorySource, Protocol):
@@ -51,11 +75,42 @@ class NotJudged(Exception):
 
 @dataclass
 class IngestResult:
+    hub_id: str | None = None
+    batch_id: UUID | None = None
     stored: int = 0
     duplicates: int = 0
     refused: int = 0
     alerts: list[int] = field(default_factory=list)
+    #: Set when the message as a whole was refused (one dead letter for all of it).
     dead_letter_reason: str | None = None
+    #: Why each refused reading was refused (whole-message refusals included).
+    refusals: list[str] = field(default_factory=list)
+    #: What the hub is told: one entry per reading with a readable id.
+    receipts: list[ReceiptEntry] = field(default_factory=list)
+
+    def merge(self, other: IngestResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.refused += other.refused
+        self.alerts += [a for a in other.alerts if a not in self.alerts]
+        self.refusals += other.refusals
+        self.receipts += other.receipts
+        self.dead_letter_reason = self.dead_letter_reason or other.dead_letter_reason
+
+
+@dataclass
+class _Outcome:
+    """What the ingest transaction decided for each reading, before it is committed."""
+
+    fresh: list[tuple[str, Reading, str]] = field(default_factory=list)  # patient, reading, digest
+    letters: list[tuple[RefusedReading, str | None]] = field(default_factory=list)  # and its digest
+    duplicates: list[UUID] = field(default_factory=list)
+
+
+def reading_letter(raw: Any) -> bytes:
+    """A refused reading's dead-letter payload: the reading as it came, canonical JSON, so
+    the same refused reading sent again is recognised and not kept twice."""
+    return json.dumps({"reading": raw}, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 class IngestProcessor:
@@ -65,109 +120,290 @@ class IngestProcessor:
         self.judge = Judge(sink, tz)
 
     # -- the whole message -----------------------------------------------------------------
-    def handle(self, topic_name: str, payload: bytes) -> IngestResult:
+    def handle(self, topic_name: str, payload: bytes, *, received_at: datetime | None = None) -> IngestResult:
+        received_at = received_at or now()
         try:
             parsed = parse(topic_name)
         except TopicError as e:
-            return self.dead_letter(topic_name, None, payload, str(e))
+            return self.dead_letter(topic_name, None, payload, str(e), code=RefusalCode.WRONG_TOPIC)
         if parsed.channel is not Channel.READINGS:
-            return self.dead_letter(
-                topic_name, parsed.hub_id, payload, f"not a readings topic: {parsed.channel}"
-            )
-        try:
-            batch = ReadingBatch.model_validate_json(payload)
-        except ValidationError as e:
-            return self.dead_letter(topic_name, parsed.hub_id, payload, summarise_validation(e))
-        if batch.hub_id != parsed.hub_id:
             return self.dead_letter(
                 topic_name,
                 parsed.hub_id,
                 payload,
-                f"batch says hub {batch.hub_id!r} but arrived on hub {parsed.hub_id!r}'s topic",
+                f"not a readings topic: {parsed.channel}",
+                code=RefusalCode.WRONG_TOPIC,
             )
+        split = split_batch(payload, parsed.hub_id)
+        if split.refusal is not None or split.header is None:
+            refusal = split.refusal or Refusal(RefusalCode.INVALID_MESSAGE, "invalid reading batch")
+            result = self.dead_letter(topic_name, parsed.hub_id, payload, refusal.reason, code=refusal.code)
+            result.receipts = [_refused(i, refusal) for i in split.ids_in_refused_message]
+            return result
+        header = split.header
+        offset = hub_clock_offset(header, received_at)
+        candidates: list[Reading] = []
+        for reading in split.readings:
+            verdict = admit(reading, server_now=received_at, hub_offset=offset)
+            if verdict is None:
+                candidates.append(reading)
+            else:
+                split.refused.append(
+                    RefusedReading(reading.reading_id, reading.model_dump(mode="json"), verdict)
+                )
         try:
-            return self._ingest(topic_name, batch, payload)
+            result = self._judged(topic_name, header, candidates, split.refused, payload)
+        except OUTAGES:
+            raise
         except NotJudged as e:
             # Written to InfluxDB (idempotently) but the ledger was rolled back with the
             # judgement, so a replay stores nothing twice and judges them then.
-            return self.dead_letter(
-                topic_name,
-                parsed.hub_id,
-                payload,
-                f"readings stored but not judged: InfluxDB refused the history query: {e}; replay once fixed",
+            reason = (
+                f"readings stored but not judged: InfluxDB refused the history query: {e}; replay once fixed"
             )
-        except StoreRejected as e:
-            # The database refused the data itself (not an outage): retrying cannot help, so
-            # keep the whole message with the reason and let the worker acknowledge it.
-            return self.dead_letter(topic_name, parsed.hub_id, payload, f"InfluxDB refused the readings: {e}")
+            return self._refuse_all(topic_name, header, payload, split, RefusalCode.NOT_JUDGED, reason)
+        except Exception as e:  # a defect this message triggers; isolate it to the reading
+            if len(candidates) + len(split.refused) <= 1:
+                log.exception("ingesting %s failed", topic_name)
+                reason = f"internal error while ingesting: {type(e).__name__}: {e}"
+                return self._refuse_all(
+                    topic_name, header, payload, split, RefusalCode.INTERNAL_ERROR, reason
+                )
+            log.exception("ingesting %s failed; retrying its readings one by one", topic_name)
+            result = IngestResult(hub_id=header.hub_id, batch_id=header.batch_id)
+            for one in self._one_by_one(topic_name, header, candidates, split.refused):
+                result.merge(one)
+        return result
+
+    def _judged(
+        self,
+        topic_name: str,
+        header: BatchHeader,
+        candidates: list[Reading],
+        refused: list[RefusedReading],
+        payload: bytes | None,
+    ) -> IngestResult:
+        """Ingest; if InfluxDB refuses the history query, try twice more before giving up on
+        judging now: a database coming back from a restart can refuse a query for a moment,
+        and a reading kept unjudged waits for someone to replay it."""
+        for pause in NOT_JUDGED_RETRIES:
+            try:
+                return self._ingest_or_race(topic_name, header, candidates, refused, payload)
+            except NotJudged as e:
+                log.warning("history query refused (%s); trying again in %.0fs", e, pause)
+                time.sleep(pause)
+        return self._ingest_or_race(topic_name, header, candidates, refused, payload)
+
+    def _one_by_one(
+        self, topic_name: str, header: BatchHeader, candidates: list[Reading], refused: list[RefusedReading]
+    ) -> list[IngestResult]:
+        results = [self._ingest_or_race(topic_name, header, [], refused, None)] if refused else []
+        for reading in candidates:
+            try:
+                results.append(self._ingest_or_race(topic_name, header, [reading], [], None))
+            except OUTAGES:
+                raise
+            except Exception as e:  # this reading triggers the defect: keep it aside, go on
+                log.exception("reading %s could not be ingested", reading.reading_id)
+                letter = RefusedReading(
+                    reading.reading_id,
+                    reading.model_dump(mode="json"),
+                    Refusal(
+                        RefusalCode.INTERNAL_ERROR, f"internal error while ingesting: {type(e).__name__}: {e}"
+                    ),
+                )
+                results.append(self._ingest_or_race(topic_name, header, [], [letter], None))
+        return results
+
+    def _refuse_all(
+        self,
+        topic_name: str,
+        header: BatchHeader,
+        payload: bytes,
+        split: SplitBatch,
+        code: RefusalCode,
+        reason: str,
+    ) -> IngestResult:
+        result = self.dead_letter(topic_name, header.hub_id, payload, reason, code=code)
+        result.batch_id = header.batch_id
+        ids = [r.reading_id for r in split.readings] + [r.reading_id for r in split.refused if r.reading_id]
+        result.receipts = [_refused(i, Refusal(code, reason)) for i in dict.fromkeys(ids)]
+        return result
+
+    def _ingest_or_race(
+        self,
+        topic_name: str,
+        header: BatchHeader,
+        candidates: list[Reading],
+        refused: list[RefusedReading],
+        payload: bytes | None,
+    ) -> IngestResult:
+        try:
+            return self._ingest(topic_name, header, candidates, refused, payload)
         except IntegrityError:
             # Another ingest worker stored some of these readings between our check and our
             # commit; the ledger now knows them, so a second pass only stores the rest.
-            log.info("batch %s raced another worker; re-checking the ledger", batch.batch_id)
-            return self._ingest(topic_name, batch, payload)
+            log.info("batch %s raced another worker; re-checking the ledger", header.batch_id)
+            return self._ingest(topic_name, header, candidates, refused, payload)
 
     # -- attribution, idempotency, storage, rules ---------------------------------------------
-    def _ingest(self, topic_name: str, batch: ReadingBatch, payload: bytes) -> IngestResult:
-        result = IngestResult()
+    def _ingest(
+        self,
+        topic_name: str,
+        header: BatchHeader,
+        candidates: list[Reading],
+        refused: list[RefusedReading],
+        payload: bytes | None,
+    ) -> IngestResult:
+        result = IngestResult(hub_id=header.hub_id, batch_id=header.batch_id)
         with self.db.session() as s:
-            hub = s.get(Hub, batch.hub_id)
+            hub = s.get(Hub, header.hub_id)
             if hub is None:
-                self._add_dead_letter(
-                    s, topic_name, batch.hub_id, None, payload, f"unknown hub {batch.hub_id!r}"
-                )
-                result.refused = len(batch.readings)
-                result.dead_letter_reason = f"unknown hub {batch.hub_id!r}"
-                return result
-            ids = [str(r.reading_id) for r in batch.readings]
-            seen = set(
-                s.scalars(select(IngestedReading.reading_id).where(IngestedReading.reading_id.in_(ids)))
-            )
-            fresh: list[tuple[str, Reading]] = []
-            for reading in dict((str(r.reading_id), r) for r in batch.readings).values():
-                if str(reading.reading_id) in seen:
-                    result.duplicates += 1
-                    continue
-                patient_id = self._patient_at(s, batch.hub_id, reading.taken_at)
-                if patient_id is None:
-                    reason = (
-                        f"hub {batch.hub_id!r} was assigned to no patient at {reading.taken_at.isoformat()}"
-                    )
-                    body = json.dumps(
-                        {"batch_id": str(batch.batch_id), "reading": reading.model_dump(mode="json")}
-                    )
+                refusal = Refusal(RefusalCode.UNKNOWN_HUB, f"unknown hub {header.hub_id!r}")
+                ids = [r.reading_id for r in candidates] + [r.reading_id for r in refused if r.reading_id]
+                if payload is None:  # readings one at a time: keep each
+                    refused = refused + [
+                        RefusedReading(r.reading_id, r.model_dump(mode="json"), refusal) for r in candidates
+                    ]
+                    candidates = []
+                else:  # kept whole, to be replayed once the hub is registered
                     self._add_dead_letter(
-                        s, topic_name, batch.hub_id, str(reading.reading_id), body.encode(), reason
+                        s, topic_name, header.hub_id, None, payload, refusal.reason, refusal.code
                     )
-                    result.refused += 1
-                    continue
-                fresh.append((patient_id, reading))
-            result.duplicates += len(batch.readings) - len({str(r.reading_id) for r in batch.readings})
-            if fresh:
+                    result.dead_letter_reason = refusal.reason
+                    result.refused = len(ids)
+                    result.refusals = [refusal.reason]
+                    result.receipts = [_refused(i, refusal) for i in dict.fromkeys(ids)]
+                    return result
+            outcome = self._classify(s, header, candidates)
+            outcome.letters += [(r, None) for r in refused]
+            records = [ReadingRecord(pid, header.hub_id, r) for pid, r, _ in outcome.fresh]
+            if records:
                 # Raises StoreUnavailable: nothing is committed and the message is not acknowledged.
-                self.sink.write_readings([ReadingRecord(pid, batch.hub_id, r) for pid, r in fresh])
+                rejected = self._write(records)
+                for reading_id, why in rejected.items():
+                    kept = [(pid, r, d) for pid, r, d in outcome.fresh if r.reading_id == reading_id]
+                    outcome.fresh = [f for f in outcome.fresh if f[1].reading_id != reading_id]
+                    for _, r, d in kept:
+                        outcome.letters.append(
+                            (
+                                RefusedReading(
+                                    r.reading_id,
+                                    r.model_dump(mode="json"),
+                                    Refusal(
+                                        RefusalCode.STORE_REJECTED, f"InfluxDB refused the reading: {why}"
+                                    ),
+                                ),
+                                d,
+                            )
+                        )
             at = now()
-            for patient_id, reading in fresh:
+            for patient_id, reading, digest in outcome.fresh:
                 s.add(
                     IngestedReading(
                         reading_id=str(reading.reading_id),
                         patient_id=patient_id,
-                        hub_id=batch.hub_id,
+                        hub_id=header.hub_id,
                         kind=reading.kind.value,
                         taken_at=reading.taken_at,
                         ingested_at=at,
-                        batch_id=str(batch.batch_id),
+                        batch_id=str(header.batch_id),
+                        content_sha256=digest,
                     )
                 )
-                self._record_device(s, batch.hub_id, reading, at)
-            result.stored = len(fresh)
+                self._record_device(s, header.hub_id, reading, at)
+            for letter, _ in outcome.letters:
+                self._keep_refused(s, topic_name, header.hub_id, letter)
             # Reads history from InfluxDB; raises StoreUnavailable like the write above.
             try:
-                result.alerts = self.judge(s, fresh, at)
+                result.alerts = self.judge(s, [(pid, r) for pid, r, _ in outcome.fresh], at)
             except StoreRejected as e:
                 raise NotJudged(str(e)) from e
-            hub.last_seen_at = at
+            if outcome.fresh and hub is not None:
+                hub.last_seen_at = at
             s.flush()
+        result.stored = len(outcome.fresh)
+        result.duplicates = len(outcome.duplicates)
+        result.refused = len(outcome.letters)
+        result.refusals = [letter.refusal.reason for letter, _ in outcome.letters]
+        result.receipts = (
+            [
+                ReceiptEntry(reading_id=r.reading_id, outcome=ReceiptOutcome.STORED)
+                for _, r, _ in outcome.fresh
+            ]
+            + [ReceiptEntry(reading_id=i, outcome=ReceiptOutcome.DUPLICATE) for i in outcome.duplicates]
+            + [
+                _refused(letter.reading_id, letter.refusal)
+                for letter, _ in outcome.letters
+                if letter.reading_id
+            ]
+        )
         return result
+
+    def _classify(self, s: Session, header: BatchHeader, candidates: list[Reading]) -> _Outcome:
+        """Each admitted reading: fresh (with its patient), a duplicate, or refused."""
+        out = _Outcome()
+        ids = [str(r.reading_id) for r in candidates]
+        ledger = {
+            row.reading_id: row
+            for row in s.scalars(select(IngestedReading).where(IngestedReading.reading_id.in_(ids)))
+        }
+        in_batch: dict[UUID, str] = {}
+        for reading in candidates:
+            digest = content_digest(reading)
+            known = ledger.get(str(reading.reading_id))
+            earlier = in_batch.get(reading.reading_id)
+            conflict: str | None = None
+            if earlier is not None:
+                if earlier == digest:
+                    out.duplicates.append(reading.reading_id)
+                    continue
+                conflict = "an earlier copy in the same batch has other content"
+            elif known is not None:
+                if known.hub_id == header.hub_id and known.content_sha256 in (None, digest):
+                    out.duplicates.append(reading.reading_id)
+                    continue
+                conflict = (
+                    f"reading id already stored from hub {known.hub_id!r}"
+                    if known.hub_id != header.hub_id
+                    else "reading id already stored with other content"
+                ) + f" (at {known.ingested_at.isoformat()}, batch {known.batch_id})"
+            in_batch.setdefault(reading.reading_id, digest)
+            raw = reading.model_dump(mode="json")
+            if conflict is not None:
+                refusal = Refusal(
+                    RefusalCode.CONFLICT, f"conflicting duplicate: {conflict}; this copy kept for review"
+                )
+                out.letters.append((RefusedReading(reading.reading_id, raw, refusal), digest))
+                continue
+            patient_id = self._patient_at(s, header.hub_id, reading.taken_at)
+            if patient_id is None:
+                refusal = Refusal(
+                    RefusalCode.UNATTRIBUTED,
+                    f"hub {header.hub_id!r} was assigned to no patient at {reading.taken_at.isoformat()}",
+                )
+                out.letters.append((RefusedReading(reading.reading_id, raw, refusal), digest))
+                continue
+            out.fresh.append((patient_id, with_plausibility_flag(reading), digest))
+        return out
+
+    def _write(self, records: list[ReadingRecord]) -> dict[UUID, str]:
+        """Write readings; if InfluxDB refuses the batch itself, write them one by one so only
+        the readings it refuses are kept aside. Returns those, with InfluxDB's reason."""
+        try:
+            self.sink.write_readings(records)
+            return {}
+        except StoreRejected as e:
+            if len(records) == 1:
+                return {records[0].reading.reading_id: str(e)}
+            log.warning("InfluxDB refused a batch (%s); writing its %d readings one by one", e, len(records))
+        rejected: dict[UUID, str] = {}
+        for record in records:
+            try:
+                self.sink.write_readings([record])
+            except StoreRejected as e:
+                rejected[record.reading.reading_id] = str(e)
+        return rejected
 
     @staticmethod
     def _patient_at(s: Session, hub_id: str, when: datetime) -> str | None:
@@ -196,22 +432,82 @@ class IngestProcessor:
         device.last_seen_at = at
 
     # -- refusals ---------------------------------------------------------------------------
-    def dead_letter(self, topic_name: str, hub_id: str | None, payload: bytes, reason: str) -> IngestResult:
+    def dead_letter(
+        self,
+        topic_name: str,
+        hub_id: str | None,
+        payload: bytes,
+        reason: str,
+        *,
+        code: RefusalCode = RefusalCode.INVALID_MESSAGE,
+    ) -> IngestResult:
+        """Keep a whole message the server cannot use, with the reason (once: the same
+        message refused again is not kept twice)."""
         with self.db.session() as s:
-            self._add_dead_letter(s, topic_name, hub_id, None, payload, reason)
-        return IngestResult(refused=1, dead_letter_reason=reason)
+            self._add_dead_letter(s, topic_name, hub_id, None, payload, reason, code)
+        return IngestResult(hub_id=hub_id, refused=1, dead_letter_reason=reason, refusals=[reason])
+
+    def _keep_refused(self, s: Session, topic_name: str, hub_id: str, letter: RefusedReading) -> None:
+        reading_id = None if letter.reading_id is None else str(letter.reading_id)
+        self._add_dead_letter(
+            s,
+            topic_name,
+            hub_id,
+            reading_id,
+            reading_letter(letter.raw),
+            letter.refusal.reason,
+            letter.refusal.code,
+        )
 
     @staticmethod
     def _add_dead_letter(
-        s: Session, topic_name: str, hub_id: str | None, reading_id: str | None, payload: bytes, reason: str
+        s: Session,
+        topic_name: str,
+        hub_id: str | None,
+        reading_id: str | None,
+        payload: bytes,
+        reason: str,
+        code: RefusalCode,
     ) -> None:
+        payload = payload[:MAX_DEAD_LETTER_BYTES]
+        topic_name = printable_line(topic_name, 256)
+        reason = printable_line(reason, 2000)
+        same = s.scalars(
+            select(DeadLetter).where(
+                DeadLetter.topic == topic_name,
+                DeadLetter.reading_id.is_(None)
+                if reading_id is None
+                else DeadLetter.reading_id == reading_id,
+                DeadLetter.status == "new",
+                DeadLetter.payload == payload,
+            )
+        ).first()
+        if same is not None:
+            # The same thing refused again (a hub resending, a replay): one letter, its reason current.
+            log.info(
+                "refused %s (%s) again, as dead letter #%d: %s",
+                topic_name,
+                reading_id or "message",
+                same.id,
+                reason,
+            )
+            same.reason, same.reason_code = reason, code.value
+            return
         log.warning("refused %s (%s): %s", topic_name, reading_id or "whole message", reason)
         s.add(
             DeadLetter(
-                topic=topic_name[:256],
+                topic=topic_name,
                 hub_id=hub_id,
                 reading_id=reading_id,
-                reason=reason[:2000],
+                reason=reason,
+                reason_code=code.value,
                 payload=payload,
             )
         )
+
+
+def _refused(reading_id: UUID | None, refusal: Refusal) -> ReceiptEntry:
+    assert reading_id is not None
+    return ReceiptEntry(
+        reading_id=reading_id, outcome=ReceiptOutcome.REFUSED, reason=printable_line(refusal.reason)
+    )

@@ -4,9 +4,12 @@ fact, a schema or decoder fix deployed, InfluxDB repaired.
 The letter goes through the same ``IngestProcessor`` as when it first arrived, so the same
 idempotency applies: readings already stored are not stored or judged twice. A reading set
 aside on its own (``reading_id`` set) is wrapped in a fresh one-reading batch from its hub.
-The letter is then marked ``replayed``, or ``replayed-refused`` when the processor refused
-it again (the new refusal is a new letter with the current reason). An outage
-(``StoreUnavailable``, ``DatabaseUnavailable``) propagates and leaves the letter ``new``.
+
+A replay that is refused again does not add a letter: the processor recognises the same
+reading or message still waiting and brings that letter's reason up to date, and the letter
+stays ``new`` (the cause is not fixed yet) with its replay counted. A replay that goes
+through marks it ``replayed``. An outage (``StoreUnavailable``, ``DatabaseUnavailable``)
+propagates and leaves the letter as it was.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from pydantic import ValidationError
 
 from gateway.wire.messages import Reading, ReadingBatch, utcnow
 from gateway.wire.topics import Channel, TopicError, parse
-from server.ingest.processor import IngestProcessor, IngestResult
-from server.store.models import AuditEvent, DeadLetter
+from server.ingest.processor import IngestProcessor, IngestResult, reading_letter
+from server.store.models import AuditEvent, DeadLetter, now
 
 
 class ReplayError(ValueError):
@@ -31,10 +34,12 @@ class ReplayError(ValueError):
 class Replayed:
     letter_id: int
     result: IngestResult
+    #: Why it is still refused, if it is (the letter's reason, now current).
+    still_refused: str | None
 
     @property
     def refused_again(self) -> bool:
-        return self.result.dead_letter_reason is not None or self.result.refused > 0
+        return self.still_refused is not None
 
 
 def replay(processor: IngestProcessor, letter_id: int, *, actor: str) -> Replayed:
@@ -44,42 +49,68 @@ def replay(processor: IngestProcessor, letter_id: int, *, actor: str) -> Replaye
             raise ReplayError(f"no dead letter #{letter_id}")
         if letter.status != "new":
             raise ReplayError(f"dead letter #{letter_id} was already {letter.status}")
-        topic_name, hub_id, reading_id, payload = (
-            letter.topic,
-            letter.hub_id,
-            letter.reading_id,
-            letter.payload,
-        )
-    try:
-        channel = parse(topic_name).channel
-    except TopicError:
-        channel = None
-    if channel is not Channel.READINGS:
-        raise ReplayError(f"dead letter #{letter_id} on {topic_name!r} holds no readings to replay")
-    if reading_id is not None:
-        payload = _one_reading_batch(letter_id, hub_id, payload)
+        try:
+            channel = parse(letter.topic).channel
+        except TopicError:
+            channel = None
+        if channel is not Channel.READINGS:
+            raise ReplayError(f"dead letter #{letter_id} on {letter.topic!r} holds no readings to replay")
+        topic_name, hub_id, reading_id = letter.topic, letter.hub_id, letter.reading_id
+        payload = letter.payload
+        if reading_id is not None:
+            raw = _reading_of(letter_id, payload)
+            # Letters kept before the canonical form had the batch id in them: bring this one
+            # to the form the processor keeps, so a refusal again finds it rather than adding one.
+            letter.payload = reading_letter(raw)
+            payload = _one_reading_batch(letter_id, hub_id, raw)
     result = processor.handle(topic_name, payload)
-    outcome = Replayed(letter_id, result)
     with processor.db.session() as s:
         letter = s.get(DeadLetter, letter_id)
         assert letter is not None
-        letter.status = "replayed-refused" if outcome.refused_again else "replayed"
+        still = letter.status == "new" and (
+            result.dead_letter_reason is not None if reading_id is None else result.refused > 0
+        )
+        letter.replays += 1
+        letter.last_replayed_at = now()
+        if not still:
+            letter.status = "replayed"
         s.add(
             AuditEvent(
                 actor=actor,
                 action="dead_letter_replayed",
                 target=f"#{letter_id}",
-                detail=f"stored {result.stored}, duplicate {result.duplicates}, refused {result.refused}",
+                detail=(
+                    f"stored {result.stored}, duplicate {result.duplicates}, refused {result.refused}"
+                    + (f"; still refused: {letter.reason}" if still else "")
+                ),
             )
         )
-    return outcome
+        reason = letter.reason if still else None
+    return Replayed(letter_id, result, reason)
 
 
-def _one_reading_batch(letter_id: int, hub_id: str | None, payload: bytes) -> bytes:
+def _reading_of(letter_id: int, payload: bytes) -> object:
+    try:
+        return json.loads(payload)["reading"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ReplayError(f"dead letter #{letter_id} does not hold one reading: {e}") from None
+
+
+def _one_reading_batch(letter_id: int, hub_id: str | None, raw: object) -> bytes:
     if hub_id is None:
         raise ReplayError(f"dead letter #{letter_id} names no hub")
     try:
-        reading = Reading.model_validate(json.loads(payload)["reading"])
-    except (ValueError, KeyError, TypeError, ValidationError) as e:
-        raise ReplayError(f"dead letter #{letter_id} does not hold one reading: {e}") from None
+        reading = Reading.model_validate(raw)
+    except ValidationError:
+        # Still not a valid reading (the fix is not deployed): send it as it is, so it is
+        # refused again with the current reason.
+        return json.dumps(
+            {
+                "schema": "carewatch.readings.v1",
+                "batch_id": str(uuid.uuid4()),
+                "hub_id": hub_id,
+                "sent_at": utcnow().isoformat(),
+                "readings": [raw],
+            }
+        ).encode()
     return ReadingBatch(batch_id=uuid.uuid4(), hub_id=hub_id, sent_at=utcnow(), readings=[reading]).to_json()

@@ -6,7 +6,7 @@ import logging
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import HubStatus
+from gateway.wire.messages import HubStatus, summarise_validation
 from gateway.wire.topics import TopicError, parse
 from server.store.database import Database
 from server.store.models import Hub, now
@@ -14,16 +14,26 @@ from server.store.models import Hub, now
 log = logging.getLogger(__name__)
 
 
+class StatusRefused(ValueError):
+    """A status message that is not one: kept as a dead letter by the worker."""
+
+    def __init__(self, reason: str, hub_id: str | None) -> None:
+        super().__init__(reason)
+        self.hub_id = hub_id
+
+
 def record_hub_status(db: Database, topic_name: str, payload: bytes) -> None:
     try:
         hub_id = parse(topic_name).hub_id
+    except TopicError as e:
+        raise StatusRefused(str(e), None) from None
+    try:
         status = HubStatus.model_validate_json(payload)
-    except (TopicError, ValidationError) as e:
-        log.warning("ignoring malformed status on %s: %s", topic_name, e)
-        return
+    except ValidationError as e:
+        raise StatusRefused(summarise_validation(e, what="hub status"), hub_id) from None
     with db.session() as s:
         hub = s.get(Hub, hub_id)
-        if hub is None:
+        if hub is None:  # presence of a hub the server does not know: nothing clinical to keep
             log.warning("status from unknown hub %s", hub_id)
             return
         hub.status = status.state

@@ -1,18 +1,32 @@
-"""The MQTT shell around the processor: persistent QoS 1 session, manual acknowledgement.
+"""The MQTT shell around the processor: persistent QoS 1 session, manual acknowledgement,
+receipts back to each hub, and a loop that no message can stop.
 
 paho-mqtt 2 with ``manual_ack=True`` lets us send the PUBACK only after the readings are
 stored and judged. Messages are processed one at a time in arrival order on a worker
 thread (MQTT requires PUBACKs in the order the PUBLISHes arrived), and the session's
 Receive Maximum bounds how many the broker hands us before we acknowledge: natural
 back-pressure when a store is slow or down.
+
+After a readings message is processed, the hub gets a ``ReadingReceipt`` naming each reading
+and what became of it, and only then is the message acknowledged: the hub deletes a
+reading on the receipt, never on the broker's word.
+
+Per message: a store outage is waited out (not acknowledged, retried with backoff); anything
+else the message triggers is kept as a dead letter with its reason and the message is
+acknowledged, so one odd byte cannot stop all ingestion. If the loop itself fails, the
+``Supervisor`` is told and the process exits non-zero for its supervisor to restart it.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -20,45 +34,71 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.mqtt.session import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
-from gateway.wire.topics import Channel, subscription
-from server.ingest.processor import IngestProcessor
-from server.ingest.status import record_hub_status
+from gateway.supervision import Supervisor
+from gateway.wire.messages import ReadingReceipt
+from gateway.wire.topics import INGEST_HEARS, Channel, TopicError, parse, subscription, topic
+from server.ingest.processor import OUTAGES, IngestProcessor, IngestResult
+from server.ingest.status import StatusRefused, record_hub_status
 from server.ingest.telemetry import TelemetryRefused, record_hub_telemetry
-from server.store.database import DatabaseUnavailable
-from server.store.influx import StoreUnavailable
+from server.ingest.verdicts import RefusalCode
+from server.store.models import now
 
 log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 100
+HEARTBEAT_S = 5.0
+_RATE_WINDOW_S = 300.0
+
+
+@dataclass
+class _Received:
+    msg: mqtt.MQTTMessage
+    at: float  # monotonic
 
 
 class IngestWorker:
     def __init__(
-        self, endpoint: BrokerEndpoint, processor: IngestProcessor, *, client_id: str = "carewatch-ingest"
+        self,
+        endpoint: BrokerEndpoint,
+        processor: IngestProcessor,
+        *,
+        supervisor: Supervisor | None = None,
+        heartbeat: Callable[[Mapping[str, object]], None] | None = None,
     ):
         self.endpoint = endpoint
         self.processor = processor
+        self.supervisor = supervisor or Supervisor()
+        self.heartbeat = heartbeat
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._inbox: queue.Queue[_Received | None] = queue.Queue()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._unacked: deque[float] = deque()  # receive times of messages not yet acknowledged
+        self._rates: deque[tuple[float, int]] = deque()  # (when, readings) of processed messages
         self.processed = 0  # every message acknowledged
         self.batches = 0  # readings messages among them
         self.telemetry = 0  # telemetry messages among them
+        self.dead_lettered = 0  # messages or readings kept as dead letters
+        self.receipts_sent = 0
         self.store_down_since: float | None = None
-        self.client = tls_client(endpoint, client_id, manual_ack=True)
+        self.last_progress = time.monotonic()
+        # The broker binds this identity to its user name as client id: no hub can take it.
+        self.client = tls_client(endpoint, endpoint.username, manual_ack=True)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self._thread = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self._thread = self.supervisor.thread("ingest-worker", self._work)
+        self._beat_thread = self.supervisor.thread("ingest-heartbeat", self._beat)
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = RECEIVE_MAXIMUM
         self._thread.start()
+        self._beat_thread.start()
         self.client.connect_async(
             self.endpoint.host, self.endpoint.port, keepalive=30, clean_start=False, properties=props
         )
@@ -68,6 +108,7 @@ class IngestWorker:
         self._stop.set()
         self._inbox.put(None)
         self._thread.join(15)
+        self._beat_thread.join(5)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -76,15 +117,11 @@ class IngestWorker:
         if rc.is_failure:
             log.error("broker refused the ingest connection: %s", rc)
             return
-        log.info("ingest connected to %s:%d", self.endpoint.host, self.endpoint.port)
-        self.connected.set()
-        client.subscribe(
-            [
-                (subscription(Channel.READINGS), 1),
-                (subscription(Channel.STATUS), 1),
-                (subscription(Channel.TELEMETRY), 0),
-            ]
+        log.info(
+            "ingest connected to %s:%d as %s", self.endpoint.host, self.endpoint.port, self.endpoint.username
         )
+        self.connected.set()
+        client.subscribe([(subscription(channel), qos) for channel, qos in INGEST_HEARS])
 
     def _on_subscribe(
         self, client: mqtt.Client, u: object, mid: int, rcs: list[ReasonCode], p: object
@@ -102,54 +139,156 @@ class IngestWorker:
         log.warning("ingest disconnected from the broker: %s", rc)
 
     def _on_message(self, client: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.put(msg)
+        at = time.monotonic()
+        with self._lock:
+            self._unacked.append(at)
+        self._inbox.put(_Received(msg, at))
 
     # -- the worker thread -------------------------------------------------------------------
-    def _telemetry(self, msg: mqtt.MQTTMessage) -> None:
-        payload = bytes(msg.payload)
-        try:
-            record_hub_telemetry(self.processor.db, msg.topic, payload)
-        except TelemetryRefused as e:
-            self.processor.dead_letter(msg.topic, e.hub_id, payload, str(e))
-        self.telemetry += 1
-
     def _work(self) -> None:
         while True:
-            msg = self._inbox.get()
-            if msg is None or self._stop.is_set():
+            item = self._inbox.get()
+            if item is None or self._stop.is_set():
                 return
-            self._process_until_done(msg)
+            if self._process_until_done(item.msg):
+                self._ack(item.msg)
 
-    def _process_until_done(self, msg: mqtt.MQTTMessage) -> None:
+    def _ack(self, msg: mqtt.MQTTMessage) -> None:
+        if msg.qos > 0:
+            self.client.ack(msg.mid, msg.qos)
+        with self._lock:
+            if self._unacked:
+                self._unacked.popleft()
+        self.processed += 1
+        self.last_progress = time.monotonic()
+
+    def _process_until_done(self, msg: mqtt.MQTTMessage) -> bool:
+        """Process one message; True when it may be acknowledged, False if stopping first."""
         backoff = 1.0
+        payload = bytes(msg.payload)
         while not self._stop.is_set():
             try:
-                if msg.topic.endswith("/" + Channel.STATUS.value):
-                    record_hub_status(self.processor.db, msg.topic, bytes(msg.payload))
-                elif msg.topic.endswith("/" + Channel.TELEMETRY.value):
-                    self._telemetry(msg)
-                else:
-                    result = self.processor.handle(msg.topic, bytes(msg.payload))
-                    self.batches += 1
-                    log.info(
-                        "ingested %s: stored %d, duplicate %d, refused %d, alerts %s",
-                        msg.topic,
-                        result.stored,
-                        result.duplicates,
-                        result.refused,
-                        result.alerts,
-                    )
-            except (StoreUnavailable, DatabaseUnavailable) as e:
+                self._dispatch(msg.topic, payload)
+            except OUTAGES as e:
                 if self.store_down_since is None:
-                    self.store_down_since = time.monotonic()
+                    self.store_down_since = time.time()
                 log.error(
                     "store unavailable (%s); message kept unacknowledged, retrying in %.0fs", e, backoff
                 )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            except Exception as e:  # this message triggers a defect: keep it, go on
+                log.exception("message on %s could not be processed; keeping it as a dead letter", msg.topic)
+                self._keep(msg.topic, payload, f"internal error: {type(e).__name__}: {e}")
             self.store_down_since = None
-            if msg.qos > 0:
-                self.client.ack(msg.mid, msg.qos)
-            self.processed += 1
+            return True
+        return False
+
+    def _keep(self, topic_name: str, payload: bytes, reason: str) -> None:
+        """Dead-letter a message no handler could process. An outage here is waited out like
+        any other; anything else escapes and fails the loop (the process restarts)."""
+        backoff = 1.0
+        try:
+            hub_id: str | None = parse(topic_name).hub_id
+        except TopicError:
+            hub_id = None
+        while not self._stop.is_set():
+            try:
+                self.processor.dead_letter(
+                    topic_name, hub_id, payload, reason, code=RefusalCode.INTERNAL_ERROR
+                )
+                self.dead_lettered += 1
+                return
+            except OUTAGES as e:
+                log.error("cannot keep the dead letter yet (%s); retrying in %.0fs", e, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _dispatch(self, topic_name: str, payload: bytes) -> None:
+        try:
+            channel = parse(topic_name).channel
+        except TopicError:
+            channel = None
+        if channel is Channel.STATUS:
+            try:
+                record_hub_status(self.processor.db, topic_name, payload)
+            except StatusRefused as e:
+                self.processor.dead_letter(topic_name, e.hub_id, payload, str(e))
+                self.dead_lettered += 1
+        elif channel is Channel.TELEMETRY:
+            try:
+                record_hub_telemetry(self.processor.db, topic_name, payload)
+            except TelemetryRefused as e:
+                self.processor.dead_letter(topic_name, e.hub_id, payload, str(e))
+                self.dead_lettered += 1
+            self.telemetry += 1
+        else:
+            result = self.processor.handle(topic_name, payload, received_at=now())
+            self.batches += 1
+            self.dead_lettered += 1 if result.dead_letter_reason else result.refused
+            with self._lock:
+                self._rates.append((time.monotonic(), result.stored))
+            self._send_receipt(result)
+            log.info(
+                "ingested %s: stored %d, duplicate %d, refused %d, alerts %s",
+                topic_name,
+                result.stored,
+                result.duplicates,
+                result.refused,
+                result.alerts,
+            )
+
+    def _send_receipt(self, result: IngestResult) -> None:
+        """Tell the hub what became of each reading. Not waited for: if it is lost, the hub
+        sends the readings again, and their receipt says "duplicate"."""
+        if result.hub_id is None or not result.receipts:
             return
+        receipt = ReadingReceipt(
+            hub_id=result.hub_id, batch_id=result.batch_id, at=now(), readings=result.receipts
+        )
+        info = self.client.publish(topic(result.hub_id, Channel.RECEIPTS), receipt.to_json(), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning(
+                "receipt for hub %s not sent (%s); the hub will send again",
+                result.hub_id,
+                mqtt.error_string(info.rc),
+            )
+            return
+        self.receipts_sent += 1
+
+    # -- liveness ----------------------------------------------------------------------------
+    def metrics(self) -> dict[str, object]:
+        """What ``/health`` reads from this worker's heartbeat."""
+        t = time.monotonic()
+        with self._lock:
+            oldest = self._unacked[0] if self._unacked else None
+            while self._rates and self._rates[0][0] < t - _RATE_WINDOW_S:
+                self._rates.popleft()
+            messages = len(self._rates)
+            readings = sum(n for _, n in self._rates)
+            inbox = len(self._unacked)
+        minutes = _RATE_WINDOW_S / 60
+        down = self.store_down_since
+        return {
+            "connected": self.connected.is_set() and self.subscribed.is_set(),
+            "inbox": inbox,
+            "oldest_unacked_s": None if oldest is None else round(t - oldest, 1),
+            "messages_per_min": round(messages / minutes, 2),
+            "readings_per_min": round(readings / minutes, 2),
+            "store_down_since": None
+            if down is None
+            else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(down)),
+            "processed": self.processed,
+            "dead_lettered": self.dead_lettered,
+            "receipts_sent": self.receipts_sent,
+            "host": socket.gethostname(),
+        }
+
+    def _beat(self) -> None:
+        if self.heartbeat is None:
+            return
+        while True:
+            self.heartbeat(self.metrics())
+            if self._stop.wait(HEARTBEAT_S):
+                return

@@ -11,7 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,13 @@ class Database:
         try:
             yield s
             s.commit()
-        except OperationalError as e:
-            s.rollback()
-            raise DatabaseUnavailable(str(e.orig)) from e
+        except DBAPIError as e:
+            _rollback(s)
+            if _is_outage(e):
+                raise DatabaseUnavailable(str(e.orig)) from e
+            raise
         except BaseException:
-            s.rollback()
+            _rollback(s)
             raise
         finally:
             s.close()
@@ -78,6 +80,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _is_outage(e: DBAPIError) -> bool:
+    """Whether the database is unreachable or was restarted (try again later), rather than
+    refusing this data (which no retry can fix). PostgreSQL's restart shows as a dropped
+    connection (InterfaceError, or an invalidated connection) as often as OperationalError."""
+    return isinstance(e, OperationalError | InterfaceError) or e.connection_invalidated
+
+
+def _rollback(s: Session) -> None:
+    """Roll back; a connection that is already gone cannot, and that is fine."""
+    try:
+        s.rollback()
+    except DBAPIError as e:
+        log.warning("rollback failed on a broken connection: %s", e.orig)
 
 
 def sqlite_url(path: Path) -> str:

@@ -33,7 +33,7 @@ fields:
   one float per measure, named by ``Measure`` (``systolic``, ``diastolic``, ``pulse``,
   ``spo2``, ``weight``, ``temperature``, ...); ``reading_id`` (string, the end-to-end
   idempotency key); ``flags`` (comma-joined string, ``""`` if none); ``received_at_ns``
-  (int); ``measured_at_ns`` (int, omitted when the device gave no time).
+  (int); ``measured_at_ns`` (int, omitted when the device gave no time or one InfluxDB cannot hold).
 
 time:
   ``taken_at`` truncated to the millisecond plus a deterministic sub-millisecond offset
@@ -238,6 +238,15 @@ def datetime_to_ns(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+#: InfluxDB keeps times (and our integer ns fields) as signed 64-bit nanoseconds since 1970.
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def representable(dt: datetime) -> bool:
+    """Whether InfluxDB can hold this instant (1677-09-21 to 2262-04-11)."""
+    return _INT64[0] <= datetime_to_ns(dt) <= _INT64[1]
+
+
 def ns_to_datetime(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
@@ -285,7 +294,9 @@ def reading_point(record: ReadingRecord) -> Point:
     p.field("reading_id", str(r.reading_id))
     p.field("flags", ",".join(r.flags))
     p.field("received_at_ns", datetime_to_ns(r.received_at))
-    if r.measured_at is not None:
+    # The device's own time is kept only if InfluxDB can hold it: a device clock reading 2300
+    # is already why the hub stamped the reading with its own clock (and flagged it).
+    if r.measured_at is not None and representable(r.measured_at):
         p.field("measured_at_ns", datetime_to_ns(r.measured_at))
     point: Point = p.time(point_time_ns(r), WritePrecision.NS)
     return point

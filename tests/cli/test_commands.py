@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.mqtt.session import BrokerEndpoint, MqttSession
+from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import free_port
 from tests.fixtures.server import wait_for
 
@@ -37,8 +39,15 @@ def test_every_command_has_help() -> None:
         assert "Usage" in result.stdout
 
 
-def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
-    env = dict(os.environ, CAREWATCH_DATABASE_URL=f"sqlite:///{tmp_path / 'cw.sqlite3'}")
+def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquitto) -> None:
+    env = dict(
+        os.environ,
+        CAREWATCH_DATABASE_URL=f"sqlite:///{tmp_path / 'cw.sqlite3'}",
+        CAREWATCH_MQTT__HOST="localhost",
+        CAREWATCH_MQTT__PORT=str(broker.port),
+        CAREWATCH_MQTT__CA_FILE=str(broker.ca_cert),
+        CAREWATCH_MQTT__PASSWORD_FILE=str(broker.server_password_file),
+    )
     assert run("server", "migrate", env=env).returncode == 0
     assert run("server", "patient", "add", "p-0007", "Ada Example", env=env).returncode == 0
     dup = run("server", "patient", "add", "p-0007", "Again", env=env)
@@ -47,15 +56,34 @@ def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
     bad = run("server", "patient", "add", "9999999999 OR 1=1", "X", env=env)
     assert bad.returncode == 2
     assert "patient id must match" in bad.stderr
-    passwd = tmp_path / "passwd"
-    passwd.touch()
-    added = run(
-        "server", "hub", "add", "hub-0007", "--patient", "p-0007", "--passwd-file", str(passwd), env=env
-    )
+    # A hub for a patient who does not exist is refused before anything is recorded.
+    orphan = run("server", "hub", "add", "hub-0008", "--patient", "p-9999", env=env)
+    assert orphan.returncode == 2
+    assert "no patient 'p-9999'; the hub was not registered" in orphan.stderr
+    assert "hub-0008" not in run("server", "hub", "list", env=env).stdout
+    added = run("server", "hub", "add", "hub-0007", "--patient", "p-0007", env=env)
     assert added.returncode == 0, added.stderr
+    assert "no reload needed" in added.stdout
     password = added.stdout.splitlines()[2]
-    assert passwd.read_text().startswith("hub-0007:")
-    assert password not in passwd.read_text()  # only its hash is stored
+    # The broker takes the hub at once, with its own id as client id and nothing else.
+    hub = MqttSession(BrokerEndpoint("localhost", broker.port, broker.ca_cert, "hub-0007", password))
+    hub.start()
+    try:
+        assert hub.wait_connected(10), hub.last_connect_error
+    finally:
+        hub.stop()
+    revoked = run("server", "hub", "revoke", "hub-0007", env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    rotated = run("server", "hub", "credentials", "hub-0007", "--password-out", str(tmp_path / "pw"), env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert oct((tmp_path / "pw").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "pw").read_text().strip() != password
+    # With the broker unreachable, the hub is registered and the command says what to do next.
+    offline = dict(env, CAREWATCH_MQTT__PORT=str(free_port()))
+    assert run("server", "patient", "add", "p-0009", "Bea Example", env=offline).returncode == 0
+    later = run("server", "hub", "add", "hub-0009", "--patient", "p-0009", env=offline)
+    assert later.returncode == 1
+    assert "run `carewatch server hub credentials hub-0009` when the broker is reachable" in later.stderr
     token = run("server", "user", "add", "matron", "--role", "clinician", env=env)
     assert token.stdout.startswith("cw_")
     assert run("server", "dead-letters", env=env).stdout.strip() == "no dead letters"
@@ -64,14 +92,14 @@ def test_provisioning_from_the_command_line(tmp_path: Path) -> None:
     assert "#999: not replayed: no dead letter #999" in missing.stderr
     # Pairing from the server with no broker to deliver to: kept, and said so.
     paired = run(
-        "server", "hub", "pair", "hub-0007", "00:09:1f:8a:12:34", "--model", "and-ua-651ble", env=env
+        "server", "hub", "pair", "hub-0007", "00:09:1f:8a:12:34", "--model", "and-ua-651ble", env=offline
     )
     assert paired.returncode == 1
     assert "saved on the server, but not delivered to the hub yet" in paired.stderr
     assert "carewatch server hub push hub-0007" in paired.stderr
     listed = run("server", "hub", "list", env=env).stdout.splitlines()
     assert listed[0].split() == ["hub-0007", "unknown", "patient", "p-0007", "no", "telemetry"]
-    assert [line.strip() for line in listed[1:]] == [
+    assert [line.strip() for line in listed[1:3]] == [
         "! never connected",
         "! configuration version 1 not delivered to the broker yet (carewatch server hub push)",
     ]

@@ -74,11 +74,11 @@ def test_the_same_reading_delivered_twice_gives_one_point_and_one_alert(stack: S
 
 
 def test_a_malformed_payload_ends_in_the_dead_letter_store_with_its_reason(stack: Stack) -> None:
-    stack.patient_with_hub("p-e2e-bad", "hub-e2e-bad")
-    ep = stack.hub_endpoint("hub-e2e-bad")
+    hub = stack.patient_with_hub("p-e2e-bad", "hub-e2e-bad")
+    ep = hub.session.endpoint  # a hub gone wrong, with its own identity
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id="raw-bad",
+        client_id=ep.username,
         protocol=MQTTProtocolVersion.MQTTv5,
     )
     client.username_pw_set(ep.username, ep.password)

@@ -53,10 +53,10 @@ def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) ->
 
 
 def test_telemetry_the_server_cannot_accept_is_kept_with_its_reason(stack: Stack) -> None:
-    stack.patient_with_hub("p-tel-2", "hub-tel-2")
+    hub = stack.patient_with_hub("p-tel-2", "hub-tel-2")
     tech = create_user(stack.db, "tech-tel-2", Role.TECHNICIAN)
     before = stack.worker.telemetry
-    raw = MqttSession(stack.hub_endpoint("hub-tel-2"), client_id="hub-tel-2-raw")
+    raw = MqttSession(hub.session.endpoint)  # the hub's own identity, gone wrong
     raw.start()
     try:
         assert raw.wait_connected(10)

@@ -7,6 +7,7 @@ cover the broker path).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -88,6 +89,7 @@ def test_reassigned_hub_attributes_by_reading_time(database: Database, influx_st
 def test_invalid_json_and_schema_errors_keep_the_payload(
     database: Database, influx_store: InfluxStore
 ) -> None:
+    setup(database)
     proc = IngestProcessor(database, influx_store)
     t = topic("hub-ref-1", Channel.READINGS)
     proc.handle(t, b"\xff\xfe not json")
@@ -95,8 +97,10 @@ def test_invalid_json_and_schema_errors_keep_the_payload(
     proc.handle(t, bad_unit)
     reasons = [d.reason for d in letters(database)]
     assert reasons[0].startswith("invalid reading batch")
+    assert letters(database)[0].payload == b"\xff\xfe not json"
     assert "must be in 'mm[Hg]'" in reasons[1]
-    assert letters(database)[1].payload == bad_unit
+    # A reading refused on its own is kept as it came (its neighbours, if any, are stored).
+    assert json.loads(letters(database)[1].payload)["reading"] == json.loads(bad_unit)["readings"][0]
 
 
 def test_a_reading_the_database_refuses_is_dead_lettered_not_retried_forever(
