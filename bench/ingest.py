@@ -19,13 +19,11 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.mqtt.session import BrokerEndpoint
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
 from gateway.wire.messages import Reading
@@ -33,7 +31,7 @@ from gateway.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
 from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import SERVER_USER, LocalMosquitto
+from server.local_services.mosquitto import LocalMosquitto
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
 from server.store.influx import InfluxConfig, InfluxStore
@@ -69,12 +67,7 @@ def run(
     db.migrate()
     store = InfluxStore(InfluxConfig(url=influxd.url))
     store.ensure_database()
-    server_password = uuid.uuid4().hex
-    mosq.set_password(SERVER_USER, server_password)
-    worker = IngestWorker(
-        BrokerEndpoint("localhost", mosq.port, mosq.ca_cert, SERVER_USER, server_password),
-        IngestProcessor(db, store),
-    )
+    worker = IngestWorker(mosq.add_ingest(), IngestProcessor(db, store))
     worker.start()
     if not worker.subscribed.wait(15):
         sys.exit("the ingest worker did not subscribe")
@@ -86,14 +79,7 @@ def run(
         add_patient(db, pid, f"Bench patient {i}", actor="bench")
         add_hub(db, hub_id, actor="bench")
         assign_hub(db, hub_id, pid, actor="bench", start=now - timedelta(days=30))
-        password = uuid.uuid4().hex
-        mosq.set_password(hub_id, password)
-        hub = SimulatedHub(
-            hub_id,
-            BrokerEndpoint("localhost", mosq.port, mosq.ca_cert, hub_id, password),
-            state / "hubs",
-            batch_size=args.batch_size,
-        )
+        hub = SimulatedHub(hub_id, mosq.add_hub(hub_id), state / "hubs", batch_size=args.batch_size)
         base = rng.gauss(135, 12)
         for k in range(args.readings):
             when = now - timedelta(days=14) + timedelta(seconds=k * 14 * 86400 // args.readings)
@@ -121,6 +107,13 @@ def run(
     seconds = time.perf_counter() - start
     print(
         f"ingested end to end: {seconds:.2f} s, {total / seconds:,.0f} readings/s, {expected / seconds:,.1f} batches/s"
+    )
+    while any(hub.outbox.depth() for hub in hubs):
+        time.sleep(0.05)
+    confirmed = time.perf_counter() - start
+    print(
+        f"confirmed to every hub (receipts in, outboxes empty): {confirmed:.2f} s, "
+        f"{total / confirmed:,.0f} readings/s"
     )
     print(
         f"points in InfluxDB for the first patient: {store.count_points('p-bench-0000')} (expected {args.readings})"
