@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from server.local_services.process import free_port
+from server.processes import PROCESSES
 from tests.fixtures.server import wait_for
 
 CLI = [sys.executable, "-m", "gateway"]
@@ -137,6 +138,8 @@ def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "all services stopped" in out
+    # Every process of the server's one definition ran, under the same name.
+    assert {p.name for p in PROCESSES} <= {log.stem for log in (tmp_path / "logs").glob("*.log")}
     assert "/alerts   (the clinicians' alert list)" in out
     assert "/hubs)" in out  # a technician's token too
     time.sleep(0.2)
