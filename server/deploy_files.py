@@ -108,8 +108,9 @@ _COMPOSE_HEAD: Final = f"""\
 # {GENERATED}
 # A container deployment of the server side. Not exercised by our CI (our machines have no
 # container engine); the same processes run here as in `./dev demo` and the systemd units.
-# The host's /etc/carewatch holds server.env, the CA certificate and the server's MQTT
-# password (read-only in every container). The relational database is the one
+# The image is deploy/Dockerfile. The host's /etc/carewatch holds server.env, the CA
+# certificate and the server's MQTT password, mounted read-only in every container, where
+# they must be readable by the image's user (uid/gid 10001). The relational database is the one
 # CAREWATCH_DATABASE_URL names (PostgreSQL), or SQLite in the carewatch-data volume.
 # CAREWATCH_MQTT__HOST must be a name on the broker's certificate that reaches the
 # mosquitto service.
