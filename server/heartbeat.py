@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypedDict
 
 from sqlalchemy import and_, delete, func, select
 
@@ -45,6 +45,20 @@ class WorkerState(StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"  # ended cleanly (SIGTERM): expected during a restart, not for long
     FAILED = "failed"  # ended by an error; ``detail["reason"]`` says which
+
+
+class IngestDetail(TypedDict, total=False):
+    """The ingest worker's heartbeat ``detail``, as /health reads it. Every key is optional:
+    one the worker does not write is reported as unknown (null), and degrades nothing."""
+
+    connected: bool  # the MQTT session is up
+    inbox: int  # messages received and not yet acknowledged
+    oldest_unacked_s: float | None  # age of the oldest of them: the lag
+    messages_per_min: float
+    readings_per_min: float
+    store_down_since: str | None  # ISO datetime: InfluxDB or the database unavailable since
+    processed: int  # total since the worker started
+    dead_lettered: int  # total since the worker started
 
 
 def instance_id() -> str:

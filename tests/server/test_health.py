@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from alerts.severity import Severity
 from server.api.app import create_app
-from server.heartbeat import Heartbeat
+from server.heartbeat import Heartbeat, IngestDetail
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import free_port
@@ -42,16 +42,16 @@ from server.store.models import now as utcnow
 from server.tick import Ticker, TickResult, ticker_detail
 from tests.fixtures.server import wait_for
 
-HEALTHY_INGEST: dict[str, object] = {
-    "connected": True,
-    "inbox": 0,
-    "oldest_unacked_s": None,
-    "messages_per_min": 4.0,
-    "readings_per_min": 9.5,
-    "store_down_since": None,
-    "processed": 120,
-    "dead_lettered": 1,
-}
+HEALTHY_INGEST = IngestDetail(
+    connected=True,
+    inbox=0,
+    oldest_unacked_s=None,
+    messages_per_min=4.0,
+    readings_per_min=9.5,
+    store_down_since=None,
+    processed=120,
+    dead_lettered=1,
+)
 MakeApi = Callable[..., TestClient]
 
 

@@ -258,8 +258,9 @@ def _when(value: object) -> datetime | None:
 
 
 def judge_ingest(beat: HeartbeatView | None, now: datetime, bounds: HealthSettings) -> IngestHealth:
-    """Alive, connected, keeping up, and able to store. Keys the worker did not write are unknown,
-    not wrong: they show as null and degrade nothing."""
+    """Alive, connected, keeping up, and able to store, from the keys of
+    :class:`server.heartbeat.IngestDetail`. Keys the worker did not write (or wrote with the
+    wrong type) are unknown, not wrong: they show as null and degrade nothing."""
     alive, said = _liveness(INGEST, beat, now, bounds.worker_stale_s)
     base = _worker_fields(beat, now).model_dump(exclude={"ok", "detail"})
     d: Mapping[str, object] = beat.detail if beat is not None else {}
