@@ -121,8 +121,13 @@ def ingest() -> None:
 @app.command()
 def tick() -> None:
     """Run time-based work until SIGTERM/Ctrl-C: missed readings and silent hubs, escalation,
-    notifications and their retries."""
+    notifications and their retries. Exits non-zero if it cannot go on, so that its supervisor
+    restarts it; /health shows why from its heartbeat."""
+    import logging
+
+    from server.heartbeat import Heartbeat
     from server.notifications import NotificationRelay
+    from server.processes import TICKER
     from server.settings import ServerSettings
     from server.store.database import Database
     from server.tick import Ticker
@@ -130,12 +135,24 @@ def tick() -> None:
     settings = ServerSettings()
     db = Database(settings.database_url)
     db.migrate()
-    relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
+    heartbeat = Heartbeat(db, TICKER)
+    try:
+        relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
+    except Exception as e:  # any of them means nobody would be notified: say so, and exit
+        heartbeat.failed(f"could not start: {type(e).__name__} preparing notifications; see its log")
+        raise _fail(f"ticker could not start, notifications are not configured correctly: {e}") from e
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     typer.echo(f"ticker running every {settings.tick_seconds:g}s; Ctrl-C to stop")
-    Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop)
+    try:
+        Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop, heartbeat)
+    except Exception:
+        logging.getLogger("carewatch.ticker").exception(
+            "the ticker's loop failed; exiting non-zero so that its supervisor restarts it"
+        )
+        raise typer.Exit(1) from None
+    typer.echo("ticker stopped")
 
 
 @patient_app.command("add")

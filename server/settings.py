@@ -71,6 +71,24 @@ class EscalationSettings(BaseModel):
     max_tier: int = Field(default=2, ge=0)
 
 
+class HealthSettings(BaseModel):
+    """The bounds ``/health`` judges the workers by. The ingest worker beats every few
+    seconds and the ticker after every tick, so a minute of silence means dead or stuck."""
+
+    worker_stale_s: float = Field(
+        default=60, gt=0, description="a worker silent for longer is reported as not running"
+    )
+    ingest_lag_s: float = Field(
+        default=300, gt=0, description="the oldest message received and not yet acknowledged may be this old"
+    )
+    notification_pending_s: float = Field(
+        default=300, gt=0, description="a notification may wait this long for delivery"
+    )
+    check_timeout_s: float = Field(
+        default=2.0, gt=0, le=10, description="longest wait for the broker, InfluxDB or the database"
+    )
+
+
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREWATCH_", env_nested_delimiter="__", extra="ignore")
 
@@ -84,6 +102,7 @@ class ServerSettings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")
+    health: HealthSettings = Field(default_factory=HealthSettings)
     timezone: str = Field(
         default="Europe/London",
         description="IANA zone of the service: local days for daily weights and morning schedules",

@@ -5,25 +5,41 @@ and delivering them (with retries).
 A patient who stops sending readings sends no message to react to, so anything that must
 happen because time passed lives here. Each step is idempotent, so ticks can overlap a
 crash or a restart without doubling anything.
+
+The ticker must not die quietly: every notification leaves through it. Each step is
+guarded on its own, so a failing one (the database refusing escalation's writes, say) is
+logged with its traceback while the others still run; above all, delivery from the
+notification outbox (its own SQLite file) goes on while the main database is down. After
+every tick the ticker writes a heartbeat with what it did, which ``/health`` reads.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final, TypedDict
 from zoneinfo import ZoneInfo
 
+from alerts.notify.outbox import OutboxStats
 from server.clock_rules import judge_clock
 from server.findings import DEFAULT_TIMEZONE
+from server.heartbeat import Heartbeat
 from server.notifications import NotificationRelay
+from server.processes import TICKER
 from server.settings import EscalationSettings
 from server.store.alerts import escalate_overdue
-from server.store.database import Database, DatabaseUnavailable
+from server.store.database import Database
 from server.store.models import now as utcnow
 
 log = logging.getLogger(__name__)
+
+# A delivery given up on stays 'failed' in the outbox until requeued; /health counts the
+# ones given up on recently, so one old failure does not hold it degraded for ever.
+RECENT_FAILURES: Final = timedelta(hours=24)
 
 
 @dataclass
@@ -33,7 +49,69 @@ class TickResult:
     relayed: int = 0
     sent: int = 0
     retrying: int = 0
-    failed: int = 0
+    failed: int = 0  # deliveries given up on in this tick
+    step_errors: dict[str, str] = field(default_factory=dict)  # step -> exception class
+    outbox: OutboxStats | None = None  # None: no notifications configured, or not readable
+    failed_recently: int | None = None  # deliveries given up on within RECENT_FAILURES
+
+    def busy(self) -> bool:
+        return bool(
+            self.clock_alerts
+            or self.escalated
+            or self.relayed
+            or self.sent
+            or self.retrying
+            or self.failed
+            or self.step_errors
+        )
+
+
+class NotificationsDetail(TypedDict, total=False):
+    configured: bool
+    pending: int
+    due: int
+    failed: int  # every delivery given up on and not requeued
+    failed_24h: int
+    oldest_pending_age_s: float | None
+
+
+class TickerDetail(TypedDict, total=False):
+    """The ticker's heartbeat ``detail``: written by :meth:`Ticker.run`, read by /health."""
+
+    every_s: float
+    ticks: int
+    clock_alerts: int
+    escalated: int
+    relayed: int
+    sent: int
+    retrying: int
+    failed: int
+    step_errors: dict[str, str]
+    notifications: NotificationsDetail
+
+
+def ticker_detail(r: TickResult, *, every_s: float, ticks: int, configured: bool) -> TickerDetail:
+    detail = TickerDetail(
+        every_s=every_s,
+        ticks=ticks,
+        clock_alerts=r.clock_alerts,
+        escalated=r.escalated,
+        relayed=r.relayed,
+        sent=r.sent,
+        retrying=r.retrying,
+        failed=r.failed,
+        step_errors=dict(r.step_errors),
+    )
+    notifications = NotificationsDetail(configured=configured)
+    if r.outbox is not None:
+        notifications["pending"] = r.outbox.pending
+        notifications["due"] = r.outbox.due
+        notifications["failed"] = r.outbox.failed
+        notifications["oldest_pending_age_s"] = r.outbox.oldest_pending_age_s
+    if r.failed_recently is not None:
+        notifications["failed_24h"] = r.failed_recently
+    detail["notifications"] = notifications
+    return detail
 
 
 class Ticker:
@@ -49,13 +127,17 @@ class Ticker:
         self.escalation = escalation
         self.relay = relay
         self.tz = tz
+        self._failing: dict[str, tuple[str, int]] = {}  # step -> (exception class, ticks in a row)
 
     def tick(self, now: datetime) -> TickResult:
+        """One pass of every step; a step that raises is recorded in ``step_errors`` and logged,
+        and the rest still run."""
         result = TickResult()
+        escalated = []
         # First, so that an alert it opens is relayed in this same tick.
-        with self.db.session() as s:
+        with self._step(result, "clock_rules"), self.db.session() as s:
             result.clock_alerts = len(judge_clock(s, now, self.tz))
-        with self.db.session() as s:
+        with self._step(result, "escalation"), self.db.session() as s:
             escalated = escalate_overdue(
                 s,
                 now=now,
@@ -67,18 +149,68 @@ class Ticker:
             log.warning(
                 "alert %d (%s) not acknowledged: escalated to tier %d", alert.id, alert.patient_id, alert.tier
             )
-        if self.relay is not None:
+        if self.relay is None:
+            return result
+        with self._step(result, "relay"):
             result.relayed = self.relay.relay(now)
+        # Even when the steps above failed: what is already in the outbox must still go out.
+        with self._step(result, "dispatch"):
             sent = self.relay.dispatch(now)
             result.sent, result.retrying, result.failed = sent.sent, sent.retrying, sent.failed
+        with self._step(result, "outbox_stats"):
+            outbox = self.relay.dispatcher.outbox
+            result.outbox = outbox.stats(now)
+            since = now - RECENT_FAILURES
+            result.failed_recently = sum(
+                1 for d in outbox.list_failed(limit=1000) if (d.last_attempt_at or d.created_at) >= since
+            )
         return result
 
-    def run(self, interval: float, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
+    @contextmanager
+    def _step(self, result: TickResult, step: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as e:  # one failing step must stop neither the others nor the loop
+            kind = type(e).__name__
+            result.step_errors[step] = kind
+            before, times = self._failing.get(step, ("", 0))
+            self._failing[step] = (kind, times + 1)
+            if before != kind:
+                log.exception("tick step %s failed; the other steps still run", step)
+            else:  # the traceback was logged when this started; say it goes on, every tick
+                first_line = next(iter(str(e).splitlines()), "")  # not SQLAlchemy's statement and parameters
+                log.error(
+                    "tick step %s still failing (%d ticks in a row): %s: %s",
+                    step,
+                    times + 1,
+                    kind,
+                    first_line,
+                )
+        else:
+            if step in self._failing:
+                kind, times = self._failing.pop(step)
+                log.warning("tick step %s works again after %d failed tick(s) (%s)", step, times, kind)
+
+    def run(self, interval: float, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
+        """Tick every ``interval`` seconds until ``stop`` is set, beating after each tick.
+
+        Whatever escapes the per-step guards (a bug in this loop) is recorded as ``failed``
+        in the heartbeat and raised: ``carewatch server tick`` then exits non-zero and its
+        supervisor (systemd ``Restart=``, compose ``restart:``) starts it again.
+        """
+        beat = heartbeat or Heartbeat(self.db, TICKER)
+        ticks = 0
+        try:
+            while not stop.is_set():
                 r = self.tick(utcnow())
-                if r.clock_alerts or r.escalated or r.relayed or r.sent or r.retrying or r.failed:
+                ticks += 1
+                if r.busy():
                     log.info("tick: %s", r)
-            except DatabaseUnavailable as e:
-                log.error("tick skipped, database unavailable: %s", e)
-            stop.wait(interval)
+                beat.beat(
+                    detail=ticker_detail(r, every_s=interval, ticks=ticks, configured=self.relay is not None)
+                )
+                stop.wait(interval)
+        except BaseException as e:
+            beat.failed(f"the ticker's loop ended with {type(e).__name__} after {ticks} tick(s); see its log")
+            raise
+        beat.stopped({"ticks": ticks})

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from server.api.routes import alerts, health, hubs, readings, rules
+from server.api.routes.health import HealthChecks
 from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
 from server.store.database import Database
@@ -32,6 +33,7 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.state.db = db
     app.state.influx = readers
     app.state.settings = settings
+    app.state.health_checks = HealthChecks(settings, db, readers)
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.include_router(readings.router)

@@ -64,14 +64,65 @@ class ReadingOut(BaseModel):
 
 class ComponentHealth(BaseModel):
     ok: bool
-    detail: str
+    detail: str = Field(description="in plain words: what was checked, and what is wrong if anything")
+
+
+class WorkerHealth(ComponentHealth):
+    """A long-running worker, judged by its heartbeat (written by the worker itself)."""
+
+    instance: str | None = Field(default=None, description="host:pid of its newest instance")
+    state: str | None = Field(default=None, description="running, stopped or failed")
+    last_seen_s: float | None = Field(default=None, description="seconds since its last heartbeat")
+
+
+class IngestHealth(WorkerHealth):
+    """None means the worker did not say (an older worker, or no heartbeat)."""
+
+    connected: bool | None = Field(default=None, description="its MQTT session is up")
+    inbox: int | None = Field(default=None, description="messages received and not yet acknowledged")
+    oldest_unacked_s: float | None = Field(default=None, description="age of the oldest of them: the lag")
+    messages_per_min: float | None = None
+    readings_per_min: float | None = None
+    processed: int | None = Field(default=None, description="messages processed since it started")
+    dead_lettered: int | None = Field(default=None, description="messages refused since it started")
+    store_down_since: datetime | None = Field(
+        default=None, description="InfluxDB or the database unavailable to ingest since then"
+    )
+
+
+class TickerHealth(WorkerHealth):
+    every_s: float | None = Field(default=None, description="how often it ticks")
+    step_errors: dict[str, str] = Field(
+        default_factory=dict, description="steps that failed in its last tick, and the error's class"
+    )
+
+
+class NotificationsHealth(ComponentHealth):
+    """As the ticker saw its delivery outbox at its last tick."""
+
+    configured: bool | None = Field(default=None, description="a routing file is configured")
+    pending: int | None = None
+    failed_24h: int | None = Field(default=None, description="deliveries given up on in the last 24 h")
+    oldest_pending_s: float | None = Field(default=None, description="how long the oldest pending one waits")
+
+
+class DeadLettersHealth(ComponentHealth):
+    """Reported, never degrading: a refused message is kept and can be replayed."""
+
+    last_24h: int | None = Field(default=None, description="messages refused in the last 24 h")
 
 
 class Health(BaseModel):
+    """HTTP 200 only when every part on a reading's path is fine; 503 with this same body otherwise."""
+
     status: Literal["ok", "degraded"]
     broker: ComponentHealth
     influxdb: ComponentHealth
     database: ComponentHealth
+    ingest: IngestHealth
+    ticker: TickerHealth
+    notifications: NotificationsHealth
+    dead_letters: DeadLettersHealth
 
 
 class RuleOverrideIn(BaseModel):
