@@ -81,8 +81,10 @@ def ingest() -> None:
     Exits 70 if its loop fails, so systemd restarts it; every message not yet acknowledged is
     delivered again by the broker."""
     from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
+    from server.heartbeat import Heartbeat
     from server.ingest.processor import IngestProcessor
     from server.ingest.worker import IngestWorker
+    from server.processes import INGEST
     from server.settings import ServerSettings
     from server.store.database import Database
     from server.store.influx import InfluxStore
@@ -100,7 +102,13 @@ def ingest() -> None:
     except OSError as e:
         raise _fail(f"cannot read the ingest's MQTT password file: {e}") from None
     supervisor = Supervisor()
-    worker = IngestWorker(endpoint, IngestProcessor(db, store, tz=settings.zone), supervisor=supervisor)
+    heartbeat = Heartbeat(db, INGEST)
+    worker = IngestWorker(
+        endpoint,
+        IngestProcessor(db, store, tz=settings.zone),
+        supervisor=supervisor,
+        heartbeat=lambda detail: heartbeat.beat(detail=detail),
+    )
     stop = threading.Event()
     supervisor.on_failure(stop.set)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -113,8 +121,10 @@ def ingest() -> None:
     stop.wait()
     worker.stop()
     if supervisor.failed.is_set():
+        heartbeat.failed(supervisor.reason or "loop failed", worker.metrics())
         typer.echo(f"error: ingest stopped because its loop failed: {supervisor.reason}", err=True)
         raise typer.Exit(EXIT_LOOP_FAILED)
+    heartbeat.stopped(worker.metrics())
     typer.echo(f"ingest worker stopped after {worker.processed} message(s)")
 
 

@@ -63,7 +63,7 @@ class IngestWorker:
         processor: IngestProcessor,
         *,
         supervisor: Supervisor | None = None,
-        heartbeat: Callable[[Mapping[str, object]], None] | None = None,
+        heartbeat: Callable[[Mapping[str, object]], object] | None = None,
     ):
         self.endpoint = endpoint
         self.processor = processor
