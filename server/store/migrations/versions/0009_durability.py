@@ -25,7 +25,9 @@ def upgrade() -> None:
     with op.batch_alter_table("dead_letters", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason_code", sa.String(32), nullable=True))
         batch_op.add_column(sa.Column("replays", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("last_replayed_at", server.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("last_replayed_at", server.store.models.UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("page_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("token_hash", sa.String(64), nullable=True))
     op.create_table(
