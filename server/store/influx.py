@@ -230,6 +230,31 @@ class StoredReading:
 
 # --- time -----------------------------------------------------------------------------------
 
+#: InfluxDB keeps a point's time as int64 nanoseconds since the epoch, that is
+#: 1677-09-21T00:12:43.145224194Z .. 2262-04-11T23:47:16.854775806Z. A time outside cannot be
+#: stored, and in a query it is an error (the constant under- or overflows int64). These are
+#: the whole seconds just inside, so that a query's millisecond flooring and a point's
+#: sub-millisecond offset (:func:`point_time_ns`) stay inside too. Every time the API or the
+#: pages take from a person is checked against them (:func:`check_storable_time`).
+EARLIEST_TIME = datetime(1677, 9, 21, 0, 12, 44, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
+
+
+class TimeOutOfRange(ValueError):
+    """A time InfluxDB cannot hold (or one without a UTC offset); refused before any request."""
+
+
+def check_storable_time(dt: datetime) -> datetime:
+    """``dt`` if InfluxDB can hold it; otherwise :class:`TimeOutOfRange` saying the range."""
+    if dt.utcoffset() is None:
+        raise TimeOutOfRange("must include a UTC offset, e.g. 2026-01-01T00:00:00Z")
+    if not EARLIEST_TIME <= dt <= LATEST_TIME:
+        raise TimeOutOfRange(
+            f"must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}, "
+            "the times the reading store can hold"
+        )
+    return dt
+
 
 def datetime_to_ns(dt: datetime) -> int:
     """Exact integer ns (datetimes carry µs; going through float would lose some)."""
@@ -628,14 +653,17 @@ class InfluxStore:
     ) -> list[StoredReading]:
         """A patient's readings with ``since <= taken_at < until``, compared to the millisecond.
 
-        Oldest first unless ``newest_first`` (then ``limit`` keeps the latest ones).
+        Oldest first unless ``newest_first`` (then ``limit`` keeps the latest ones). A time
+        InfluxDB cannot hold raises :class:`TimeOutOfRange` before any request.
         """
         if not 1 <= limit <= MAX_QUERY_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_QUERY_LIMIT}")
         where = self._where(patient_id, kind)
         if since is not None:
+            check_storable_time(since)
             where.append(f"time >= {_ms_floor_ns(datetime_to_ns(since))}")
         if until is not None:
+            check_storable_time(until)
             where.append(f"time < {_ms_floor_ns(datetime_to_ns(until))}")
         q = (
             f"SELECT * FROM {quote_ident(MEASUREMENT)} WHERE {' AND '.join(where)} "  # noqa: S608 - quoted
