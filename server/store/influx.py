@@ -81,6 +81,7 @@ from gateway.wire.messages import Reading, TimeSource
 from gateway.wire.topics import valid_hub_id
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.patient_ids import check_patient_id
+from server.store.breaker import CircuitBreaker, CircuitOpen
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,15 @@ class InfluxConfig(BaseModel):
     backoff: float = Field(default=0.5, ge=0, description="first retry delay in seconds, doubled each time")
     backoff_max: float = Field(default=30.0, ge=0, description="cap on one retry delay")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="points per HTTP request")
+    # Reads a person waits on (pages, API): see InfluxStore.for_people.
+    people_timeout: float = Field(
+        default=2.0, gt=0, description="seconds per HTTP request of a read a person waits on"
+    )
+    people_cooldown: float = Field(
+        default=20.0,
+        ge=0,
+        description="after such a read fails, answer 'unavailable' at once for this long, then try one",
+    )
 
     @field_validator("url")
     @classmethod
@@ -399,9 +409,16 @@ class _State:
 class InfluxStore:
     """Write and read readings; thread-safe, one HTTP connection pool per store."""
 
-    def __init__(self, config: InfluxConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        config: InfluxConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.config = config
         self._sleep = sleep
+        self._breaker = breaker
         self._state = _State(api=None if config.api == "auto" else config.api)
         auth: httpx.BasicAuth | None = None
         headers: dict[str, str] = {}
@@ -419,11 +436,20 @@ class InfluxStore:
     # lifecycle
 
     def for_people(self) -> InfluxStore:
-        """The same database for reads a person waits on (pages, the API): one quick retry
-        instead of ingest's patient backoff, so an outage shows in a second, not a minute."""
+        """The same database for reads a person waits on (pages, the API). Each request
+        waits ``people_timeout`` (not ingest's ``timeout``), with one quick retry instead of
+        ingest's patient backoff (a pooled connection InfluxDB closed on a restart fails
+        once), so a hung InfluxDB costs about 2 x people_timeout, not 20 s. After a read
+        fails, a circuit breaker answers :class:`StoreUnavailable` at once for
+        ``people_cooldown`` seconds without touching the network, then lets one read probe:
+        a hung store does not hold every page and worker thread for that long in turn."""
+        cfg = self.config
         return InfluxStore(
-            self.config.model_copy(update={"max_retries": 1, "backoff": 0.2, "backoff_max": 0.5}),
+            cfg.model_copy(
+                update={"timeout": cfg.people_timeout, "max_retries": 1, "backoff": 0.2, "backoff_max": 0.5}
+            ),
             sleep=self._sleep,
+            breaker=CircuitBreaker("InfluxDB reads", cfg.people_cooldown),
         )
 
     def close(self) -> None:
@@ -551,7 +577,7 @@ class InfluxStore:
         def attempt() -> httpx.Response:
             return self._request("POST" if post else "GET", "/query", params)
 
-        doc = self._retrying("influxql query", attempt).json()
+        doc = self._guarded(lambda: self._retrying("influxql query", attempt)).json()
         if doc.get("error"):
             raise self._statement_error(str(doc["error"]))
         series: list[dict[str, Any]] = []
@@ -560,6 +586,15 @@ class InfluxStore:
                 raise self._statement_error(str(result["error"]))
             series.extend(result.get("series", []))
         return series
+
+    def _guarded(self, read: Callable[[], T]) -> T:
+        """``read`` through this store's circuit breaker, if it has one (see for_people)."""
+        if self._breaker is None:
+            return read()
+        try:
+            return self._breaker.call(read, trips_on=(StoreUnavailable,))
+        except CircuitOpen as e:
+            raise StoreUnavailable(str(e)) from None
 
     @staticmethod
     def _statement_error(message: str) -> StoreError:
