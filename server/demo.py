@@ -22,14 +22,15 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from server.api.auth import Role, create_user, hash_token
+from server.api.auth import Role, create_user
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.mosquitto import SERVER_USER, LocalMosquitto
 from server.local_services.process import Service, ServiceError, port_open
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
 from server.store.influx import InfluxConfig, InfluxStore
-from server.store.models import Patient, User
+from server.store.models import Patient
+from server.users import UnknownUser, rotate_token
 
 log = logging.getLogger("carewatch.demo")
 
@@ -58,14 +59,12 @@ def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -
 
 
 def _demo_token(db: Database, username: str, role: Role) -> str:
-    """A fresh token for a demo user (created on the first run), shown once on the terminal."""
-    with db.session() as s:
-        user = s.scalars(select(User).where(User.username == username)).first()
-        if user is not None:
-            token = "cw_" + secrets.token_urlsafe(32)
-            user.token_hash = hash_token(token)
-            return token
-    return create_user(db, username, role)
+    """A fresh token for a demo user (created on the first run), shown once on the terminal;
+    rotated like any user's, so the last run's browser sessions end with the old token."""
+    try:
+        return rotate_token(db, username, actor="demo")
+    except UnknownUser:
+        return create_user(db, username, role)
 
 
 def demo_command(

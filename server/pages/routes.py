@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 
-from server.api.auth import Principal, audit, principal_for_token
+from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, ResolveIn
@@ -73,7 +73,8 @@ def sign_in(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     check_same_origin(request)
-    principal = principal_for_token(db, token.strip())
+    token = token.strip()
+    principal = principal_for_token(db, token)
     if principal is None:
         client = request.client.host if request.client else "unknown"
         with db.session() as s:
@@ -91,7 +92,7 @@ def sign_in(
         )
     settings: ServerSettings = request.app.state.settings
     lasts = timedelta(hours=settings.page_session_hours)
-    secret = start_session(db, principal, lasts)
+    secret = start_session(db, principal, hash_token(token), lasts)
     audit(db, principal, "signed_in", "pages", f"session for {settings.page_session_hours:g} h")
     response = RedirectResponse(local_path(next) if next else home_for(principal), status_code=303)
     response.set_cookie(
