@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -142,7 +143,7 @@ def test_users_from_the_command_line(tmp_path: Path) -> None:
         assert (code, err.strip()) == (2, "error: no user 'nobody'")
 
 
-def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def test_the_demo_runs_end_to_end_privately_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     api_port = free_port()
     proc = subprocess.Popen(
         [
@@ -196,3 +197,13 @@ def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
     time.sleep(0.2)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "demo left processes running"
+    # Everything the demo and its services wrote (token, passwords, certificates, SQLite,
+    # hub outboxes, InfluxDB and broker data, logs) is the owner's alone.
+    written = [tmp_path, *tmp_path.rglob("*")]
+    assert {p.name for p in written} >= {"demo-token", "carewatch.sqlite3", "sim-hubs.txt", "hubs", "logs"}
+    shared = {
+        str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.lstat().st_mode))
+        for p in written
+        if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077
+    }
+    assert shared == {}
