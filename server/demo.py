@@ -1,10 +1,11 @@
 """``carewatch demo``: the whole system on this machine, as ordinary processes on loopback.
 
-Mosquitto (TLS, per-hub passwords, ACL) and InfluxDB start under a state directory; the
+Mosquitto (TLS, the dynamic-security plugin: per-hub identities) and InfluxDB start under a state directory; the
 relational database is an SQLite file there; the server's processes (server/processes.py:
 ingest, ticker, API) and a simulator of N patients run as child processes with the same
-commands production uses. Ctrl-C stops
-everything in reverse order.
+commands production uses. Ctrl-C stops everything in reverse order. The state directory is
+the owner's alone (0700, files 0600): it holds a clinician's token, hub passwords and
+patient readings.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import secrets
 import signal
+import stat
 import sys
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from server.api.auth import Role, create_user, hash_token
+from server.api.auth import Role, create_user
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import Service, ServiceError, port_open
@@ -34,12 +35,43 @@ from server.processes import API, INGEST, PROCESSES, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
 from server.store.influx import InfluxConfig, InfluxStore
-from server.store.models import Patient, User
+from server.store.models import Patient
+from server.users import UnknownUser, rotate_token
 
 log = logging.getLogger("carewatch.demo")
 
 DEMO_USER = "demo-matron"
 DEMO_TECHNICIAN = "demo-technician"
+
+
+#: Owner only. The demo's state holds a clinician's token, hub passwords, the SQLite database
+#: and hub outboxes with (simulated, but real-looking) patient data.
+PRIVATE_UMASK = 0o077
+
+
+def prepare_state_dir(state_dir: Path) -> Path:
+    """The demo's state directory, made private (0700) whether new or left by an earlier
+    run, and anything an earlier run left in it stripped of group and other access (runs
+    before this existed left the token, database and outboxes world-readable). Returns the
+    resolved path. Files created afterwards are private because :func:`demo_command` sets
+    the umask first, for itself and every service it starts."""
+    state = state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    state.chmod(0o700)
+    for path in state.rglob("*"):
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) & 0o077:
+            path.chmod(stat.S_IMODE(mode) & ~0o077)
+    return state
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by the owner only from the first byte (and made
+    so if the file already existed with a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(text)
 
 
 def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -> tuple[Path, str]:
@@ -55,20 +87,17 @@ def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -
             assign_hub(db, hub_id, pid, actor="demo")
         lines.append(f"{hub_id} {mosq.add_hub(hub_id).password}")
     creds = state / "sim-hubs.txt"
-    creds.touch(mode=0o600)
-    creds.write_text("\n".join(lines) + "\n")
+    write_secret(creds, "\n".join(lines) + "\n")
     return creds, _demo_token(db, DEMO_USER, Role.CLINICIAN)
 
 
 def _demo_token(db: Database, username: str, role: Role) -> str:
-    """A fresh token for a demo user (created on the first run), shown once on the terminal."""
-    with db.session() as s:
-        user = s.scalars(select(User).where(User.username == username)).first()
-        if user is not None:
-            token = "cw_" + secrets.token_urlsafe(32)
-            user.token_hash = hash_token(token)
-            return token
-    return create_user(db, username, role)
+    """A fresh token for a demo user (created on the first run), shown once on the terminal;
+    rotated like any user's, so the last run's browser sessions end with the old token."""
+    try:
+        return rotate_token(db, username, actor="demo")
+    except UnknownUser:
+        return create_user(db, username, role)
 
 
 def demo_command(
@@ -83,8 +112,8 @@ def demo_command(
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
     """Run the whole system end to end: broker, database, ingest, API and simulated patients."""
-    state = state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)  # before anything is created, so every child service inherits it
+    state = prepare_state_dir(state_dir)
     for port, what in ((api_port, "API"), (mqtt_port, "Mosquitto"), (influx_port, "InfluxDB")):
         if port_open(port):
             typer.echo(f"error: port {port} for {what} is already in use (another demo running?)", err=True)
@@ -107,8 +136,7 @@ def demo_command(
         db.migrate()
         pw_file = mosq.server_password_file
         ingest_pw_file = state / "ingest-mqtt-password"
-        ingest_pw_file.touch(mode=0o600)
-        ingest_pw_file.write_text(mosq.add_ingest().password)
+        write_secret(ingest_pw_file, mosq.add_ingest().password)
         creds, token = _provision(db, mosq, patients, state)
         tech_token = _demo_token(db, DEMO_TECHNICIAN, Role.TECHNICIAN)
         db.dispose()
@@ -174,7 +202,7 @@ def demo_command(
         typer.echo(
             f"  readings:     curl -H 'Authorization: Bearer {token}' {url}/api/v1/patients/p-0001/readings"
         )
-        (state / "demo-token").write_text(token + "\n")
+        write_secret(state / "demo-token", token + "\n")
         typer.echo("Press Ctrl-C to stop.")
         deadline = None if duration is None else time.monotonic() + duration
         while not stop.wait(1.0):

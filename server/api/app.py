@@ -3,10 +3,15 @@ clinicians' pages (server.pages) are served beside it and sign in with the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from server.api.routes import alerts, health, hubs, readings, rules
 from server.api.routes.health import HealthChecks
@@ -14,6 +19,22 @@ from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
 from server.store.database import Database
 from server.store.influx import InfluxStore
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone UTF-16 surrogate (``"\\ud800"``
+    is valid JSON) can then be echoed back, where UTF-8 cannot encode it at all."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422 (the same document), rendered as ASCII JSON. The 422 echoes the
+    refused input, and an input with a lone surrogate made rendering it fail: the client
+    got a 500 for a request that was only invalid."""
+    assert isinstance(exc, RequestValidationError)
+    return AsciiJSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
 
 
 def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> FastAPI:
@@ -34,6 +55,7 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.state.influx = readers
     app.state.settings = settings
     app.state.health_checks = HealthChecks(settings, db, readers)
+    app.add_exception_handler(RequestValidationError, refused)
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.include_router(readings.router)

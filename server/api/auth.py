@@ -43,9 +43,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """A fresh API token: 256 random bits, recognisable by its ``cw_`` prefix."""
+    return "cw_" + secrets.token_urlsafe(32)
+
+
 def create_user(db: Database, username: str, role: Role) -> str:
-    """Create a user and return its token (the only time it is ever visible)."""
-    token = "cw_" + secrets.token_urlsafe(32)
+    """Create a user and return its token (the only time it is ever visible). Disabling,
+    enabling and token rotation are in ``server.users``."""
+    token = new_token()
     with db.session() as s:
         if s.scalars(select(User).where(User.username == username)).first() is not None:
             raise ValueError(f"user {username!r} already exists")

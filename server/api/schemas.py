@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from alerts.ruleset import RuleSet
 from gateway.wire.vocabulary import Measure, ReadingKind
+
+#: C0 control characters but tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` if every database we run on can store it and a page can show it. PostgreSQL
+    refuses NUL in text (a 500 on insert before this check); a lone UTF-16 surrogate (valid
+    in JSON as ``"\\ud800"``) cannot be encoded for any database (pydantic refuses it in a
+    ``str`` field, but not inside the free-form rule changes). No person types the other
+    control characters either; tabs and line breaks are kept."""
+    if _CONTROL.search(text):
+        raise ValueError("must not contain control characters (tabs and line breaks are fine)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it has a lone surrogate)") from None
+    return text
+
+
+#: Free text a person writes (a note, an outcome, a reason), stored and shown on pages.
+PersonText = Annotated[str, AfterValidator(storable_text)]
+
+
+def _storable_strings(value: Any) -> Any:
+    """Every string in a JSON document (keys included) through :func:`storable_text`."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(k): _storable_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_strings(v) for v in value]
+    return value
 
 
 class AlertOut(BaseModel):
@@ -41,11 +75,11 @@ class AlertDetail(AlertOut):
 
 
 class AcknowledgeIn(BaseModel):
-    note: str = Field(default="", max_length=2000)
+    note: PersonText = Field(default="", max_length=2000)
 
 
 class ResolveIn(BaseModel):
-    outcome: str = Field(
+    outcome: PersonText = Field(
         min_length=3, max_length=2000, description="what was done, e.g. 'phoned patient, GP informed'"
     )
 
@@ -136,7 +170,13 @@ class RuleOverrideIn(BaseModel):
         '{} returns the patient to the defaults. E.g. {"thresholds": {"spo2": {"red": {"at_or_below": 85}, '
         '"amber": {"at_or_below": 87}}}}',
     )
-    reason: str = Field(min_length=3, max_length=2000, description="why, for the record")
+    reason: PersonText = Field(min_length=3, max_length=2000, description="why, for the record")
+
+    @field_validator("changes")
+    @classmethod
+    def _storable(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        stored: dict[str, Any] = _storable_strings(changes)
+        return stored
 
 
 class RuleOverrideOut(BaseModel):

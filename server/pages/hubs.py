@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse
 from server.api.auth import audit
 from server.api.deps import Db
 from server.hubs import hub_overview
-from server.pages.render import page, technician
+from server.pages.render import PageRoute, page, technician
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/hubs", response_class=HTMLResponse)

@@ -25,13 +25,13 @@ from gateway.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
-from server.pages.render import clinician, first_error, page, recent_readings
+from server.pages.render import PageRoute, clinician, first_error, page, recent_readings
 from server.pages.session import check_same_origin
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Alert, Patient, now
 from server.store.overrides import current_rules, set_override
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PatientId = Annotated[str, PathParam(pattern=PATIENT_ID_PATTERN)]
 
 

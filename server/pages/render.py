@@ -4,20 +4,24 @@ and the patient's recent readings from InfluxDB."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from gateway.wire.vocabulary import MEASURES
 from server.api.auth import Principal, Role, audit
 from server.api.deps import Db
-from server.pages.session import signed_in
+from server.pages.session import COOKIE, session_principal, signed_in
 from server.settings import ServerSettings
 from server.store.influx import InfluxStore, StoreError
 from server.store.models import now
@@ -71,6 +75,45 @@ def home_for(principal: Principal) -> str:
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _unusable(request: Request, principal: Principal | None, e: RequestValidationError) -> HTMLResponse:
+    """What a page answers when a parameter cannot be used: a path naming nothing that can
+    exist is the not-found page (an alert id beyond what the database holds is as absent as
+    any other), anything else a page saying which field and why."""
+    errors = e.errors()
+    for error in errors:
+        loc = error.get("loc", ())
+        if len(loc) >= 2 and loc[0] == "path":
+            what = f"{str(loc[1]).removesuffix('_id').replace('_', ' ')} {str(error.get('input', ''))[:80]}"
+            return page(request, "not_found.html", 404, what=what, user=principal)
+    loc = errors[0].get("loc", ()) if errors else ()
+    field = str(loc[-1]).replace("_", " ") if loc else "request"
+    message = str(errors[0].get("msg", "not valid")) if errors else "not valid"
+    return page(
+        request, "refused.html", 422, problem=f"{field.capitalize()}: {message.lower()}.", user=principal
+    )
+
+
+class PageRoute(APIRoute):
+    """The route class of every page: a parameter FastAPI refuses answers with a page, not
+    the API's JSON 422. It needs no sign-in (the sign-in form itself has a field): the
+    answer names only what was sent, and nothing was read or changed, since validation runs
+    before the page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                principal = await run_in_threadpool(
+                    session_principal, request.app.state.db, request.cookies.get(COOKIE)
+                )
+                return _unusable(request, principal, e)
+
+        return page_handler
 
 
 def first_error(e: ValidationError, field: str) -> str:

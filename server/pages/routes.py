@@ -14,17 +14,25 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 
-from server.api.auth import Principal, audit, principal_for_token
+from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
+from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, ResolveIn
 from server.pages import hubs, patients
-from server.pages.render import WrongRole, clinician, first_error, home_for, page, recent_readings
+from server.pages.render import (
+    PageRoute,
+    WrongRole,
+    clinician,
+    first_error,
+    home_for,
+    page,
+    recent_readings,
+)
 from server.pages.session import (
     COOKIE,
     ForeignOrigin,
@@ -40,7 +48,7 @@ from server.store import alerts as lifecycle
 from server.store.models import Alert, AuditEvent, Patient, now
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 Body = TypeVar("Body", bound=BaseModel)
 #: Red before amber, then newest first: the order a matron works the list in.
 _SEVERITY_RANK = case((Alert.severity == "red", 0), (Alert.severity == "amber", 1), else_=2)
@@ -65,7 +73,8 @@ def sign_in(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     check_same_origin(request)
-    principal = principal_for_token(db, token.strip())
+    token = token.strip()
+    principal = principal_for_token(db, token)
     if principal is None:
         client = request.client.host if request.client else "unknown"
         with db.session() as s:
@@ -83,7 +92,7 @@ def sign_in(
         )
     settings: ServerSettings = request.app.state.settings
     lasts = timedelta(hours=settings.page_session_hours)
-    secret = start_session(db, principal, lasts)
+    secret = start_session(db, principal, hash_token(token), lasts)
     audit(db, principal, "signed_in", "pages", f"session for {settings.page_session_hours:g} h")
     response = RedirectResponse(local_path(next) if next else home_for(principal), status_code=303)
     response.set_cookie(
@@ -175,7 +184,7 @@ def _show(
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def one_alert(request: Request, db: Db, alert_id: Annotated[int, PathParam(ge=1)]) -> HTMLResponse:
+def one_alert(request: Request, db: Db, alert_id: RowId) -> HTMLResponse:
     principal = clinician(request, db)
     response = _show(request, db, principal, alert_id)
     if response.status_code == 200:
@@ -219,7 +228,7 @@ def _form_change(
 def acknowledge(
     request: Request,
     db: Db,
-    alert_id: Annotated[int, PathParam(ge=1)],
+    alert_id: RowId,
     note: Annotated[str, Form()] = "",
 ) -> Response:
     return _form_change(
@@ -238,7 +247,7 @@ def acknowledge(
 def resolve(
     request: Request,
     db: Db,
-    alert_id: Annotated[int, PathParam(ge=1)],
+    alert_id: RowId,
     outcome: Annotated[str, Form()] = "",
 ) -> Response:
     return _form_change(

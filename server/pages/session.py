@@ -40,8 +40,9 @@ class ForeignOrigin(Exception):
     """A form post that did not come from this server's own pages."""
 
 
-def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
-    """A new session for ``principal``; returns the secret for the cookie (never stored)."""
+def start_session(db: Database, principal: Principal, token_hash: str, lasts: timedelta) -> str:
+    """A new session for ``principal``, who signed in with the token hashing to
+    ``token_hash``; returns the secret for the cookie (never stored)."""
     secret = secrets.token_urlsafe(32)
     at = now()
     with db.session() as s:
@@ -54,6 +55,7 @@ def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
                 username=principal.username,
                 created_at=at,
                 expires_at=at + lasts,
+                token_hash=token_hash,
             )
         )
     return secret
@@ -61,13 +63,17 @@ def start_session(db: Database, principal: Principal, lasts: timedelta) -> str:
 
 def _live(s: Session, secret: str | None) -> tuple[PageSession, Principal] | None:
     """The session behind ``secret`` and its user, if it is live: not ended, not expired,
-    the user not disabled."""
+    the user not disabled, and opened with the token the user holds now (a rotated token
+    ends its sessions; one from before sessions recorded their token counts as ended)."""
     if not secret:
         return None
     session = s.get(PageSession, hash_token(secret))
     if session is None or session.ended_at is not None or session.expires_at <= now():
         return None
-    principal = principal_of(s.scalars(select(User).where(User.username == session.username)).first())
+    user = s.scalars(select(User).where(User.username == session.username)).first()
+    if user is None or session.token_hash is None or session.token_hash != user.token_hash:
+        return None
+    principal = principal_of(user)
     return None if principal is None else (session, principal)
 
 

@@ -81,6 +81,7 @@ from gateway.wire.messages import Reading, TimeSource
 from gateway.wire.topics import valid_hub_id
 from gateway.wire.vocabulary import Measure, ReadingKind
 from server.patient_ids import check_patient_id
+from server.store.breaker import CircuitBreaker, CircuitOpen
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,15 @@ class InfluxConfig(BaseModel):
     backoff: float = Field(default=0.5, ge=0, description="first retry delay in seconds, doubled each time")
     backoff_max: float = Field(default=30.0, ge=0, description="cap on one retry delay")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="points per HTTP request")
+    # Reads a person waits on (pages, API): see InfluxStore.for_people.
+    people_timeout: float = Field(
+        default=2.0, gt=0, description="seconds per HTTP request of a read a person waits on"
+    )
+    people_cooldown: float = Field(
+        default=20.0,
+        ge=0,
+        description="after such a read fails, answer 'unavailable' at once for this long, then try one",
+    )
 
     @field_validator("url")
     @classmethod
@@ -230,21 +240,37 @@ class StoredReading:
 
 # --- time -----------------------------------------------------------------------------------
 
+#: InfluxDB keeps a point's time as int64 nanoseconds since the epoch, that is
+#: 1677-09-21T00:12:43.145224194Z .. 2262-04-11T23:47:16.854775806Z. A time outside cannot be
+#: stored, and in a query it is an error (the constant under- or overflows int64). These are
+#: the whole seconds just inside, so that a query's millisecond flooring and a point's
+#: sub-millisecond offset (:func:`point_time_ns`) stay inside too. Every time the API or the
+#: pages take from a person is checked against them (:func:`check_storable_time`).
+EARLIEST_TIME = datetime(1677, 9, 21, 0, 12, 44, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
+
+
+class TimeOutOfRange(ValueError):
+    """A time InfluxDB cannot hold (or one without a UTC offset); refused before any request."""
+
+
+def check_storable_time(dt: datetime) -> datetime:
+    """``dt`` if InfluxDB can hold it; otherwise :class:`TimeOutOfRange` saying the range."""
+    if dt.utcoffset() is None:
+        raise TimeOutOfRange("must include a UTC offset, e.g. 2026-01-01T00:00:00Z")
+    if not EARLIEST_TIME <= dt <= LATEST_TIME:
+        raise TimeOutOfRange(
+            f"must be between {EARLIEST_TIME:%Y-%m-%dT%H:%M:%SZ} and {LATEST_TIME:%Y-%m-%dT%H:%M:%SZ}, "
+            "the times the reading store can hold"
+        )
+    return dt
+
 
 def datetime_to_ns(dt: datetime) -> int:
     """Exact integer ns (datetimes carry µs; going through float would lose some)."""
     if dt.utcoffset() is None:
         raise ValueError("naive datetime; timestamps must carry a UTC offset")
     return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
-
-
-#: InfluxDB keeps times (and our integer ns fields) as signed 64-bit nanoseconds since 1970.
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def representable(dt: datetime) -> bool:
-    """Whether InfluxDB can hold this instant (1677-09-21 to 2262-04-11)."""
-    return _INT64[0] <= datetime_to_ns(dt) <= _INT64[1]
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -296,7 +322,7 @@ def reading_point(record: ReadingRecord) -> Point:
     p.field("received_at_ns", datetime_to_ns(r.received_at))
     # The device's own time is kept only if InfluxDB can hold it: a device clock reading 2300
     # is already why the hub stamped the reading with its own clock (and flagged it).
-    if r.measured_at is not None and representable(r.measured_at):
+    if r.measured_at is not None and EARLIEST_TIME <= r.measured_at <= LATEST_TIME:
         p.field("measured_at_ns", datetime_to_ns(r.measured_at))
     point: Point = p.time(point_time_ns(r), WritePrecision.NS)
     return point
@@ -385,9 +411,16 @@ class _State:
 class InfluxStore:
     """Write and read readings; thread-safe, one HTTP connection pool per store."""
 
-    def __init__(self, config: InfluxConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        config: InfluxConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.config = config
         self._sleep = sleep
+        self._breaker = breaker
         self._state = _State(api=None if config.api == "auto" else config.api)
         auth: httpx.BasicAuth | None = None
         headers: dict[str, str] = {}
@@ -405,11 +438,20 @@ class InfluxStore:
     # lifecycle
 
     def for_people(self) -> InfluxStore:
-        """The same database for reads a person waits on (pages, the API): one quick retry
-        instead of ingest's patient backoff, so an outage shows in a second, not a minute."""
+        """The same database for reads a person waits on (pages, the API). Each request
+        waits ``people_timeout`` (not ingest's ``timeout``), with one quick retry instead of
+        ingest's patient backoff (a pooled connection InfluxDB closed on a restart fails
+        once), so a hung InfluxDB costs about 2 x people_timeout, not 20 s. After a read
+        fails, a circuit breaker answers :class:`StoreUnavailable` at once for
+        ``people_cooldown`` seconds without touching the network, then lets one read probe:
+        a hung store does not hold every page and worker thread for that long in turn."""
+        cfg = self.config
         return InfluxStore(
-            self.config.model_copy(update={"max_retries": 1, "backoff": 0.2, "backoff_max": 0.5}),
+            cfg.model_copy(
+                update={"timeout": cfg.people_timeout, "max_retries": 1, "backoff": 0.2, "backoff_max": 0.5}
+            ),
             sleep=self._sleep,
+            breaker=CircuitBreaker("InfluxDB reads", cfg.people_cooldown),
         )
 
     def close(self) -> None:
@@ -537,7 +579,7 @@ class InfluxStore:
         def attempt() -> httpx.Response:
             return self._request("POST" if post else "GET", "/query", params)
 
-        doc = self._retrying("influxql query", attempt).json()
+        doc = self._guarded(lambda: self._retrying("influxql query", attempt)).json()
         if doc.get("error"):
             raise self._statement_error(str(doc["error"]))
         series: list[dict[str, Any]] = []
@@ -546,6 +588,15 @@ class InfluxStore:
                 raise self._statement_error(str(result["error"]))
             series.extend(result.get("series", []))
         return series
+
+    def _guarded(self, read: Callable[[], T]) -> T:
+        """``read`` through this store's circuit breaker, if it has one (see for_people)."""
+        if self._breaker is None:
+            return read()
+        try:
+            return self._breaker.call(read, trips_on=(StoreUnavailable,))
+        except CircuitOpen as e:
+            raise StoreUnavailable(str(e)) from None
 
     @staticmethod
     def _statement_error(message: str) -> StoreError:
@@ -639,14 +690,17 @@ class InfluxStore:
     ) -> list[StoredReading]:
         """A patient's readings with ``since <= taken_at < until``, compared to the millisecond.
 
-        Oldest first unless ``newest_first`` (then ``limit`` keeps the latest ones).
+        Oldest first unless ``newest_first`` (then ``limit`` keeps the latest ones). A time
+        InfluxDB cannot hold raises :class:`TimeOutOfRange` before any request.
         """
         if not 1 <= limit <= MAX_QUERY_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_QUERY_LIMIT}")
         where = self._where(patient_id, kind)
         if since is not None:
+            check_storable_time(since)
             where.append(f"time >= {_ms_floor_ns(datetime_to_ns(since))}")
         if until is not None:
+            check_storable_time(until)
             where.append(f"time < {_ms_floor_ns(datetime_to_ns(until))}")
         q = (
             f"SELECT * FROM {quote_ident(MEASUREMENT)} WHERE {' AND '.join(where)} "  # noqa: S608 - quoted

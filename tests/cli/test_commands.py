@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -11,11 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from typer.testing import CliRunner
 
+from gateway.console import app as carewatch
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
+from server.api.auth import principal_for_token
 from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import free_port
 from server.processes import PROCESSES
+from server.store.database import Database, sqlite_url
+from server.store.models import AuditEvent
 from tests.fixtures.server import wait_for
 
 CLI = [sys.executable, "-m", "gateway"]
@@ -35,6 +42,8 @@ def test_every_command_has_help() -> None:
         ["server", "hub", "add", "--help"],
         ["server", "hub", "list", "--help"],
         ["server", "hub", "pair", "--help"],
+        ["server", "user", "--help"],
+        ["server", "user", "rotate-token", "--help"],
     ):
         result = run(*args)
         assert result.returncode == 0, result.stderr
@@ -107,7 +116,64 @@ def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquit
     ]
 
 
-def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def test_users_from_the_command_line(tmp_path: Path) -> None:
+    """The commands an administrator uses when a matron leaves or a token leaks; what they
+    did is checked on the same database the way the API checks a token. In-process through
+    typer's runner (the same command objects as ``carewatch``): fifteen process starts of
+    about 3 s each would cost more than the rest of this file."""
+    db_file = tmp_path / "cw.sqlite3"
+    env = {"CAREWATCH_DATABASE_URL": f"sqlite:///{db_file}"}
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(carewatch, list(args), env=env)
+        return result.exit_code, result.stdout, result.stderr
+
+    assert cli("server", "migrate")[0] == 0
+    assert cli("server", "user", "list")[1].startswith("no users")
+    token = cli("server", "user", "add", "matron")[1].strip()
+    assert cli("server", "user", "add", "tech", "--role", "technician")[0] == 0
+    db = Database(sqlite_url(db_file))
+    try:
+        code, out, err = cli("server", "user", "disable", "matron")
+        assert code == 0, err
+        assert "user matron disabled" in out
+        assert principal_for_token(db, token) is None
+        assert cli("server", "user", "disable", "matron")[1].strip() == "user matron was already disabled"
+        listed = cli("server", "user", "list")[1]
+        assert [line.split() for line in listed.splitlines()] == [
+            ["matron", "clinician", "disabled"],
+            ["tech", "technician", "enabled"],
+        ]
+        assert "cw_" not in listed
+        assert cli("server", "user", "enable", "matron")[0] == 0
+        assert principal_for_token(db, token) is not None
+
+        code, out, err = cli("server", "user", "rotate-token", "matron")
+        assert code == 0, err
+        new = out.strip()
+        assert new.startswith("cw_") and new != token
+        assert principal_for_token(db, token) is None
+        principal = principal_for_token(db, new)
+        assert principal is not None and principal.username == "matron"
+        with db.session() as s:
+            audited = s.scalars(
+                select(AuditEvent).where(AuditEvent.target == "matron").order_by(AuditEvent.id)
+            )
+            actions = [(e.actor, e.action) for e in audited]
+        assert actions[1:] == [
+            ("cli", "user_disabled"),
+            ("cli", "user_enabled"),
+            ("cli", "user_token_rotated"),
+        ]
+    finally:
+        db.dispose()
+    for command in ("disable", "enable", "rotate-token"):
+        code, _, err = cli("server", "user", command, "nobody")
+        assert (code, err.strip()) == (2, "error: no user 'nobody'")
+
+
+def test_the_demo_runs_end_to_end_privately_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     api_port = free_port()
     proc = subprocess.Popen(
         [
@@ -174,3 +240,13 @@ def test_the_demo_runs_end_to_end_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
     time.sleep(0.2)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "demo left processes running"
+    # Everything the demo and its services wrote (token, passwords, certificates, SQLite,
+    # hub outboxes, InfluxDB and broker data, logs) is the owner's alone.
+    written = [tmp_path, *tmp_path.rglob("*")]
+    assert {p.name for p in written} >= {"demo-token", "carewatch.sqlite3", "sim-hubs.txt", "hubs", "logs"}
+    shared = {
+        str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.lstat().st_mode))
+        for p in written
+        if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077
+    }
+    assert shared == {}

@@ -273,6 +273,7 @@ def test_a_defect_one_reading_triggers_is_isolated_to_that_reading(
         ok = make_reading(ReadingKind.SPO2, {Measure.SPO2: 83.0})
         device = DeviceIdentity.model_construct(address="sim:x", model="sim-bp", manufacturer="bad\x00byte")
         poisoned = make_reading().model_copy(update={"device": device})
+
         def unvalidated(payload: bytes, hub_id: str) -> SplitBatch:
             split = split_batch(payload, hub_id)
             split.readings.append(poisoned)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.auth import audit
 from server.api.deps import Clinician, Db
+from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, AlertDetail, AlertEventOut, AlertOut, ResolveIn
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store import alerts as lifecycle
@@ -61,7 +62,7 @@ def _detail(s: Session, alert: Alert) -> AlertDetail:
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
-def get_alert(principal: Clinician, db: Db, alert_id: Annotated[int, Path(ge=1)]) -> AlertDetail:
+def get_alert(principal: Clinician, db: Db, alert_id: RowId) -> AlertDetail:
     with db.session() as s:
         alert = s.get(Alert, alert_id)
         if alert is None:
@@ -73,7 +74,7 @@ def get_alert(principal: Clinician, db: Db, alert_id: Annotated[int, Path(ge=1)]
 
 @router.post("/api/v1/alerts/{alert_id}/acknowledge", response_model=AlertDetail)
 def acknowledge(
-    principal: Clinician, db: Db, alert_id: Annotated[int, Path(ge=1)], body: AcknowledgeIn | None = None
+    principal: Clinician, db: Db, alert_id: RowId, body: AcknowledgeIn | None = None
 ) -> AlertDetail:
     return _change(
         db,
@@ -85,9 +86,7 @@ def acknowledge(
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve", response_model=AlertDetail)
-def resolve(
-    principal: Clinician, db: Db, alert_id: Annotated[int, Path(ge=1)], body: ResolveIn
-) -> AlertDetail:
+def resolve(principal: Clinician, db: Db, alert_id: RowId, body: ResolveIn) -> AlertDetail:
     return _change(
         db,
         alert_id,

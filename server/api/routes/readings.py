@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from gateway.wire.vocabulary import MEASURES, ReadingKind
 from server.api.auth import audit
 from server.api.deps import Clinician, Db, Influx
+from server.api.params import StoreTime
 from server.api.schemas import ReadingOut
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.influx import StoreUnavailable
@@ -25,13 +25,10 @@ def patient_readings(
     store: Influx,
     patient_id: Annotated[str, Path(pattern=PATIENT_ID_PATTERN)],
     kind: ReadingKind | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: StoreTime | None = None,
+    until: StoreTime | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[ReadingOut]:
-    for name, t in (("since", since), ("until", until)):
-        if t is not None and t.utcoffset() is None:
-            raise HTTPException(422, f"{name} must include a UTC offset, e.g. 2026-01-01T00:00:00Z")
     with db.session() as s:
         if s.get(Patient, patient_id) is None:
             raise HTTPException(404, f"no patient {patient_id!r}")
