@@ -55,6 +55,7 @@ class Hub:
     endpoint: BrokerEndpoint
     dir: Path
     process: Service | None = None
+    state_dir: Path | None = None  # where its outbox lives (default: dir/state)
 
     @property
     def journal(self) -> Path:
@@ -62,7 +63,7 @@ class Hub:
 
     @property
     def outbox(self) -> Path:
-        return self.dir / "state" / self.hub_id / "outbox.sqlite3"
+        return (self.state_dir or self.dir / "state") / self.hub_id / "outbox.sqlite3"
 
     def taken(self) -> dict[str, float]:
         """reading id → SpO2 value, for every reading the hub took."""
@@ -203,6 +204,7 @@ class FaultStack:
         state_dir: Path | None = None,
         rescue_dir: Path | None = None,
     ) -> Service:
+        hub.state_dir = state_dir or hub.state_dir or hub.dir / "state"
         argv = [
             sys.executable,
             "-m",
@@ -216,7 +218,7 @@ class FaultStack:
             "--ca-file",
             str(self.broker.ca_cert),
             "--state-dir",
-            str(state_dir or hub.dir / "state"),
+            str(hub.state_dir),
             "--journal",
             str(hub.journal),
             "--count",
