@@ -57,9 +57,12 @@ _ADDED_COLUMNS = (
     ("sent_at", "REAL"),  # when the last of them was (unix time); NULL: never sent
     ("due_at", "REAL NOT NULL DEFAULT 0"),  # when to (re)send it if no receipt came
 )
-#: The WAL is cut back to this after a checkpoint, so a full disk that is freed does not
-#: see the journal grow back into the space (SQLite would otherwise keep its high-water mark).
-_JOURNAL_SIZE_LIMIT = 1 << 20
+#: The write-ahead log is checkpointed every 64 pages (256 KiB, not SQLite's 4 MiB) and cut
+#: back to this size afterwards. On a small, nearly full card the default let the journal
+#: grow back into the space a technician had just freed, until every write (even the
+#: deletes that free rows) failed again: the outbox locked itself.
+_WAL_AUTOCHECKPOINT_PAGES = 64
+_JOURNAL_SIZE_LIMIT = 512 * 1024
 
 
 class OutboxUnavailable(RuntimeError):
@@ -113,6 +116,7 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA journal_size_limit={_JOURNAL_SIZE_LIMIT}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT_PAGES}")
             self._db.executescript(_SCHEMA)
             have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
             for name, decl in _ADDED_COLUMNS:
@@ -134,26 +138,32 @@ class Outbox:
                     cur = self._db.executemany(sql, rows)
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._rollback()
                     raise
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot {what} in {self.path}: {e}") from e
         return cur.rowcount
 
+    def _rollback(self) -> None:
+        """Roll back, unless SQLite already has (a COMMIT that fails for want of space ends the
+        transaction itself, and a second ROLLBACK would hide the real error)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
     # -- in --------------------------------------------------------------------------------
     def put(self, reading: Reading) -> bool:
         """Store a reading durably; False if this reading id is already queued."""
-        body = reading.model_dump_json(exclude_none=True)
+        return self.put_many([reading]) == 1
+
+    def put_many(self, readings: Sequence[Reading]) -> int:
+        """Store readings durably in one transaction (all or none); returns how many were new.
+        One transaction, not one per reading, so a backlog held in memory through a full disk
+        costs the journal a few pages, not a few per reading."""
         now = datetime.now(UTC).isoformat()
-        try:
-            with self._lock:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (reading_id, body, enqueued_at) VALUES (?, ?, ?)",
-                    (str(reading.reading_id), body, now),
-                )
-        except sqlite3.Error as e:
-            raise OutboxUnavailable(f"cannot store reading {reading.reading_id} in {self.path}: {e}") from e
-        return cur.rowcount == 1
+        rows = [(str(r.reading_id), r.model_dump_json(exclude_none=True), now) for r in readings]
+        what = f"store {len(rows)} reading(s) (the first {rows[0][0]})" if rows else "store readings"
+        sql = "INSERT OR IGNORE INTO outbox (reading_id, body, enqueued_at) VALUES (?, ?, ?)"
+        return self._write(what, sql, rows)
 
     # -- out -------------------------------------------------------------------------------
     def due(self, limit: int, *, now: float | None = None) -> list[PendingReading]:
@@ -199,7 +209,7 @@ class Outbox:
                     self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._rollback()
                     raise
         except sqlite3.Error as e:
             # Cannot move it (disk full?): leave it where it is, skip it for this run.
@@ -339,12 +349,13 @@ class SpillOver:
         self.flush()
 
     def flush(self) -> int:
-        """Move held readings into the outbox; returns how many are still held."""
+        """Move held readings into the outbox, oldest first, all in one transaction; returns
+        how many are still held."""
         moved = 0
         with self._lock:
-            while self.held:
+            if self.held:
                 try:
-                    self.outbox.put(self.held[0])
+                    self.outbox.put_many(list(self.held))
                 except OutboxUnavailable as e:
                     log.error(
                         "%s; holding %d reading(s) in memory, retrying every %.0fs",
@@ -353,9 +364,9 @@ class SpillOver:
                         self.retry_s,
                     )
                     self._wake.set()
-                    break
-                self.held.popleft()
-                moved += 1
+                else:
+                    moved = len(self.held)
+                    self.held.clear()
             left = len(self.held)
         if moved:
             log.info("%d held reading(s) now in the outbox; %d still held", moved, left)

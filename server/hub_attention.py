@@ -63,11 +63,18 @@ def attention(hub: HubState, now: datetime) -> list[str]:
         notes.append(
             f"{t.held_in_memory} reading(s) held in memory: the outbox cannot store them (disk full or failing)"
         )
-    if t.outbox_depth and t.oldest_unsent_at and t.at - t.oldest_unsent_at > BACKLOG_AGE:
+    if t.quarantined:
         notes.append(
-            f"{t.outbox_depth} reading(s) waiting on the hub for {_ago(t.at - t.oldest_unsent_at)}: "
-            "not reaching the server"
+            f"{t.quarantined} unreadable outbox row(s) kept aside on the hub (its quarantine table): "
+            "a reading may need recovering by hand"
         )
+    if t.outbox_depth and t.oldest_unsent_at and t.at - t.oldest_unsent_at > BACKLOG_AGE:
+        waiting = f"{t.outbox_depth} reading(s) waiting on the hub for {_ago(t.at - t.oldest_unsent_at)}: "
+        if t.awaiting_receipt == t.outbox_depth:
+            waiting += "the broker has them, the server has not confirmed them (is the ingest running?)"
+        else:
+            waiting += "not reaching the server"
+        notes.append(waiting)
     if t.disk_free_bytes is not None and t.disk_free_bytes < DISK_LOW_BYTES:
         notes.append(f"disk nearly full: {t.disk_free_bytes // (1024 * 1024)} MB free")
     for d in t.devices:

@@ -32,9 +32,11 @@ from gateway.wire.topics import Channel, topic
 from gateway.wire.vocabulary import Measure
 from server.api.app import create_app
 from server.api.auth import Role, create_user
+from server.heartbeat import Heartbeat
 from server.ingest.processor import IngestProcessor
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.mosquitto import LocalMosquitto
+from server.processes import INGEST, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import MqttSettings, ServerSettings
 from server.store.database import Database, sqlite_url
@@ -112,6 +114,9 @@ def target(
         )
         assert (done.stored, done.alerts) == (1, [ALERT_ID])
         admin = create_user(db, "admin-fuzz", Role.ADMIN)
+        # A healthy system: the workers /health expects have just reported (no 503 to excuse).
+        Heartbeat(db, INGEST).beat(detail={"connected": True, "inbox": 0, "oldest_unacked_s": None})
+        Heartbeat(db, TICKER).beat(detail={"every_s": 15, "notifications": {"configured": False}})
         settings = ServerSettings(
             database_url=db.url,
             influx=store.config,

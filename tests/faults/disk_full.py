@@ -49,6 +49,11 @@ class DiskFullRun:
     error: BaseException | None = None
     facts: dict[str, float] = field(default_factory=dict)
     thread: threading.Thread | None = None
+    stack: FaultStack | None = None
+
+    @property
+    def disk(self) -> Path:
+        return self.root / "disk"
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._guarded, name="disk-full scenario", daemon=True)
@@ -69,10 +74,10 @@ class DiskFullRun:
             self.error = e
 
     def _run(self) -> Counts:
-        disk = self.root / "disk"
+        disk = self.disk
         disk.mkdir(parents=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], check=True)
-        stack = FaultStack(self.root / "stack", self.database_url)
+        stack = self.stack = FaultStack(self.root / "stack", self.database_url)
         try:
             hub = stack.add_hub(1)
             stack.start_ingest()
@@ -114,3 +119,7 @@ def disk_full_scenario(tmp_path_factory: pytest.TempPathFactory, postgres_url: s
     yield run
     if run.thread is not None:
         run.thread.join(5)
+        if run.thread.is_alive():  # the session ended first (an interrupted run): clean up
+            if run.stack is not None:
+                run.stack.close()
+            subprocess.run(["umount", "--lazy", str(run.disk)], check=False)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.disk_full import DiskFullRun
+from tests.faults.disk_full import FULL_FOR_S, DiskFullRun
 
 
 @pytest.mark.starts_early("disk_full_scenario")
+@pytest.mark.timeout(FULL_FOR_S + 900)  # it may still be running when its turn comes
 @pytest.mark.run_last
 def test_a_hub_disk_full_for_ten_minutes_then_freed_loses_nothing(disk_full_scenario: DiskFullRun) -> None:
     counts = disk_full_scenario.wait()

@@ -46,6 +46,21 @@ def test_a_backlog_that_is_not_draining() -> None:
     assert attention(online(t), NOW) == ["7 reading(s) waiting on the hub for 3 h: not reaching the server"]
 
 
+def test_a_backlog_the_broker_took_but_the_server_never_confirmed() -> None:
+    t = telemetry(outbox_depth=5, awaiting_receipt=5, oldest_unsent_at=NOW - timedelta(hours=2))
+    assert attention(online(t), NOW) == [
+        "5 reading(s) waiting on the hub for 118 min: the broker has them, "
+        "the server has not confirmed them (is the ingest running?)"
+    ]
+
+
+def test_quarantined_outbox_rows_are_worth_a_look() -> None:
+    assert attention(online(telemetry(quarantined=2)), NOW) == [
+        "2 unreadable outbox row(s) kept aside on the hub (its quarantine table): "
+        "a reading may need recovering by hand"
+    ]
+
+
 def test_disk_and_outbox_trouble() -> None:
     t = telemetry(
         disk_free_bytes=30 * 1024 * 1024, held_in_memory=4, outbox_error="cannot read outbox: disk I/O error"

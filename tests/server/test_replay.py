@@ -109,3 +109,30 @@ def test_only_readings_are_replayed(database: Database, influx_store: InfluxStor
         replay(proc, letter.id, actor="tech-1")
     with pytest.raises(ReplayError, match="no dead letter #999999"):
         replay(proc, 999999, actor="tech-1")
+
+
+def test_a_replay_refused_again_keeps_one_letter_and_says_why(
+    database: Database, influx_store: InfluxStore
+) -> None:
+    """It used to print "refused again: None" and add a new letter on every try."""
+    add_patient(database, "p-rep-3", "Replay patient", actor="test")
+    add_hub(database, "hub-rep-1", actor="test")  # assigned to nobody: refused again and again
+    proc = IngestProcessor(database, influx_store)
+    reading = make_reading(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 150, Measure.DIASTOLIC: 90}, T0)
+    proc.handle(READINGS, make_batch([reading], hub_id="hub-rep-1").to_json())
+    [letter] = letters(database)
+    for attempt in (1, 2):
+        done = replay(proc, letter.id, actor="tech-1")
+        assert done.refused_again
+        assert done.still_refused is not None
+        assert "assigned to no patient" in done.still_refused
+        [again] = letters(database)  # still the one letter
+        assert (again.id, again.status, again.replays) == (letter.id, "new", attempt)
+        assert again.last_replayed_at is not None
+    # Once the cause is fixed, the same letter goes through.
+    assign_hub(database, "hub-rep-1", "p-rep-3", actor="test", start=T0 - timedelta(days=1))
+    done = replay(proc, letter.id, actor="tech-1")
+    assert not done.refused_again
+    [after] = letters(database)
+    assert (after.status, after.replays) == ("replayed", 3)
+    assert ingested(database) == [str(reading.reading_id)]
