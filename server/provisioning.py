@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
+from gateway.wire.messages import DeviceIdentity
 from gateway.wire.topics import valid_hub_id
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
-from server.store.models import AuditEvent, Hub, HubAssignment, Patient, now
+from server.store.models import AuditEvent, Device, Hub, HubAssignment, Patient, now
 
 
 class ProvisioningError(ValueError):
@@ -81,3 +83,32 @@ def assign_hub(
             current.end_at = start
         s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=start))
         s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}"))
+
+
+def patient_at(s: Session, hub_id: str, when: datetime) -> str | None:
+    """Whose hub it was at ``when``: the server, never the hub, attributes a reading, by the
+    assignment in force when it was taken (a reading replayed from a device's memory after
+    the hub changed hands goes to the patient who had it then)."""
+    return s.scalars(
+        select(HubAssignment.patient_id)
+        .where(
+            HubAssignment.hub_id == hub_id,
+            HubAssignment.start_at <= when,
+            or_(HubAssignment.end_at.is_(None), and_(HubAssignment.end_at > when)),
+        )
+        .order_by(HubAssignment.start_at.desc())
+        .limit(1)
+    ).first()
+
+
+def record_device(s: Session, hub_id: str, device: DeviceIdentity, at: datetime) -> None:
+    """Remember a device heard through a hub, with the identity it last reported."""
+    row = s.scalars(select(Device).where(Device.hub_id == hub_id, Device.address == device.address)).first()
+    if row is None:
+        row = Device(hub_id=hub_id, address=device.address, model=device.model, first_seen_at=at)
+        s.add(row)
+    row.model = device.model
+    row.manufacturer = device.manufacturer or row.manufacturer
+    row.serial = device.serial or row.serial
+    row.firmware = device.firmware or row.firmware
+    row.last_seen_at = at

@@ -20,46 +20,43 @@ the reading that triggers it is dead-lettered (``internal_error``), and the rest
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
 from gateway.wire.topics import Channel, TopicError, parse
 from server.findings import DEFAULT_TIMEZONE
+from server.ingest.dead_letters import keep_message, keep_reading
 from server.ingest.judge import HistorySource, Judge
 from server.ingest.verdicts import (
     Refusal,
     RefusalCode,
     RefusedReading,
-    SplitBatch,
     admit,
     content_digest,
     hub_clock_offset,
     split_batch,
     with_plausibility_flag,
 )
+from server.provisioning import patient_at, record_device
 from server.store.database import Database, DatabaseUnavailable
 from server.store.influx import ReadingRecord, StoreRejected, StoreUnavailable
-from server.store.models import DeadLetter, Device, Hub, HubAssignment, IngestedReading, now
+from server.store.models import Hub, IngestedReading, now
 
 log = logging.getLogger(__name__)
 
 OUTAGES = (StoreUnavailable, DatabaseUnavailable)
 NOT_JUDGED_RETRIES = (1.0, 3.0)
-#: Bytes of a refused message kept in a dead letter. The broker refuses messages over
-#: ``MAX_MESSAGE_BYTES``, so this only bounds what an unexpected source could send.
-MAX_DEAD_LETTER_BYTES = 1 << 20
 
 
 class ReadingStore(HistorySource, Protocol):
@@ -98,19 +95,43 @@ class IngestResult:
         self.dead_letter_reason = self.dead_letter_reason or other.dead_letter_reason
 
 
+@dataclass(frozen=True)
+class _Work:
+    """One go at ingesting: the batch's header, its readings still to store and those already
+    refused, and the whole message when it is to be kept whole if the hub is unknown (None
+    when its readings are tried one by one, each then kept on its own)."""
+
+    topic: str
+    header: BatchHeader
+    candidates: list[Reading]
+    refused: list[RefusedReading]
+    payload: bytes | None
+
+    def alone(self, reading: Reading) -> _Work:
+        return _Work(self.topic, self.header, [reading], [], None)
+
+    def refusing(self, letters: list[RefusedReading]) -> _Work:
+        return _Work(self.topic, self.header, [], letters, None)
+
+    def ids(self) -> list[UUID]:
+        found = [r.reading_id for r in self.candidates] + [r.reading_id for r in self.refused if r.reading_id]
+        return list(dict.fromkeys(found))
+
+
 @dataclass
 class _Outcome:
     """What the ingest transaction decided for each reading, before it is committed."""
 
     fresh: list[tuple[str, Reading, str]] = field(default_factory=list)  # patient, reading, digest
-    letters: list[tuple[RefusedReading, str | None]] = field(default_factory=list)  # and its digest
+    letters: list[RefusedReading] = field(default_factory=list)
     duplicates: list[UUID] = field(default_factory=list)
 
-
-def reading_letter(raw: Any) -> bytes:
-    """A refused reading's dead-letter payload: the reading as it came, canonical JSON, so
-    the same refused reading sent again is recognised and not kept twice."""
-    return json.dumps({"reading": raw}, sort_keys=True, separators=(",", ":"), default=str).encode()
+    def receipts(self) -> list[ReceiptEntry]:
+        return (
+            [ReceiptEntry(reading_id=r.reading_id, outcome=ReceiptOutcome.STORED) for _, r, _ in self.fresh]
+            + [ReceiptEntry(reading_id=i, outcome=ReceiptOutcome.DUPLICATE) for i in self.duplicates]
+            + [_refused(letter.reading_id, letter.refusal) for letter in self.letters if letter.reading_id]
+        )
 
 
 class IngestProcessor:
@@ -151,8 +172,9 @@ class IngestProcessor:
                 split.refused.append(
                     RefusedReading(reading.reading_id, reading.model_dump(mode="json"), verdict)
                 )
+        work = _Work(topic_name, header, candidates, split.refused, payload)
         try:
-            result = self._judged(topic_name, header, candidates, split.refused, payload)
+            return self._judged(work)
         except OUTAGES:
             raise
         except NotJudged as e:
@@ -161,142 +183,98 @@ class IngestProcessor:
             reason = (
                 f"readings stored but not judged: InfluxDB refused the history query: {e}; replay once fixed"
             )
-            return self._refuse_all(topic_name, header, payload, split, RefusalCode.NOT_JUDGED, reason)
+            return self._refuse_all(work, Refusal(RefusalCode.NOT_JUDGED, reason))
         except Exception as e:  # a defect this message triggers; isolate it to the reading
-            if len(candidates) + len(split.refused) <= 1:
+            if len(work.ids()) <= 1:
                 log.exception("ingesting %s failed", topic_name)
                 reason = f"internal error while ingesting: {type(e).__name__}: {e}"
-                return self._refuse_all(
-                    topic_name, header, payload, split, RefusalCode.INTERNAL_ERROR, reason
-                )
+                return self._refuse_all(work, Refusal(RefusalCode.INTERNAL_ERROR, reason))
             log.exception("ingesting %s failed; retrying its readings one by one", topic_name)
             result = IngestResult(hub_id=header.hub_id, batch_id=header.batch_id)
-            for one in self._one_by_one(topic_name, header, candidates, split.refused):
+            for one in self._one_by_one(work):
                 result.merge(one)
-        return result
+            return result
 
-    def _judged(
-        self,
-        topic_name: str,
-        header: BatchHeader,
-        candidates: list[Reading],
-        refused: list[RefusedReading],
-        payload: bytes | None,
-    ) -> IngestResult:
+    def _judged(self, work: _Work) -> IngestResult:
         """Ingest; if InfluxDB refuses the history query, try twice more before giving up on
         judging now: a database coming back from a restart can refuse a query for a moment,
         and a reading kept unjudged waits for someone to replay it."""
         for pause in NOT_JUDGED_RETRIES:
             try:
-                return self._ingest_or_race(topic_name, header, candidates, refused, payload)
+                return self._ingest_or_race(work)
             except NotJudged as e:
                 log.warning("history query refused (%s); trying again in %.0fs", e, pause)
                 time.sleep(pause)
-        return self._ingest_or_race(topic_name, header, candidates, refused, payload)
+        return self._ingest_or_race(work)
 
-    def _one_by_one(
-        self, topic_name: str, header: BatchHeader, candidates: list[Reading], refused: list[RefusedReading]
-    ) -> list[IngestResult]:
-        results = [self._ingest_or_race(topic_name, header, [], refused, None)] if refused else []
-        for reading in candidates:
+    def _one_by_one(self, work: _Work) -> list[IngestResult]:
+        results = [self._ingest_or_race(work.refusing(work.refused))] if work.refused else []
+        for reading in work.candidates:
             try:
-                results.append(self._ingest_or_race(topic_name, header, [reading], [], None))
+                results.append(self._ingest_or_race(work.alone(reading)))
             except OUTAGES:
                 raise
             except Exception as e:  # this reading triggers the defect: keep it aside, go on
                 log.exception("reading %s could not be ingested", reading.reading_id)
-                letter = RefusedReading(
-                    reading.reading_id,
-                    reading.model_dump(mode="json"),
-                    Refusal(
-                        RefusalCode.INTERNAL_ERROR, f"internal error while ingesting: {type(e).__name__}: {e}"
-                    ),
-                )
-                results.append(self._ingest_or_race(topic_name, header, [], [letter], None))
+                reason = f"internal error while ingesting: {type(e).__name__}: {e}"
+                letter = RefusedReading.of(reading, RefusalCode.INTERNAL_ERROR, reason)
+                results.append(self._ingest_or_race(work.refusing([letter])))
         return results
 
-    def _refuse_all(
-        self,
-        topic_name: str,
-        header: BatchHeader,
-        payload: bytes,
-        split: SplitBatch,
-        code: RefusalCode,
-        reason: str,
-    ) -> IngestResult:
-        result = self.dead_letter(topic_name, header.hub_id, payload, reason, code=code)
-        result.batch_id = header.batch_id
-        ids = [r.reading_id for r in split.readings] + [r.reading_id for r in split.refused if r.reading_id]
-        result.receipts = [_refused(i, Refusal(code, reason)) for i in dict.fromkeys(ids)]
+    def _refuse_all(self, work: _Work, refusal: Refusal) -> IngestResult:
+        """Keep the whole message as one dead letter and tell the hub each reading is refused."""
+        assert work.payload is not None
+        result = self.dead_letter(
+            work.topic, work.header.hub_id, work.payload, refusal.reason, code=refusal.code
+        )
+        result.batch_id = work.header.batch_id
+        result.refused = len(work.ids()) or 1
+        result.receipts = [_refused(i, refusal) for i in work.ids()]
         return result
 
-    def _ingest_or_race(
-        self,
-        topic_name: str,
-        header: BatchHeader,
-        candidates: list[Reading],
-        refused: list[RefusedReading],
-        payload: bytes | None,
-    ) -> IngestResult:
+    def _ingest_or_race(self, work: _Work) -> IngestResult:
         try:
-            return self._ingest(topic_name, header, candidates, refused, payload)
+            return self._ingest(work)
         except IntegrityError:
             # Another ingest worker stored some of these readings between our check and our
             # commit; the ledger now knows them, so a second pass only stores the rest.
-            log.info("batch %s raced another worker; re-checking the ledger", header.batch_id)
-            return self._ingest(topic_name, header, candidates, refused, payload)
+            log.info("batch %s raced another worker; re-checking the ledger", work.header.batch_id)
+            return self._ingest(work)
 
     # -- attribution, idempotency, storage, rules ---------------------------------------------
-    def _ingest(
-        self,
-        topic_name: str,
-        header: BatchHeader,
-        candidates: list[Reading],
-        refused: list[RefusedReading],
-        payload: bytes | None,
-    ) -> IngestResult:
+    def _ingest(self, work: _Work) -> IngestResult:
+        header = work.header
         result = IngestResult(hub_id=header.hub_id, batch_id=header.batch_id)
         with self.db.session() as s:
             hub = s.get(Hub, header.hub_id)
+            candidates, refused = work.candidates, work.refused
             if hub is None:
                 refusal = Refusal(RefusalCode.UNKNOWN_HUB, f"unknown hub {header.hub_id!r}")
-                ids = [r.reading_id for r in candidates] + [r.reading_id for r in refused if r.reading_id]
-                if payload is None:  # readings one at a time: keep each
-                    refused = refused + [
-                        RefusedReading(r.reading_id, r.model_dump(mode="json"), refusal) for r in candidates
-                    ]
-                    candidates = []
-                else:  # kept whole, to be replayed once the hub is registered
-                    self._add_dead_letter(
-                        s, topic_name, header.hub_id, None, payload, refusal.reason, refusal.code
-                    )
+                if work.payload is not None:  # kept whole, to be replayed once the hub is registered
+                    keep_message(s, work.topic, header.hub_id, work.payload, refusal.reason, refusal.code)
                     result.dead_letter_reason = refusal.reason
-                    result.refused = len(ids)
+                    result.refused = len(work.ids())
                     result.refusals = [refusal.reason]
-                    result.receipts = [_refused(i, refusal) for i in dict.fromkeys(ids)]
+                    result.receipts = [_refused(i, refusal) for i in work.ids()]
                     return result
+                # readings one at a time: keep each
+                refused = refused + [RefusedReading.of(r, refusal.code, refusal.reason) for r in candidates]
+                candidates = []
             outcome = self._classify(s, header, candidates)
-            outcome.letters += [(r, None) for r in refused]
-            records = [ReadingRecord(pid, header.hub_id, r) for pid, r, _ in outcome.fresh]
-            if records:
+            outcome.letters += refused
+            if outcome.fresh:
                 # Raises StoreUnavailable: nothing is committed and the message is not acknowledged.
-                rejected = self._write(records)
-                for reading_id, why in rejected.items():
-                    kept = [(pid, r, d) for pid, r, d in outcome.fresh if r.reading_id == reading_id]
-                    outcome.fresh = [f for f in outcome.fresh if f[1].reading_id != reading_id]
-                    for _, r, d in kept:
-                        outcome.letters.append(
-                            (
-                                RefusedReading(
-                                    r.reading_id,
-                                    r.model_dump(mode="json"),
-                                    Refusal(
-                                        RefusalCode.STORE_REJECTED, f"InfluxDB refused the reading: {why}"
-                                    ),
-                                ),
-                                d,
-                            )
-                        )
+                rejected = self._write([ReadingRecord(pid, header.hub_id, r) for pid, r, _ in outcome.fresh])
+                outcome.letters += [
+                    RefusedReading.of(
+                        r,
+                        RefusalCode.STORE_REJECTED,
+                        f"InfluxDB refused the reading: {rejected[r.reading_id]}",
+                    )
+                    for _, r, _ in outcome.fresh
+                    if r.reading_id in rejected
+                ]
+                outcome.fresh = [f for f in outcome.fresh if f[1].reading_id not in rejected]
             at = now()
             for patient_id, reading, digest in outcome.fresh:
                 s.add(
@@ -311,9 +289,9 @@ class IngestProcessor:
                         content_sha256=digest,
                     )
                 )
-                self._record_device(s, header.hub_id, reading, at)
-            for letter, _ in outcome.letters:
-                self._keep_refused(s, topic_name, header.hub_id, letter)
+                record_device(s, header.hub_id, reading.device, at)
+            for letter in outcome.letters:
+                keep_reading(s, work.topic, header.hub_id, letter)
             # Reads history from InfluxDB; raises StoreUnavailable like the write above.
             try:
                 result.alerts = self.judge(s, [(pid, r) for pid, r, _ in outcome.fresh], at)
@@ -325,19 +303,8 @@ class IngestProcessor:
         result.stored = len(outcome.fresh)
         result.duplicates = len(outcome.duplicates)
         result.refused = len(outcome.letters)
-        result.refusals = [letter.refusal.reason for letter, _ in outcome.letters]
-        result.receipts = (
-            [
-                ReceiptEntry(reading_id=r.reading_id, outcome=ReceiptOutcome.STORED)
-                for _, r, _ in outcome.fresh
-            ]
-            + [ReceiptEntry(reading_id=i, outcome=ReceiptOutcome.DUPLICATE) for i in outcome.duplicates]
-            + [
-                _refused(letter.reading_id, letter.refusal)
-                for letter, _ in outcome.letters
-                if letter.reading_id
-            ]
-        )
+        result.refusals = [letter.refusal.reason for letter in outcome.letters]
+        result.receipts = outcome.receipts()
         return result
 
     def _classify(self, s: Session, header: BatchHeader, candidates: list[Reading]) -> _Outcome:
@@ -369,20 +336,14 @@ class IngestProcessor:
                     else "reading id already stored with other content"
                 ) + f" (at {known.ingested_at.isoformat()}, batch {known.batch_id})"
             in_batch.setdefault(reading.reading_id, digest)
-            raw = reading.model_dump(mode="json")
             if conflict is not None:
-                refusal = Refusal(
-                    RefusalCode.CONFLICT, f"conflicting duplicate: {conflict}; this copy kept for review"
-                )
-                out.letters.append((RefusedReading(reading.reading_id, raw, refusal), digest))
+                reason = f"conflicting duplicate: {conflict}; this copy kept for review"
+                out.letters.append(RefusedReading.of(reading, RefusalCode.CONFLICT, reason))
                 continue
-            patient_id = self._patient_at(s, header.hub_id, reading.taken_at)
+            patient_id = patient_at(s, header.hub_id, reading.taken_at)
             if patient_id is None:
-                refusal = Refusal(
-                    RefusalCode.UNATTRIBUTED,
-                    f"hub {header.hub_id!r} was assigned to no patient at {reading.taken_at.isoformat()}",
-                )
-                out.letters.append((RefusedReading(reading.reading_id, raw, refusal), digest))
+                reason = f"hub {header.hub_id!r} was assigned to no patient at {reading.taken_at.isoformat()}"
+                out.letters.append(RefusedReading.of(reading, RefusalCode.UNATTRIBUTED, reason))
                 continue
             out.fresh.append((patient_id, with_plausibility_flag(reading), digest))
         return out
@@ -405,32 +366,6 @@ class IngestProcessor:
                 rejected[record.reading.reading_id] = str(e)
         return rejected
 
-    @staticmethod
-    def _patient_at(s: Session, hub_id: str, when: datetime) -> str | None:
-        return s.scalars(
-            select(HubAssignment.patient_id)
-            .where(
-                HubAssignment.hub_id == hub_id,
-                HubAssignment.start_at <= when,
-                or_(HubAssignment.end_at.is_(None), and_(HubAssignment.end_at > when)),
-            )
-            .order_by(HubAssignment.start_at.desc())
-            .limit(1)
-        ).first()
-
-    @staticmethod
-    def _record_device(s: Session, hub_id: str, reading: Reading, at: datetime) -> None:
-        d = reading.device
-        device = s.scalars(select(Device).where(Device.hub_id == hub_id, Device.address == d.address)).first()
-        if device is None:
-            device = Device(hub_id=hub_id, address=d.address, model=d.model, first_seen_at=at)
-            s.add(device)
-        device.model = d.model
-        device.manufacturer = d.manufacturer or device.manufacturer
-        device.serial = d.serial or device.serial
-        device.firmware = d.firmware or device.firmware
-        device.last_seen_at = at
-
     # -- refusals ---------------------------------------------------------------------------
     def dead_letter(
         self,
@@ -441,69 +376,10 @@ class IngestProcessor:
         *,
         code: RefusalCode = RefusalCode.INVALID_MESSAGE,
     ) -> IngestResult:
-        """Keep a whole message the server cannot use, with the reason (once: the same
-        message refused again is not kept twice)."""
+        """Keep a whole message the server cannot use, with the reason."""
         with self.db.session() as s:
-            self._add_dead_letter(s, topic_name, hub_id, None, payload, reason, code)
+            keep_message(s, topic_name, hub_id, payload, reason, code)
         return IngestResult(hub_id=hub_id, refused=1, dead_letter_reason=reason, refusals=[reason])
-
-    def _keep_refused(self, s: Session, topic_name: str, hub_id: str, letter: RefusedReading) -> None:
-        reading_id = None if letter.reading_id is None else str(letter.reading_id)
-        self._add_dead_letter(
-            s,
-            topic_name,
-            hub_id,
-            reading_id,
-            reading_letter(letter.raw),
-            letter.refusal.reason,
-            letter.refusal.code,
-        )
-
-    @staticmethod
-    def _add_dead_letter(
-        s: Session,
-        topic_name: str,
-        hub_id: str | None,
-        reading_id: str | None,
-        payload: bytes,
-        reason: str,
-        code: RefusalCode,
-    ) -> None:
-        payload = payload[:MAX_DEAD_LETTER_BYTES]
-        topic_name = printable_line(topic_name, 256)
-        reason = printable_line(reason, 2000)
-        same = s.scalars(
-            select(DeadLetter).where(
-                DeadLetter.topic == topic_name,
-                DeadLetter.reading_id.is_(None)
-                if reading_id is None
-                else DeadLetter.reading_id == reading_id,
-                DeadLetter.status == "new",
-                DeadLetter.payload == payload,
-            )
-        ).first()
-        if same is not None:
-            # The same thing refused again (a hub resending, a replay): one letter, its reason current.
-            log.info(
-                "refused %s (%s) again, as dead letter #%d: %s",
-                topic_name,
-                reading_id or "message",
-                same.id,
-                reason,
-            )
-            same.reason, same.reason_code = reason, code.value
-            return
-        log.warning("refused %s (%s): %s", topic_name, reading_id or "whole message", reason)
-        s.add(
-            DeadLetter(
-                topic=topic_name,
-                hub_id=hub_id,
-                reading_id=reading_id,
-                reason=reason,
-                reason_code=code.value,
-                payload=payload,
-            )
-        )
 
 
 def _refused(reading_id: UUID | None, refusal: Refusal) -> ReceiptEntry:

@@ -8,18 +8,15 @@ from pydantic import ValidationError
 
 from gateway.wire.messages import HubStatus, summarise_validation
 from gateway.wire.topics import TopicError, parse
+from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now
 
 log = logging.getLogger(__name__)
 
 
-class StatusRefused(ValueError):
+class StatusRefused(MessageRefused):
     """A status message that is not one: kept as a dead letter by the worker."""
-
-    def __init__(self, reason: str, hub_id: str | None) -> None:
-        super().__init__(reason)
-        self.hub_id = hub_id
 
 
 def record_hub_status(db: Database, topic_name: str, payload: bytes) -> None:

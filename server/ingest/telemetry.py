@@ -11,16 +11,13 @@ from pydantic import ValidationError
 
 from gateway.wire.messages import HubTelemetry, summarise_validation
 from gateway.wire.topics import TopicError, parse
+from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now
 
 
-class TelemetryRefused(ValueError):
+class TelemetryRefused(MessageRefused):
     """A telemetry message that is malformed, from an unknown hub, or about another hub."""
-
-    def __init__(self, reason: str, hub_id: str | None) -> None:
-        super().__init__(reason)
-        self.hub_id = hub_id
 
 
 def record_hub_telemetry(db: Database, topic_name: str, payload: bytes) -> HubTelemetry:

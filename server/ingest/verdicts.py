@@ -62,6 +62,15 @@ class RefusalCode(StrEnum):
     INTERNAL_ERROR = "internal_error"  # a defect of ours; kept so it can be replayed once fixed
 
 
+class MessageRefused(ValueError):
+    """A hub's status or telemetry message the server cannot use (malformed, from an unknown
+    hub, about another hub). Not clinical, so not retried, but kept as a dead letter."""
+
+    def __init__(self, reason: str, hub_id: str | None) -> None:
+        super().__init__(reason)
+        self.hub_id = hub_id
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     code: RefusalCode
@@ -79,6 +88,11 @@ class RefusedReading:
     reading_id: UUID | None
     raw: Any
     refusal: Refusal
+
+    @classmethod
+    def of(cls, reading: Reading, code: RefusalCode, reason: str) -> RefusedReading:
+        """A schema-valid reading refused for ``reason``, kept exactly as it came."""
+        return cls(reading.reading_id, reading.model_dump(mode="json"), Refusal(code, reason))
 
 
 @dataclass

@@ -38,14 +38,20 @@ from gateway.supervision import Supervisor
 from gateway.wire.messages import ReadingReceipt
 from gateway.wire.topics import INGEST_HEARS, Channel, TopicError, parse, subscription, topic
 from server.ingest.processor import OUTAGES, IngestProcessor, IngestResult
-from server.ingest.status import StatusRefused, record_hub_status
-from server.ingest.telemetry import TelemetryRefused, record_hub_telemetry
-from server.ingest.verdicts import RefusalCode
+from server.ingest.status import record_hub_status
+from server.ingest.telemetry import record_hub_telemetry
+from server.ingest.verdicts import MessageRefused, RefusalCode
+from server.store.database import Database
 from server.store.models import now
 
 log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 100
+#: What a hub says about itself, kept on its row; anything else on the wire is readings.
+_PRESENCE: dict[Channel | None, Callable[[Database, str, bytes], object]] = {
+    Channel.STATUS: record_hub_status,
+    Channel.TELEMETRY: record_hub_telemetry,
+}
 HEARTBEAT_S = 5.0
 _RATE_WINDOW_S = 300.0
 
@@ -210,19 +216,14 @@ class IngestWorker:
             channel = parse(topic_name).channel
         except TopicError:
             channel = None
-        if channel is Channel.STATUS:
+        if channel in _PRESENCE:
             try:
-                record_hub_status(self.processor.db, topic_name, payload)
-            except StatusRefused as e:
+                _PRESENCE[channel](self.processor.db, topic_name, payload)
+            except MessageRefused as e:
                 self.processor.dead_letter(topic_name, e.hub_id, payload, str(e))
                 self.dead_lettered += 1
-        elif channel is Channel.TELEMETRY:
-            try:
-                record_hub_telemetry(self.processor.db, topic_name, payload)
-            except TelemetryRefused as e:
-                self.processor.dead_letter(topic_name, e.hub_id, payload, str(e))
-                self.dead_lettered += 1
-            self.telemetry += 1
+            if channel is Channel.TELEMETRY:
+                self.telemetry += 1
         else:
             result = self.processor.handle(topic_name, payload, received_at=now())
             self.batches += 1

@@ -58,8 +58,11 @@ def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
     back = SimulatedHub("hub-cfg-1", stack.hub_endpoint("hub-cfg-1"), stack.state_dir / "hubs")
     back.start()
     stack.hubs.append(back)
-    wait_for(lambda: _allowlisted(back) == [SCALE], what="the returning hub's allowlist")
-    assert back.remote.version == 3
+    # The allowlist file is written before the applier records the version: wait for both.
+    wait_for(
+        lambda: _allowlisted(back) == [SCALE] and back.remote.version == 3,
+        what="the returning hub's allowlist at version 3",
+    )
 
     set_telemetry_interval(stack.db, "hub-cfg-1", 60, actor="tech-cfg-1")
     deliver(stack.db, server_endpoint, "hub-cfg-1")

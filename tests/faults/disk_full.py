@@ -13,7 +13,6 @@ meets a genuine ENOSPC; the rescue directory (RAM on a hub) is elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -27,18 +26,10 @@ import pytest
 
 from tests.faults.harness import Counts, FaultStack, wait_until
 from tests.fixtures.postgres import new_database
+from tests.support.disk import fill
 
 FULL_FOR_S = float(os.environ.get("CAREWATCH_FAULT_DISK_FULL_S", "600"))
 READING_EVERY_S = 2.0
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with contextlib.suppress(OSError), filler.open("wb") as f:
-        while True:
-            f.write(b"\0" * 4096)
-            f.flush()
-    return filler
 
 
 @dataclass

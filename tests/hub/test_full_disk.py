@@ -7,7 +7,6 @@ last byte, so SQLite meets a genuine ENOSPC.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import time
@@ -20,6 +19,7 @@ from gateway.mqtt.telemetry import HubHealth
 from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
 from server.hub_attention import HubState, attention
 from tests.fixtures.server import wait_for
+from tests.support.disk import fill
 from tests.support.readings import hub_weight
 
 
@@ -34,15 +34,6 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", "--lazy", str(mnt)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with contextlib.suppress(OSError), filler.open("wb") as f:
-        while True:
-            f.write(b"\0" * 4096)
-            f.flush()
-    return filler
 
 
 def test_readings_survive_a_full_disk_and_arrive_in_order(tiny_disk: Path) -> None:
