@@ -191,20 +191,22 @@ def test_influxdb_down_for_a_minute_loses_nothing(stack: FaultStack) -> None:
 
 def test_a_postgresql_restart_loses_nothing(tmp_path: Path) -> None:
     pg = LocalPostgres().start()
-    st = FaultStack(tmp_path, pg.new_database())
     try:
-        hub = st.add_hub(1)
-        st.start_ingest()
-        st.start_hub(hub, count=150, interval=0.05)
-        wait_until(lambda: len(hub.taken()) > 40, 30, "readings flowing")
-        pg.stop()
-        time.sleep(5)
-        pg.start()
-        st.wait_delivered(150)
-        assert st.ingest is not None and st.ingest.running()
-        st.counts("PostgreSQL restart").assert_kept_promise()
+        st = FaultStack(tmp_path, pg.new_database())
+        try:
+            hub = st.add_hub(1)
+            st.start_ingest()
+            st.start_hub(hub, count=150, interval=0.05)
+            wait_until(lambda: len(hub.taken()) > 40, 30, "readings flowing")
+            pg.stop()
+            time.sleep(5)
+            pg.start()
+            st.wait_delivered(150)
+            assert st.ingest is not None and st.ingest.running()
+            st.counts("PostgreSQL restart").assert_kept_promise()
+        finally:
+            st.close()
     finally:
-        st.close()
         pg.remove()
 
 
