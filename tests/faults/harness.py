@@ -143,7 +143,11 @@ class FaultStack:
         self.root = root
         self.broker = LocalMosquitto(root / "broker")
         self.broker.start()
-        self.influxd = LocalInfluxDB(root / "influx", port=free_port()).start()  # same port on restart
+        try:
+            self.influxd = LocalInfluxDB(root / "influx", port=free_port()).start()  # same port on restart
+        except BaseException:
+            self.broker.stop()  # nothing may outlive a scenario that could not start
+            raise
         self.influx_db = f"faults_{uuid.uuid4().hex[:8]}"
         self.influx = InfluxStore(
             InfluxConfig(url=self.influxd.url, api="v1", database=self.influx_db, max_retries=1, timeout=5)
