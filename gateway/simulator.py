@@ -21,8 +21,9 @@ from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
-from gateway.outbox import Outbox, ResendPolicy, SpillOver
+from gateway.outbox import Outbox, ResendPolicy
 from gateway.reading_builder import build_reading
+from gateway.spill_over import SpillOver
 from gateway.supervision import Supervisor
 from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag

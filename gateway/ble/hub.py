@@ -275,7 +275,8 @@ def run_hub_process(config_path: Path) -> int:
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import BrokerEndpoint, MqttSession
     from gateway.mqtt.telemetry import attach_telemetry_and_config
-    from gateway.outbox import Outbox, ResendPolicy, SpillOver
+    from gateway.outbox import Outbox, ResendPolicy
+    from gateway.spill_over import SpillOver
     from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
 
     cfg = load_hub_config(config_path)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from gateway.ble.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
-from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from gateway.outbox import Outbox, OutboxUnavailable
 from gateway.remote_config import RemoteConfigApplier
+from gateway.spill_over import SpillOver
 from gateway.wire.messages import DeviceTelemetry, HubTelemetry, printable_line, utcnow
 from gateway.wire.topics import Channel, topic
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from gateway.mqtt.telemetry import HubHealth
-from gateway.outbox import Outbox, OutboxUnavailable, SpillOver
+from gateway.outbox import Outbox, OutboxUnavailable
+from gateway.spill_over import SpillOver
 from server.hub_attention import HubState, attention
 from tests.fixtures.server import wait_for
 from tests.support.disk import fill

@@ -1,0 +1,197 @@
+"""Between a device session and the outbox: a reading the outbox cannot take (disk full, card
+failing) is held, retried, and rescued, never refused.
+
+By the time the hub has a reading, the device has usually been told it was received and may
+have forgotten it (an A&D cuff deletes what it sent), so refusing it here would lose it for
+good.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gateway.outbox import Outbox, OutboxUnavailable
+from gateway.supervision import Supervisor
+from gateway.wire.messages import Reading
+
+log = logging.getLogger(__name__)
+
+
+class SpillOver:
+    """Hands readings to the outbox; when the outbox cannot take them (disk full, card
+    failing) it holds them in memory and keeps retrying, oldest first, for as long as it takes.
+
+    By the time the hub has a reading, the device has usually been told it was received and
+    may have forgotten it (an A&D cuff deletes what it sent), so refusing it here would lose
+    it for good. What memory holds is written to a *rescue file* (on another filesystem: the
+    runtime directory is RAM, which a full SD card does not touch) when the hub stops or
+    when memory is at its bound, and taken back into the outbox when the hub starts again.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        notify: Callable[[], None],
+        *,
+        limit: int = 10_000,
+        retry_s: float = 30.0,
+        rescue_dirs: Sequence[Path] = (),
+        supervisor: Supervisor | None = None,
+    ):
+        self.outbox = outbox
+        self.notify = notify
+        self.limit = limit
+        self.retry_s = retry_s
+        self.rescue_dirs = list(rescue_dirs)
+        self.held: deque[Reading] = deque()
+        self.rescued = 0  # readings written to a rescue file by this process
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = (supervisor or Supervisor()).thread("outbox-spill-over", self._run)
+        self._started = False
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started = True
+
+    def __call__(self, reading: Reading) -> None:
+        with self._lock:
+            self.held.append(reading)
+            overflow = [self.held.popleft() for _ in range(len(self.held) - self.limit)]
+        if overflow:
+            self._rescue(overflow, why="memory bound reached")
+        self.flush()
+
+    def flush(self) -> int:
+        """Move held readings into the outbox, oldest first, all in one transaction; returns
+        how many are still held."""
+        moved = 0
+        with self._lock:
+            if self.held:
+                try:
+                    self.outbox.put_many(list(self.held))
+                except OutboxUnavailable as e:
+                    log.error(
+                        "%s; holding %d reading(s) in memory, retrying every %.0fs",
+                        e,
+                        len(self.held),
+                        self.retry_s,
+                    )
+                    self._wake.set()
+                else:
+                    moved = len(self.held)
+                    self.held.clear()
+            left = len(self.held)
+        if moved:
+            log.info("%d held reading(s) now in the outbox; %d still held", moved, left)
+            self.notify()
+        return left
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.wait(self.retry_s):
+                return
+            if self.flush() == 0:
+                self._wake.clear()
+
+    def close(self) -> None:
+        """Stop retrying; a last flush, then whatever is still held goes to a rescue file,
+        and failing that into the log by id: the one way left to find it."""
+        self._stop.set()
+        self._wake.set()
+        if self._started:
+            self._thread.join(5)
+        if self.flush():
+            with self._lock:
+                left = list(self.held)
+                self.held.clear()
+            self._rescue(left, why="hub stopping with the outbox unwritable")
+
+    # -- rescue files ----------------------------------------------------------------------
+    def _rescue_file(self, d: Path) -> Path:
+        return d / f"rescued-{self.outbox.path.stem}.jsonl"
+
+    def _rescue(self, readings: list[Reading], *, why: str) -> None:
+        lines = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in readings).encode()
+        for d in self.rescue_dirs:
+            path = self._rescue_file(d)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                fd = _open_append(path)
+                try:
+                    _write_all(fd, lines)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                log.error("cannot write rescue file %s: %s", path, e)
+                continue
+            self.rescued += len(readings)
+            log.error(
+                "%s: %d reading(s) written to %s, taken back at the next start", why, len(readings), path
+            )
+            return
+        for r in readings:
+            log.critical(
+                "%s and no rescue file could be written: reading %s LOST: %s",
+                why,
+                r.reading_id,
+                r.model_dump_json(),
+            )
+
+    def recover(self) -> int:
+        """Take readings from rescue files (a previous run's) back into the outbox; a file is
+        removed only once everything in it is stored. Returns how many were recovered."""
+        recovered = 0
+        for d in self.rescue_dirs:
+            path = self._rescue_file(d)
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                log.error("cannot read rescue file %s: %s", path, e)
+                continue
+            readings, unreadable = [], 0
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    readings.append(Reading.model_validate_json(line))
+                except ValidationError as e:
+                    unreadable += 1
+                    log.error("rescue file %s line %d unreadable: %s", path, n, e)
+            try:
+                for r in readings:
+                    self.outbox.put(r)
+            except OutboxUnavailable as e:
+                log.error("rescue file %s kept for the next start: %s", path, e)
+                continue
+            if unreadable:  # kept aside whole, as the outbox keeps rows it cannot read
+                path.rename(path.with_suffix(".unreadable"))
+            else:
+                path.unlink()
+            recovered += len(readings)
+            log.warning("recovered %d reading(s) from rescue file %s", len(readings), path)
+        if recovered:
+            self.notify()
+        return recovered
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
