@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 __all__ = [
     "FLAGS",

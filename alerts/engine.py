@@ -38,7 +38,7 @@ from alerts.rules.table import (
     WEIGHT_GAIN_WINDOW_ID,
     RuleTable,
 )
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 
 __all__ = ["evaluate"]
 

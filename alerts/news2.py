@@ -38,7 +38,7 @@ Missing and unusual values
   SpO2 ≥ 93 %, so an unknown oxygen status can under-score a patient who is in fact on oxygen.
 * ±infinity is scored as the extreme band rather than dropped: it can only come from a
   device or decoding fault, and a loud score gets it looked at. Likewise values outside the
-  plausible range in ``gateway.wire.vocabulary`` are scored as given; plausibility is flagged
+  plausible range in ``common.wire.vocabulary`` are scored as given; plausibility is flagged
   upstream, never silently corrected here.
 * Unrecognised consciousness words, SpO2 scales other than 1 or 2, and oxygen flags other
   than true/false/unknown raise ``ValueError``: guessing would be a clinical decision.
@@ -66,7 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.rounding import recorded_units
-from gateway.wire.vocabulary import SNOMED_NEWS2_TOTAL, Measure
+from common.wire.vocabulary import SNOMED_NEWS2_TOTAL, Measure
 
 __all__ = [
     "PARAMETERS",

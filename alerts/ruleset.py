@@ -37,7 +37,7 @@ from alerts.rules.table import (
     WeightGainWindowParams,
 )
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 
 __all__ = [
     "DEFAULTS_PATH",

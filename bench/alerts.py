@@ -38,7 +38,7 @@ from alerts.columns import KINDS, MEASURES, FindingRecord, ReadingColumns, flag_
 from alerts.engine import evaluate
 from alerts.reference import rules as oracle
 from alerts.ruleset import RuleSet, apply_override, compile_rules, default_ruleset
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 T = TypeVar("T")
 DAY = 86400

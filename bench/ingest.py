@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.wire.messages import Reading
+from common.wire.vocabulary import Measure, ReadingKind
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
-from gateway.wire.messages import Reading
-from gateway.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
 from server.local_services.influxdb import LocalInfluxDB

@@ -26,11 +26,11 @@ from typing import Annotated, Any, Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from common.wire.messages import DeviceIdentity
+from common.wire.vocabulary import ReadingKind
 from gateway.gatt import supported_characteristics, uuids
 from gateway.gatt.errors import DecodeError, UnknownQuirkError
 from gateway.gatt.quirks import validate_quirk_names
-from gateway.wire.messages import DeviceIdentity
-from gateway.wire.vocabulary import ReadingKind
 
 __all__ = [
     "CATALOGUE_ENV",

@@ -87,11 +87,11 @@ def simulate(
 
     Exits 0 when stopped (or, with --rounds and --drain, once every reading is confirmed by
     the server); 1 if --drain ran out with readings unconfirmed; 70 if a hub loop failed."""
+    from common.wire.messages import Reading
     from gateway.mqtt.session import BrokerEndpoint
     from gateway.outbox import ResendPolicy
     from gateway.simulator import SimulatedHub, run_simulation
     from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
-    from gateway.wire.messages import Reading
 
     creds = [line.split() for line in credentials.read_text().splitlines() if line.strip()]
     if len(creds) < patients:
@@ -168,10 +168,10 @@ def run(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
 
     Runs until stopped (systemd stop, SIGTERM or Ctrl-C), then disconnects devices and stops cleanly. Readings are on disk (the outbox) before anything else happens to them, so stopping loses nothing.
     """
-    from gateway.ble.hub import run_hub_process
     from gateway.ble.scanner import ScannerError
     from gateway.catalogue import CatalogueError
     from gateway.config import ConfigError
+    from gateway.daemon import run_hub_process
 
     _load_config_or_exit(config)
     try:
@@ -194,7 +194,7 @@ def scan(
     """
     import asyncio
 
-    from gateway.ble.allowlist import Allowlist
+    from gateway.allowlist import Allowlist
     from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
     from gateway.catalogue import CatalogueError, load_catalogue
 
@@ -236,7 +236,7 @@ def pair(
     """
     import asyncio
 
-    from gateway.ble.allowlist import Allowlist, AllowlistError, normalize_address
+    from gateway.allowlist import Allowlist, AllowlistError, normalize_address
     from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
     from gateway.catalogue import CatalogueError, load_catalogue
 
@@ -283,7 +283,7 @@ def unpair(
     config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
 ) -> None:
     """Stop taking readings from a device (returned, replaced, or given to another patient)."""
-    from gateway.ble.allowlist import Allowlist, AllowlistError
+    from gateway.allowlist import Allowlist, AllowlistError
 
     cfg = _load_config_or_exit(config)
     try:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.wire.topics import HUB_ID_PATTERN
+from common.wire.topics import HUB_ID_PATTERN
 
 
 class ConfigError(ValueError):

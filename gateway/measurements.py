@@ -34,6 +34,8 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Final
 
+from common.wire.messages import DeviceIdentity, Reading
+from common.wire.vocabulary import KIND_REQUIRED, Measure, ReadingKind, StatusFlag
 from gateway.catalogue import DeviceModel, Mode, Profile
 from gateway.gatt import Measurement, decode, uuids
 from gateway.gatt.berrymed import (
@@ -55,8 +57,6 @@ from gateway.gatt.pulse_oximetry import (
 from gateway.gatt.thermometer import TemperatureMeasurement
 from gateway.gatt.weight_scale import WeightMeasurement
 from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Reading
-from gateway.wire.vocabulary import KIND_REQUIRED, Measure, ReadingKind, StatusFlag
 
 __all__ = [
     "PLX_CONTINUOUS_DEFAULT_FRAME_RATE_HZ",

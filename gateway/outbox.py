@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import Reading, printable_line, summarise_validation
+from common.wire.messages import Reading, printable_line, summarise_validation
 
 log = logging.getLogger(__name__)
 

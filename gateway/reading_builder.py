@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from gateway.wire.messages import (
+from common.wire.messages import (
     DEVICE_CLOCK_MAX_FUTURE,
     DEVICE_CLOCK_MAX_PAST,
     DeviceIdentity,
@@ -29,7 +29,7 @@ from gateway.wire.messages import (
     Reading,
     TimeSource,
 )
-from gateway.wire.vocabulary import MEASURES, Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import MEASURES, Measure, ReadingKind, StatusFlag
 
 
 def choose_time(

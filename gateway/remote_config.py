@@ -18,9 +18,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from common.wire.messages import RemoteConfig, printable_line, summarise_validation
+from gateway.allowlist import Allowlist
 from gateway.atomic_file import write_json
-from gateway.ble.allowlist import Allowlist
-from gateway.wire.messages import RemoteConfig, printable_line, summarise_validation
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.ble.allowlist import Allowlist
+from common.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from gateway.allowlist import Allowlist
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
@@ -25,8 +27,6 @@ from gateway.outbox import Outbox, ResendPolicy
 from gateway.reading_builder import build_reading
 from gateway.spill_over import SpillOver
 from gateway.supervision import Supervisor
-from gateway.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from alerts.columns import KINDS, NEVER, FindingRecord, ReadingColumns, kind_code
 from alerts.engine import evaluate
 from alerts.rules.table import HUB_SILENCE_ID
-from gateway.wire.vocabulary import ReadingKind
+from common.wire.vocabulary import ReadingKind
 from server.findings import PatientRules, utc_offset_s
 from server.store.alerts import already_reported, apply_finding
 from server.store.models import Hub, HubAssignment, IngestedReading

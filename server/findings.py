@@ -25,7 +25,7 @@ from alerts.rules.table import (
     RuleTable,
 )
 from alerts.ruleset import RuleSet, compile_rules, default_ruleset
-from gateway.wire.vocabulary import MEASURES, Measure, ReadingKind
+from common.wire.vocabulary import MEASURES, Measure, ReadingKind
 from server.store.overrides import current_overrides, effective_rules
 
 #: Where the service is: local days for daily weights and morning schedules. Patients are

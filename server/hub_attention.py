@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from gateway.wire.messages import HubTelemetry
+from common.wire.messages import HubTelemetry
 
 BACKLOG_AGE: Final = timedelta(hours=1)
 DISK_LOW_BYTES: Final = 100 * 1024 * 1024

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.ble.allowlist import AllowlistError, normalize_address
+from common.wire.addresses import InvalidAddress, normalize_address
+from common.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
+from common.wire.topics import Channel, topic
 from gateway.catalogue import CatalogueError, load_catalogue
 from gateway.mqtt.session import BrokerEndpoint
-from gateway.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
-from gateway.wire.topics import Channel, topic
 from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, now
@@ -91,7 +91,7 @@ def _change(
 def _address(address: str) -> str:
     try:
         return normalize_address(address)
-    except AllowlistError as e:
+    except InvalidAddress as e:
         raise HubConfigError(str(e)) from None
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from gateway.wire.messages import HubTelemetry, PairedDeviceConfig
+from common.wire.messages import HubTelemetry, PairedDeviceConfig
 from server.hub_attention import HubState, attention
 from server.hub_config import configured_devices
 from server.store.database import Database

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.wire.messages import DeviceIdentity
-from gateway.wire.topics import valid_hub_id
+from common.wire.messages import DeviceIdentity
+from common.wire.topics import valid_hub_id
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
 from server.store.models import AuditEvent, Device, Hub, HubAssignment, Patient, now

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 PURE_MODULES = [
-    "gateway.wire.vocabulary",
-    "gateway.wire.topics",
-    "gateway.wire.messages",
+    "common.wire.vocabulary",
+    "common.wire.topics",
+    "common.wire.messages",
     "gateway.reading_builder",
     "alerts.severity",
     "alerts.lifecycle",

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from alerts.reference.news2 import as_recorded
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 if TYPE_CHECKING:
     from alerts.ruleset import BaselineRule, RuleSet, ThresholdRule

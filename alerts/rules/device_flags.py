@@ -16,7 +16,7 @@ import numpy.typing as npt
 from alerts.columns import flag_bit
 from alerts.rules.series import IntArray, Series
 from alerts.rules.table import IrregularPulseParams
-from gateway.wire.vocabulary import StatusFlag
+from common.wire.vocabulary import StatusFlag
 
 Int8Array = npt.NDArray[np.int8]
 

@@ -16,7 +16,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt16, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method
 
-from gateway.ble.allowlist import Allowlist
+from gateway.allowlist import Allowlist
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The hub runtime: scanner → one loop per paired device → sessions → outbox → MQTT.
+"""The radio side of the hub: scanner → one loop per paired device → sessions → the sink.
 
 Home devices are awake for a minute or so after a measurement and asleep otherwise, so the hub
 never "keeps a connection": it scans all the time and, per paired device, waits for the next
@@ -6,9 +6,8 @@ advertisement, runs one session, and waits again. A session that fails (device w
 range, pairing refused) is logged and retried on the next advertisement after a short back-off,
 never fatal to the hub or to other devices.
 
-Threads vs asyncio: bleak is asyncio; the outbox publisher and paho run their own threads
-(``gateway.mqtt``). The only bridge is the sink, ``Outbox.put`` + ``publisher.notify``, which
-is thread-safe and quick (one SQLite insert).
+Readings leave through the sink the hub process gives it (``gateway.daemon`` wires the
+spill-over and outbox there); this module knows nothing of MQTT.
 """
 
 from __future__ import annotations
@@ -16,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from pathlib import Path
 
+from common.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry, printable_line
+from gateway.allowlist import Allowlist
 from gateway.ble.agent import AgentError, RegisteredAgent
-from gateway.ble.allowlist import Allowlist
 from gateway.ble.scanner import DeviceClassifier, DeviceScanner, Sighting
 from gateway.ble.seen import SeenReadings
 from gateway.ble.session import (
@@ -37,7 +35,6 @@ from gateway.ble.session import (
     utc_now,
 )
 from gateway.catalogue import Catalogue
-from gateway.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry, printable_line
 
 log = logging.getLogger(__name__)
 
@@ -263,81 +260,3 @@ class BleHub:
         self.stopping.set()
         for loop in self.loops.values():
             loop.wake()
-
-
-# -- the process: config → outbox, MQTT, BLE --------------------------------------------------------
-def run_hub_process(config_path: Path) -> int:
-    """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop. Returns the
-    exit status: 0 after a requested stop, ``EXIT_LOOP_FAILED`` if a loop failed (so systemd
-    restarts the hub; the outbox and the rescue files carry every reading across)."""
-    from gateway.catalogue import load_catalogue
-    from gateway.config import load_hub_config
-    from gateway.mqtt.publisher import OutboxPublisher
-    from gateway.mqtt.session import BrokerEndpoint, MqttSession
-    from gateway.mqtt.telemetry import attach_telemetry_and_config
-    from gateway.outbox import Outbox, ResendPolicy
-    from gateway.spill_over import SpillOver
-    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
-
-    cfg = load_hub_config(config_path)
-    catalogue = load_catalogue(cfg.catalogue_dir)
-    supervisor = Supervisor()
-    outbox = Outbox(cfg.outbox_path, resend=ResendPolicy(first_s=cfg.receipt_timeout_s))
-    seen = SeenReadings(cfg.seen_readings_path)
-    allowlist = Allowlist(cfg.allowlist_path)
-    endpoint = BrokerEndpoint(
-        cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
-    )
-    mqtt = MqttSession(endpoint, software="carewatch-hub")
-    publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
-    spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
-    spill.recover()
-    hub = BleHub(
-        catalogue=catalogue,
-        allowlist=allowlist,
-        seen=seen,
-        sink=spill,
-        tz=cfg.household_tz(),
-        adapter=cfg.adapter,
-    )
-    telemetry, _ = attach_telemetry_and_config(
-        mqtt,
-        cfg.hub_id,
-        outbox,
-        allowlist,
-        cfg.state_dir,
-        software="carewatch-hub",
-        interval_s=cfg.telemetry_interval_s,
-        spill=spill,
-        devices=hub.device_telemetry,
-    )
-    hub.on_session_end = telemetry.poke
-    mqtt.start()
-    publisher.start()
-    spill.start()
-    telemetry.start()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, hub.stop)
-
-        def stop_from_another_thread() -> None:
-            loop.call_soon_threadsafe(hub.stop)
-
-        supervisor.on_failure(stop_from_another_thread)
-        await hub.run()
-
-    try:
-        asyncio.run(main())
-    finally:
-        telemetry.stop()
-        publisher.stop()
-        spill.close()
-        mqtt.stop()
-        seen.close()
-        outbox.close()
-    if supervisor.failed.is_set():
-        log.critical("hub stopped because a loop failed (%s); exiting for a restart", supervisor.reason)
-        return EXIT_LOOP_FAILED
-    return 0

@@ -17,7 +17,7 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from gateway.ble.allowlist import Allowlist
+from gateway.allowlist import Allowlist
 from gateway.catalogue import Catalogue, DeviceModel
 
 log = logging.getLogger(__name__)

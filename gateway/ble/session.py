@@ -28,6 +28,8 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDBusError, BleakError
 from bleak_retry_connector import establish_connection
 
+from common.wire.messages import DeviceIdentity, Reading
+from common.wire.vocabulary import StatusFlag
 from gateway.ble.seen import SeenReadings
 from gateway.catalogue import Bonding, ClockSetting, DeviceModel, StoredReadings
 from gateway.gatt import DecodeError, decode, uuids
@@ -35,8 +37,6 @@ from gateway.gatt.date_time import AdjustReason, encode_current_time, encode_dat
 from gateway.gatt.device_information import BatteryLevel, DeviceInformationString
 from gateway.gatt.racp import RacpResponse, report_all_records
 from gateway.measurements import ReadingAssembler, Refusal
-from gateway.wire.messages import DeviceIdentity, Reading
-from gateway.wire.vocabulary import StatusFlag
 
 log = logging.getLogger(__name__)
 

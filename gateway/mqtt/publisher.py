@@ -19,10 +19,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from gateway.mqtt.session import MqttSession, PublishFailed
-from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
-from gateway.supervision import Supervisor
-from gateway.wire.messages import (
+from common.wire.messages import (
     MAX_MESSAGE_BYTES,
     ReadingBatch,
     ReadingReceipt,
@@ -31,7 +28,10 @@ from gateway.wire.messages import (
     summarise_validation,
     utcnow,
 )
-from gateway.wire.topics import Channel, topic
+from common.wire.topics import Channel, topic
+from gateway.mqtt.session import MqttSession, PublishFailed
+from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
+from gateway.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.wire.messages import HubStatus, utcnow
-from gateway.wire.topics import Channel, topic
+from common.wire.messages import HubStatus, utcnow
+from common.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.ble.allowlist import Allowlist
+from common.wire.messages import DeviceTelemetry, HubTelemetry, printable_line, utcnow
+from common.wire.topics import Channel, topic
+from gateway.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
 from gateway.outbox import Outbox, OutboxUnavailable
 from gateway.remote_config import RemoteConfigApplier
 from gateway.spill_over import SpillOver
-from gateway.wire.messages import DeviceTelemetry, HubTelemetry, printable_line, utcnow
-from gateway.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
 

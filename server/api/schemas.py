@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from alerts.ruleset import RuleSet
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 
 #: C0 control characters but tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

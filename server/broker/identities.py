@@ -1,5 +1,5 @@
 """Who may use the broker, and for what: the roles of the dynamic-security plugin, derived
-from the topic layout in ``gateway.wire.topics`` so the broker and the code cannot disagree.
+from the topic layout in ``common.wire.topics`` so the broker and the code cannot disagree.
 
 Three kinds of identity, each with its own password and nothing more than it needs:
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gateway.wire.topics import HUB_READS, HUB_WRITES, INGEST_HEARS, INGEST_WRITES, ROOT, Channel, topic
+from common.wire.topics import HUB_READS, HUB_WRITES, INGEST_HEARS, INGEST_WRITES, ROOT, Channel, topic
 
 INGEST_USER = "carewatch-ingest"
 SERVER_USER = "carewatch-server"

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.wire.messages import printable_line
+from common.wire.messages import printable_line
 from server.ingest.verdicts import RefusalCode, RefusedReading
 from server.store.models import DeadLetter
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from alerts.columns import FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
 from alerts.engine import evaluate
 from alerts.ruleset import RuleSet
-from gateway.wire.messages import Reading
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.messages import Reading
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.findings import PatientRules, alert_rule_id, utc_offset_s
 from server.store.alerts import apply_finding
 from server.store.influx import MAX_QUERY_LIMIT, StoredReading

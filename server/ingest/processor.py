@@ -33,8 +33,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
-from gateway.wire.topics import Channel, TopicError, parse
+from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
+from common.wire.topics import Channel, TopicError, parse
 from server.findings import DEFAULT_TIMEZONE
 from server.ingest.dead_letters import keep_message, keep_reading
 from server.ingest.judge import HistorySource, Judge

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import Reading, ReadingBatch, utcnow
-from gateway.wire.topics import Channel, TopicError, parse
+from common.wire.messages import Reading, ReadingBatch, utcnow
+from common.wire.topics import Channel, TopicError, parse
 from server.ingest.dead_letters import reading_letter
 from server.ingest.processor import IngestProcessor, IngestResult
 from server.store.models import AuditEvent, DeadLetter, now

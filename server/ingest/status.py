@@ -6,8 +6,8 @@ import logging
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import HubStatus, summarise_validation
-from gateway.wire.topics import TopicError, parse
+from common.wire.messages import HubStatus, summarise_validation
+from common.wire.topics import TopicError, parse
 from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now

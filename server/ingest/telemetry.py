@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import HubTelemetry, summarise_validation
-from gateway.wire.topics import TopicError, parse
+from common.wire.messages import HubTelemetry, summarise_validation
+from common.wire.topics import TopicError, parse
 from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now

@@ -27,7 +27,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from gateway.wire.messages import (
+from common.wire.messages import (
     DEVICE_CLOCK_MAX_FUTURE,
     MAX_READINGS_PER_BATCH,
     BatchHeader,
@@ -35,7 +35,7 @@ from gateway.wire.messages import (
     printable_line,
     summarise_validation,
 )
-from gateway.wire.vocabulary import MEASURES, StatusFlag
+from common.wire.vocabulary import MEASURES, StatusFlag
 
 #: Bluetooth Low Energy health devices date from 2010-2011; nothing earlier is a real reading
 #: (1970 is what an unset device clock or a zeroed field says).

@@ -16,8 +16,8 @@ import socket
 import ssl
 from pathlib import Path
 
+from common.wire.messages import MAX_MESSAGE_BYTES
 from gateway.mqtt.session import BrokerEndpoint
-from gateway.wire.messages import MAX_MESSAGE_BYTES
 from server.broker import dynsec_file
 from server.broker.admin import BrokerAdmin
 from server.broker.identities import (

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from alerts.ruleset import RuleSetError, ThresholdRule, default_ruleset
-from gateway.wire.vocabulary import Measure
+from common.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn

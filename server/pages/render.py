@@ -18,7 +18,7 @@ from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from gateway.wire.vocabulary import MEASURES
+from common.wire.vocabulary import MEASURES
 from server.api.auth import Principal, Role, audit
 from server.api.deps import Db
 from server.pages.session import COOKIE, session_principal, signed_in

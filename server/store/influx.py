@@ -77,9 +77,9 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from gateway.wire.messages import Reading, TimeSource
-from gateway.wire.topics import valid_hub_id
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.messages import Reading, TimeSource
+from common.wire.topics import valid_hub_id
+from common.wire.vocabulary import Measure, ReadingKind
 from server.patient_ids import check_patient_id
 from server.store.breaker import CircuitBreaker, CircuitOpen
 

@@ -71,10 +71,10 @@ class Hub(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="unknown")
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The hub's last telemetry message (gateway.wire.messages.HubTelemetry), as sent.
+    # The hub's last telemetry message (common.wire.messages.HubTelemetry), as sent.
     telemetry: Mapped[dict[str, object] | None] = mapped_column(JSON)
     telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # What the server wants the hub to run (gateway.wire.messages.RemoteConfig): the paired
+    # What the server wants the hub to run (common.wire.messages.RemoteConfig): the paired
     # devices and the version, which only grows; and which version reached the broker.
     paired_devices: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
     config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from alerts.reference import rules as oracle
 from alerts.ruleset import RuleSet, apply_override, default_ruleset
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.alerts.test_rules_support import DAY, HOUR, T0, run_both
 
 MEASURES = [

@@ -17,7 +17,7 @@ import pytest
 from alerts import news2
 from alerts.news2 import PARAMETERS, News2Result, Response, ScoredParameters, score
 from alerts.reference.news2 import score_reading
-from gateway.wire.vocabulary import MEASURES, SNOMED_NEWS2_TOTAL
+from common.wire.vocabulary import MEASURES, SNOMED_NEWS2_TOTAL
 
 Scorer = Callable[..., int]
 

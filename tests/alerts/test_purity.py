@@ -32,7 +32,7 @@ ALLOWED_IMPORTS = {
     "numpy.typing",
     "types",
     "typing",
-    "gateway.wire.vocabulary",
+    "common.wire.vocabulary",
     "alerts.rounding",  # itself pure: in PURE_MODULES
 }
 IO_MODULES = {

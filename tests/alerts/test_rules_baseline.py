@@ -6,7 +6,7 @@ import numpy as np
 
 from alerts.rules.baseline import rolling_mad, rolling_median
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure
+from common.wire.vocabulary import Measure
 from tests.alerts.test_rules_support import DAY, T0, only, single
 
 PULSE = only({"baselines": {"pulse": {"enabled": True, "persistence": 1, "min_readings": 7}}})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.alerts.test_rules_support import DAY, HOUR, T0, only, single
 
 MISSED = only({"missed_readings": {"weight": {"enabled": True}}})

@@ -15,7 +15,7 @@ from alerts.ruleset import (
     default_ruleset,
     load_ruleset,
 )
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 
 
 def test_defaults_load_and_every_threshold_cites_a_source() -> None:

@@ -13,7 +13,7 @@ from alerts.columns import KINDS, NEVER, ReadingColumns
 from alerts.engine import evaluate
 from alerts.reference import rules as oracle
 from alerts.ruleset import RuleSet, apply_override, compile_rules, default_ruleset
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 DAY = 86400
 HOUR = 3600

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure
+from common.wire.vocabulary import Measure
 from tests.alerts.test_rules_support import T0, only, single
 
 SPO2 = only({"thresholds": {"spo2": {"enabled": True}}})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.severity import Severity
-from gateway.wire.vocabulary import Measure
+from common.wire.vocabulary import Measure
 from tests.alerts.test_rules_support import DAY, HOUR, T0, only, single
 
 WINDOW = only({"weight_gain": {"window": {"enabled": True}}})

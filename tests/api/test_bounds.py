@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
 from server.api.auth import Role, create_user
 from server.api.params import ROW_ID_MAX

@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from fastapi.testclient import TestClient
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
 from server.api.auth import Role, create_user
 from server.ingest.processor import IngestProcessor

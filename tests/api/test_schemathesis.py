@@ -28,8 +28,8 @@ import schemathesis
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure
 from server.api.app import create_app
 from server.api.auth import Role, create_user
 from server.heartbeat import Heartbeat

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure
 from server.api.app import create_app
 from server.api.auth import Role, create_user
 from server.ingest.processor import IngestProcessor

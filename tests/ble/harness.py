@@ -11,12 +11,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway.ble.allowlist import Allowlist
+from common.wire.messages import Reading
+from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub, HubTuning
 from gateway.ble.seen import SeenReadings
 from gateway.catalogue import Catalogue, load_catalogue, parse_model
 from gateway.outbox import Outbox
-from gateway.wire.messages import Reading
 
 HOUSEHOLD_TZ: tzinfo = ZoneInfo("Europe/London")
 

@@ -14,8 +14,8 @@ import pytest
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from gateway.allowlist import Allowlist
 from gateway.ble.agent import AGENT_PATH, RegisteredAgent, address_from_device_path
-from gateway.ble.allowlist import Allowlist
 from tests.ble.stack import EmulatedBluez
 
 pytestmark = pytest.mark.ble

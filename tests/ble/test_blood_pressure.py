@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from common.wire.messages import TimeSource
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.gatt.blood_pressure import BloodPressureStatus
-from gateway.wire.messages import TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.ble.devices.health import Slot, StoredBloodPressure, and_ua_651ble
 from tests.ble.harness import HOUSEHOLD_TZ, running_hub
 from tests.ble.stack import EmulatedBluez, hub_view_of

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from common.wire.messages import TimeSource
+from common.wire.vocabulary import Measure, ReadingKind
 from gateway.gatt.pulse_oximetry import encode_plx_continuous
-from gateway.wire.messages import TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind
 from tests.ble.devices.health import (
     BerryMedOximeter,
     ContinuousOximeter,

@@ -11,7 +11,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDBusError
 
-from gateway.ble.allowlist import Allowlist, AllowlistError, normalize_address
+from gateway.allowlist import Allowlist, AllowlistError, normalize_address
 from gateway.ble.scanner import DeviceClassifier
 from gateway.ble.seen import SeenReadings
 from gateway.ble.session import att_error_code

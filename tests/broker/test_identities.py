@@ -21,9 +21,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
 from server.broker.identities import example_roles
 from server.local_services.mosquitto import LocalMosquitto
 from tests.fixtures.broker import Listener
@@ -161,7 +161,7 @@ def test_a_message_over_the_size_limit_is_refused_and_the_hub_knows(
     an error PUBACK; either way the hub hears no success, so it keeps what it sent. (paho
     would send the same message again on reconnecting, which is why the hub never builds a
     batch over the limit: ``publisher.fit_batch``.)"""
-    from gateway.wire.messages import MAX_MESSAGE_BYTES
+    from common.wire.messages import MAX_MESSAGE_BYTES
 
     ep = hub_endpoint("hub-size-1")
     heard = listen(topic("hub-size-1", Channel.READINGS))
@@ -186,7 +186,7 @@ def test_a_message_over_the_size_limit_is_refused_and_the_hub_knows(
 
 
 def test_the_deployed_broker_configuration_matches_the_contract() -> None:
-    from gateway.wire.messages import MAX_MESSAGE_BYTES
+    from common.wire.messages import MAX_MESSAGE_BYTES
 
     conf = (ROOT / "deploy/mosquitto/carewatch.conf").read_text().splitlines()
     settings = dict(line.split(None, 1) for line in conf if line.strip() and not line.startswith("#"))

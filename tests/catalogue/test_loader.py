@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from common.wire.vocabulary import ReadingKind
 from gateway.catalogue import (
     CATALOGUE_ENV,
     Catalogue,
@@ -25,7 +26,6 @@ from gateway.catalogue import (
 )
 from gateway.gatt import supported_characteristics, uuids
 from gateway.gatt.quirks import QUIRKS
-from gateway.wire.vocabulary import ReadingKind
 
 SHIPPED = Path(__file__).resolve().parents[2] / "firmware-config" / "devices"
 

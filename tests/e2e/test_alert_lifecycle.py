@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 from server.api.auth import Role, create_user
 from tests.fixtures.server import Stack
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from common.wire.vocabulary import Measure, ReadingKind
 from gateway.mqtt.session import BrokerEndpoint
 from gateway.simulator import SimulatedHub
-from gateway.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
 from server.local_services.influxdb import LocalInfluxDB

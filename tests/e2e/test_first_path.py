@@ -9,8 +9,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import select
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from server.store.models import AlertEvidence, DeadLetter, IngestedReading
 from tests.fixtures.server import Stack, wait_for
 

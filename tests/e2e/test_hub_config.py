@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from common.wire.messages import RemoteConfig
+from common.wire.topics import Channel, topic
 from gateway.mqtt.session import BrokerEndpoint
 from gateway.simulator import SimulatedHub
-from gateway.wire.messages import RemoteConfig
-from gateway.wire.topics import Channel, topic
 from server.api.auth import Role, create_user
 from server.hub_config import HubConfigError, deliver, pair, set_telemetry_interval, unpair
 from server.mqtt_publish import publish_retained

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from common.wire.messages import HubTelemetry, utcnow
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from gateway.mqtt.session import MqttSession
-from gateway.wire.messages import HubTelemetry, utcnow
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
 from server.api.auth import Role, create_user
 from server.store.models import DeadLetter
 from tests.fixtures.server import Stack, wait_for

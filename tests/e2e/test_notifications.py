@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 from server.notifications import NotificationRelay
 from server.settings import EscalationSettings, NotificationSettings
 from server.store.models import now

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.findings import DEFAULT_TIMEZONE
 from server.settings import EscalationSettings
 from server.store.models import AuditEvent

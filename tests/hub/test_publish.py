@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mqtt.publisher import OutboxPublisher
-from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
-from gateway.outbox import Outbox
-from gateway.reading_builder import build_reading
-from gateway.wire.messages import (
+from common.wire.messages import (
     DeviceIdentity,
     Reading,
     ReadingBatch,
@@ -24,8 +20,12 @@ from gateway.wire.messages import (
     ReceiptEntry,
     ReceiptOutcome,
 )
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
+from gateway.mqtt.publisher import OutboxPublisher
+from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
+from gateway.outbox import Outbox
+from gateway.reading_builder import build_reading
 from server.local_services.mosquitto import LocalMosquitto
 from tests.fixtures.broker import Listener
 from tests.fixtures.server import wait_for

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from common.wire.messages import DeviceIdentity, TimeSource
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.reading_builder import build_reading, choose_time
-from gateway.wire.messages import DeviceIdentity, TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 NOW = datetime(2026, 2, 3, 9, 15, tzinfo=UTC)
 CUFF = DeviceIdentity(address="00:09:1F:00:00:01", model="and-ua-651ble")

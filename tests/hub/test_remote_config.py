@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.ble.allowlist import Allowlist
+from common.wire.messages import PairedDeviceConfig, RemoteConfig
+from gateway.allowlist import Allowlist
 from gateway.remote_config import RemoteConfigApplier
-from gateway.wire.messages import PairedDeviceConfig, RemoteConfig
 
 CUFF = "00:09:1F:8A:12:34"
 SCALE = "00:09:1F:8A:12:35"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common.wire.messages import DeviceTelemetry
 from gateway.mqtt.telemetry import HubHealth
 from gateway.outbox import Outbox
-from gateway.wire.messages import DeviceTelemetry
 from tests.support.readings import hub_weight
 
 

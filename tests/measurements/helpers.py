@@ -7,8 +7,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from common.wire.messages import DeviceIdentity
 from gateway.catalogue import Catalogue, DeviceModel, load_catalogue
-from gateway.wire.messages import DeviceIdentity
 
 SHIPPED = Path(__file__).resolve().parents[2] / "firmware-config" / "devices"
 LONDON = ZoneInfo("Europe/London")

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from common.wire.messages import Reading, TimeSource
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.catalogue import DeviceModel, parse_model
 from gateway.gatt import decode, uuids
 from gateway.gatt.berrymed import encode_berrymed_frame
@@ -29,8 +31,6 @@ from gateway.measurements import (
     Refusal,
     RefusalReason,
 )
-from gateway.wire.messages import Reading, TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.measurements.helpers import ADDRESS, LONDON, RECEIVED, h, shipped
 
 DOC_BERRYMED_FRAME = h("85 32 05 48 61")  # doc vector: pleth 50, finger present, pulse 72, SpO2 97

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.wire.messages import Reading, TimeSource
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.gatt import Measurement, decode, uuids
 from gateway.gatt.blood_pressure import (
     BloodPressureStatus,
@@ -30,8 +32,6 @@ from gateway.measurements import (
     to_readings,
     wire_uuid,
 )
-from gateway.wire.messages import Reading, TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.measurements.helpers import ADDRESS, LONDON, RECEIVED, h, identity
 
 

@@ -16,9 +16,9 @@ import gateway
 FORBIDDEN = {"bleak", "asyncio", "paho", "socket", "sqlite3", "httpx", "dbus_fast", "threading", "subprocess"}
 GATEWAY = Path(gateway.__file__).parent
 PURE_MODULES = ["gateway.catalogue", "gateway.measurements"]
-# What these modules are built on. pydantic (through gateway.wire.messages) loads ``socket`` for e-mail
+# What these modules are built on. pydantic (through common.wire.messages) loads ``socket`` for e-mail
 # validation; that is the wire contract's business, not a use of the network here.
-BASELINE = ["yaml", "pydantic", "gateway.gatt", "gateway.wire.messages", "gateway.reading_builder"]
+BASELINE = ["yaml", "pydantic", "gateway.gatt", "common.wire.messages", "gateway.reading_builder"]
 
 
 def loaded_after(imports: list[str]) -> set[str]:

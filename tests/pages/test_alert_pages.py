@@ -10,7 +10,7 @@ import time
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
 from server.api.auth import Role, create_user, hash_token
 from server.local_services.process import free_port

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Measure, ReadingKind
 from server.api.app import create_app
 from server.settings import ServerSettings
 from server.store.models import AuditEvent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.wire.messages import DeviceTelemetry, HubTelemetry
+from common.wire.messages import DeviceTelemetry, HubTelemetry
 from server.hub_attention import HubState, attention
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database

@@ -17,9 +17,9 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import select
 
-from gateway.wire.messages import DeviceIdentity, Quantity, ReceiptOutcome
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.messages import DeviceIdentity, Quantity, ReceiptOutcome
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.ingest.processor import IngestProcessor, IngestResult
 from server.ingest.verdicts import RefusalCode, SplitBatch, split_batch
 from server.provisioning import add_hub, add_patient, assign_hub

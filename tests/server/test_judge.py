@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.clock_rules import judge_clock
 from server.findings import DEFAULT_TIMEZONE
 from server.ingest.processor import IngestProcessor

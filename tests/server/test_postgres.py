@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure
 from server.clock_rules import judge_clock
 from server.findings import DEFAULT_TIMEZONE
 from server.ingest.processor import IngestProcessor

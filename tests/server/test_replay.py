@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.wire.topics import Channel, topic
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.topics import Channel, topic
+from common.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.ingest.replay import ReplayError, replay
 from server.provisioning import add_hub, add_patient, assign_hub

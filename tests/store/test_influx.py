@@ -16,8 +16,8 @@ from uuid import UUID
 import httpx
 import pytest
 
-from gateway.wire.messages import Reading, TimeSource
-from gateway.wire.vocabulary import Measure, ReadingKind
+from common.wire.messages import Reading, TimeSource
+from common.wire.vocabulary import Measure, ReadingKind
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.process import free_port
 from server.patient_ids import InvalidPatientId

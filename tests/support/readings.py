@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from common.wire.messages import DeviceIdentity, Quantity, Reading, ReadingBatch, TimeSource
+from common.wire.vocabulary import MEASURES, Measure, ReadingKind
 from gateway.reading_builder import build_reading
-from gateway.wire.messages import DeviceIdentity, Quantity, Reading, ReadingBatch, TimeSource
-from gateway.wire.vocabulary import MEASURES, Measure, ReadingKind
 
 DEFAULT_VALUES: dict[ReadingKind, dict[Measure, float]] = {
     ReadingKind.BLOOD_PRESSURE: {Measure.SYSTOLIC: 121.0, Measure.DIASTOLIC: 79.0, Measure.PULSE: 68.0},

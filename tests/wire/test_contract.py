@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.wire.messages import ReadingBatch, json_schema
-from gateway.wire.topics import Channel, TopicError, parse, subscription, topic
-from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, ReadingKind
+from common.wire.messages import ReadingBatch, json_schema
+from common.wire.topics import Channel, TopicError, parse, subscription, topic
+from common.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, ReadingKind
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
@@ -143,7 +143,7 @@ def test_every_kind_requires_measures_it_allows_and_every_measure_has_a_unit() -
 def test_the_published_json_schema_is_current() -> None:
     published = json.loads((ROOT / "docs/wire/readings-v1.schema.json").read_text())
     assert published == json.loads(json.dumps(json_schema())), (
-        "regenerate: python -m gateway.wire > docs/wire/readings-v1.schema.json"
+        "regenerate: python -m common.wire > docs/wire/readings-v1.schema.json"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.wire.messages import MAX_DEVICES_PER_HUB, HubTelemetry, telemetry_json_schema
+from common.wire.messages import MAX_DEVICES_PER_HUB, HubTelemetry, telemetry_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> N
 
     published = json.loads((ROOT / "docs/wire/telemetry-v1.schema.json").read_text())
     assert published == json.loads(json.dumps(telemetry_json_schema())), (
-        "regenerate: python -m gateway.wire telemetry > docs/wire/telemetry-v1.schema.json"
+        "regenerate: python -m common.wire telemetry > docs/wire/telemetry-v1.schema.json"
     )
     jsonschema.validate(snapshot(), published)
     parsed = HubTelemetry.model_validate(snapshot())
@@ -73,11 +73,11 @@ def test_malformed_telemetry_is_refused(change: dict[str, object], complaint: st
 def test_the_published_hub_configuration_schema_is_current() -> None:
     import jsonschema
 
-    from gateway.wire.messages import RemoteConfig, remote_config_json_schema
+    from common.wire.messages import RemoteConfig, remote_config_json_schema
 
     published = json.loads((ROOT / "docs/wire/hubconfig-v1.schema.json").read_text())
     assert published == json.loads(json.dumps(remote_config_json_schema())), (
-        "regenerate: python -m gateway.wire hubconfig > docs/wire/hubconfig-v1.schema.json"
+        "regenerate: python -m common.wire hubconfig > docs/wire/hubconfig-v1.schema.json"
     )
     message = RemoteConfig.model_validate(
         {
@@ -102,11 +102,11 @@ def test_the_published_hub_configuration_schema_is_current() -> None:
 def test_the_published_receipts_schema_is_current() -> None:
     import jsonschema
 
-    from gateway.wire.messages import ReadingReceipt, receipts_json_schema
+    from common.wire.messages import ReadingReceipt, receipts_json_schema
 
     published = json.loads((ROOT / "docs/wire/receipts-v1.schema.json").read_text())
     assert published == json.loads(json.dumps(receipts_json_schema())), (
-        "regenerate: python -m gateway.wire receipts > docs/wire/receipts-v1.schema.json"
+        "regenerate: python -m common.wire receipts > docs/wire/receipts-v1.schema.json"
     )
     message = ReadingReceipt.model_validate(
         {
@@ -124,7 +124,7 @@ def test_the_published_receipts_schema_is_current() -> None:
 @pytest.mark.parametrize("field", ["manufacturer", "serial", "firmware", "model"])
 def test_control_characters_in_device_text_are_refused_with_where(field: str) -> None:
     """A NUL byte in device.manufacturer once stopped all ingestion on PostgreSQL."""
-    from gateway.wire.messages import DeviceIdentity
+    from common.wire.messages import DeviceIdentity
 
     with pytest.raises(ValidationError, match=r"control characters \(U\+0000 at position 4\)"):
         DeviceIdentity.model_validate({"address": "sim:x", "model": "m", field: "A&D \x00Medical"})

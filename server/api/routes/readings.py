@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from gateway.wire.vocabulary import MEASURES, ReadingKind
+from common.wire.vocabulary import MEASURES, ReadingKind
 from server.api.auth import audit
 from server.api.deps import Clinician, Db, Influx
 from server.api.params import StoreTime

@@ -1,10 +1,10 @@
-"""``python -m gateway.wire [readings|telemetry|hubconfig|receipts]`` prints a published JSON
+"""``python -m common.wire [readings|telemetry|hubconfig|receipts]`` prints a published JSON
 Schema (default: the reading batch)."""
 
 import json
 import sys
 
-from gateway.wire.messages import (
+from common.wire.messages import (
     json_schema,
     receipts_json_schema,
     remote_config_json_schema,
@@ -20,5 +20,5 @@ SCHEMAS = {
 
 which = sys.argv[1] if len(sys.argv) > 1 else "readings"
 if which not in SCHEMAS:
-    sys.exit(f"usage: python -m gateway.wire [{'|'.join(SCHEMAS)}]")
+    sys.exit(f"usage: python -m common.wire [{'|'.join(SCHEMAS)}]")
 print(json.dumps(SCHEMAS[which](), indent=2, sort_keys=True))

@@ -27,8 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.wire.topics import HUB_ID_PATTERN
-from gateway.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
+from common.wire.addresses import BLUETOOTH_ADDRESS_PATTERN, DEVICE_ADDRESS_PATTERN
+from common.wire.topics import HUB_ID_PATTERN
+from common.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
 
 SCHEMA_V1: Final = "carewatch.readings.v1"
 TELEMETRY_V1: Final = "carewatch.telemetry.v1"
@@ -41,9 +42,6 @@ MAX_READINGS_PER_BATCH = 500
 #: reading, even with every raw characteristic at its maximum, is far smaller.
 MAX_MESSAGE_BYTES = 256 * 1024
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-#: A Bluetooth device address as BlueZ and this contract spell it (upper-case, colons).
-BLUETOOTH_ADDRESS_PATTERN = r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"
-DEVICE_ADDRESS_PATTERN = BLUETOOTH_ADDRESS_PATTERN + r"|^sim:[a-z0-9-]+$"
 
 
 def _printable(value: str) -> str:

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from common.wire import addresses
 from gateway.atomic_file import write_json
-from gateway.wire.messages import BLUETOOTH_ADDRESS_PATTERN
 
 log = logging.getLogger(__name__)
 
-ADDRESS_PATTERN: Final = re.compile(BLUETOOTH_ADDRESS_PATTERN)
 FORMAT_VERSION: Final = 1
 
 
@@ -33,11 +31,11 @@ class AllowlistError(ValueError):
 
 
 def normalize_address(address: str) -> str:
-    """Upper-case colon form, as BlueZ and the wire contract spell addresses."""
-    text = address.strip().upper().replace("-", ":")
-    if not ADDRESS_PATTERN.fullmatch(text):
-        raise AllowlistError(f"{address!r} is not a Bluetooth address (expected like 00:09:1F:12:34:56)")
-    return text
+    """``common.wire.addresses.normalize_address``, refusing with this module's error."""
+    try:
+        return addresses.normalize_address(address)
+    except addresses.InvalidAddress as e:
+        raise AllowlistError(str(e)) from None
 
 
 @dataclass(frozen=True, slots=True)

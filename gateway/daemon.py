@@ -1,0 +1,98 @@
+"""``carewatch hub run``: the hub process, assembled. The one place that knows every part of
+the hub (configuration, the outbox and spill-over, the MQTT session and its publisher,
+telemetry and remote configuration, the radio), so that each part knows only its own job:
+``ble/`` never imports ``mqtt/`` and ``mqtt/`` never imports ``ble/``.
+
+Threads vs asyncio: bleak is asyncio; the outbox publisher and paho run their own threads.
+The only bridge is the sink, ``SpillOver`` (a quick SQLite insert, thread-safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from gateway.allowlist import Allowlist
+from gateway.ble.hub import BleHub
+from gateway.ble.seen import SeenReadings
+
+log = logging.getLogger(__name__)
+
+
+def run_hub_process(config_path: Path) -> int:
+    """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop. Returns the
+    exit status: 0 after a requested stop, ``EXIT_LOOP_FAILED`` if a loop failed (so systemd
+    restarts the hub; the outbox and the rescue files carry every reading across)."""
+    from gateway.catalogue import load_catalogue
+    from gateway.config import load_hub_config
+    from gateway.mqtt.publisher import OutboxPublisher
+    from gateway.mqtt.session import BrokerEndpoint, MqttSession
+    from gateway.mqtt.telemetry import attach_telemetry_and_config
+    from gateway.outbox import Outbox, ResendPolicy
+    from gateway.spill_over import SpillOver
+    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
+
+    cfg = load_hub_config(config_path)
+    catalogue = load_catalogue(cfg.catalogue_dir)
+    supervisor = Supervisor()
+    outbox = Outbox(cfg.outbox_path, resend=ResendPolicy(first_s=cfg.receipt_timeout_s))
+    seen = SeenReadings(cfg.seen_readings_path)
+    allowlist = Allowlist(cfg.allowlist_path)
+    endpoint = BrokerEndpoint(
+        cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
+    )
+    mqtt = MqttSession(endpoint, software="carewatch-hub")
+    publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
+    spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
+    spill.recover()
+    hub = BleHub(
+        catalogue=catalogue,
+        allowlist=allowlist,
+        seen=seen,
+        sink=spill,
+        tz=cfg.household_tz(),
+        adapter=cfg.adapter,
+    )
+    telemetry, _ = attach_telemetry_and_config(
+        mqtt,
+        cfg.hub_id,
+        outbox,
+        allowlist,
+        cfg.state_dir,
+        software="carewatch-hub",
+        interval_s=cfg.telemetry_interval_s,
+        spill=spill,
+        devices=hub.device_telemetry,
+    )
+    hub.on_session_end = telemetry.poke
+    mqtt.start()
+    publisher.start()
+    spill.start()
+    telemetry.start()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hub.stop)
+
+        def stop_from_another_thread() -> None:
+            loop.call_soon_threadsafe(hub.stop)
+
+        supervisor.on_failure(stop_from_another_thread)
+        await hub.run()
+
+    try:
+        asyncio.run(main())
+    finally:
+        telemetry.stop()
+        publisher.stop()
+        spill.close()
+        mqtt.stop()
+        seen.close()
+        outbox.close()
+    if supervisor.failed.is_set():
+        log.critical("hub stopped because a loop failed (%s); exiting for a restart", supervisor.reason)
+        return EXIT_LOOP_FAILED
+    return 0
