@@ -54,6 +54,12 @@ class HubConfig(BaseModel):
         le=3600,
         description="send a reading again if the server has not confirmed it this long after the broker took it",
     )
+    reserve_mb: int = Field(
+        default=8,
+        ge=0,
+        le=1024,
+        description="space held back on the card for the outbox, released when the card fills (0: none)",
+    )
     rescue_dir: Path | None = Field(
         default=None,
         description=(

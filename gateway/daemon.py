@@ -17,6 +17,7 @@ from pathlib import Path
 from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub
 from gateway.ble.seen import SeenReadings
+from gateway.disk_reserve import DiskReserve
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,18 @@ def run_hub_process(config_path: Path) -> int:
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)
     supervisor = Supervisor()
-    outbox = Outbox(cfg.outbox_path, resend=ResendPolicy(first_s=cfg.receipt_timeout_s))
+    reserve = DiskReserve(cfg.state_dir / "disk-reserve", cfg.reserve_mb << 20)
+    if cfg.reserve_mb:
+        reserve.ensure()
+    # Opened on first use, not here: a hub restarted on a full card still runs and holds
+    # what its devices send until the outbox can take it.
+    outbox = Outbox(
+        cfg.outbox_path,
+        resend=ResendPolicy(first_s=cfg.receipt_timeout_s),
+        lazy=True,
+        on_full=reserve.release if cfg.reserve_mb else None,
+        on_room=reserve.ensure if cfg.reserve_mb else None,
+    )
     seen = SeenReadings(cfg.seen_readings_path)
     allowlist = Allowlist(cfg.allowlist_path)
     endpoint = BrokerEndpoint(
@@ -81,6 +93,8 @@ def run_hub_process(config_path: Path) -> int:
             loop.call_soon_threadsafe(hub.stop)
 
         supervisor.on_failure(stop_from_another_thread)
+        if supervisor.failed.is_set():  # a thread failed before the loop was there to hear it
+            hub.stop()
         await hub.run()
 
     try:

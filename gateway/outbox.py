@@ -16,11 +16,12 @@ instead of stopping the publisher: one bad row must not hold back every reading 
 
 from __future__ import annotations
 
+import errno
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,15 @@ class OutboxUnavailable(RuntimeError):
     """The outbox file cannot be written (disk full, read-only, corrupt): readings are at risk."""
 
 
+def _for_want_of_space(e: BaseException | None) -> bool:
+    """SQLite says a full disk as "database or disk is full", or, when it cannot even create
+    its shared-memory file, "disk I/O error"; the OS as ENOSPC."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return True
+    text = str(e)
+    return "disk is full" in text or "disk I/O error" in text
+
+
 @dataclass(frozen=True, slots=True)
 class ResendPolicy:
     """When a reading the broker took but the server has not confirmed is sent again.
@@ -102,32 +112,92 @@ class Backlog:
 
 
 class Outbox:
-    def __init__(self, path: Path, *, resend: ResendPolicy | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """``lazy=True`` (the hub process) opens the file on first use and again on every use
+    until it opens, instead of failing at start: a hub restarted with its card full must still
+    run, hold what its devices send, and store it once it can. ``on_full`` is asked to free
+    space when SQLite cannot write for want of it (the hub's ``DiskReserve``; True if it
+    freed some, and the operation is tried once more); ``on_room`` hears when the outbox has
+    emptied, a good moment to take that space back."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        resend: ResendPolicy | None = None,
+        lazy: bool = False,
+        on_full: Callable[[], bool] | None = None,
+        on_room: Callable[[], object] | None = None,
+    ) -> None:
         self.path = path
         self.resend = resend or ResendPolicy()
+        self.on_full = on_full
+        self.on_room = on_room
         self._lock = threading.Lock()
         self._unreadable: set[int] = set()  # rows that could not even be quarantined (disk full)
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        if not lazy:
+            try:
+                with self._lock:
+                    self._open()
+            except (sqlite3.Error, OSError) as e:
+                raise OutboxUnavailable(f"cannot open outbox {path}: {e}") from e
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(f"PRAGMA journal_size_limit={_JOURNAL_SIZE_LIMIT}")
-            self._db.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT_PAGES}")
-            self._db.executescript(_SCHEMA)
-            have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA journal_size_limit={_JOURNAL_SIZE_LIMIT}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT_PAGES}")
+            conn.executescript(_SCHEMA)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
             for name, decl in _ADDED_COLUMNS:
                 if name not in have:
-                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
-        except sqlite3.Error as e:
-            raise OutboxUnavailable(f"cannot open outbox {path}: {e}") from e
+                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened now if it is not yet (call with the lock held)."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the outbox is closed")
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except (sqlite3.Error, OSError) as e:
+                if not (_for_want_of_space(e) and self.on_full is not None and self.on_full()):
+                    raise
+                self._conn = self._connect()
+            log.info("outbox %s open", self.path)
+        return self._conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self._open()
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def _write(self, what: str, sql: str, rows: Iterable[Sequence[object]]) -> int:
-        """Run one statement over ``rows`` in one transaction; returns rows changed."""
+        """Run one statement over ``rows`` in one transaction; returns rows changed. If the
+        card is full and ``on_full`` frees space, it is tried once more."""
+        rows = list(rows)
+        try:
+            return self._write_once(what, sql, rows)
+        except OutboxUnavailable as e:
+            if not (_for_want_of_space(e.__cause__) and self.on_full is not None and self.on_full()):
+                raise
+        return self._write_once(what, sql, rows)
+
+    def _write_once(self, what: str, sql: str, rows: list[Sequence[object]]) -> int:
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -144,8 +214,8 @@ class Outbox:
     def _rollback(self) -> None:
         """Roll back, unless SQLite already has (a COMMIT that fails for want of space ends the
         transaction itself, and a second ROLLBACK would hide the real error)."""
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+        if self._conn is not None and self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     # -- in --------------------------------------------------------------------------------
     def put(self, reading: Reading) -> bool:
@@ -170,22 +240,27 @@ class Outbox:
         try:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT seq, reading_id, body, attempts FROM outbox WHERE due_at <= ? "
+                    # As bytes: a body that is not UTF-8 (a card's bit rot) would otherwise fail
+                    # the whole query, every time, and hold back every reading behind it.
+                    "SELECT seq, reading_id, CAST(body AS BLOB), attempts FROM outbox WHERE due_at <= ? "
                     "ORDER BY seq LIMIT ?",
                     (now, limit + len(self._unreadable)),
                 ).fetchall()
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
         out: list[PendingReading] = []
-        for seq, reading_id, body, attempts in rows:
+        for seq, reading_id, raw, attempts in rows:
             if seq in self._unreadable:
                 continue
             try:
-                reading = Reading.model_validate_json(body)
-            except ValidationError as e:
-                self._quarantine(seq, reading_id, body, summarise_validation(e, what="stored reading"))
+                reading = Reading.model_validate_json(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                self._quarantine(seq, reading_id, raw, f"stored reading is not UTF-8: {e}")
                 continue
-            out.append(PendingReading(seq, reading, attempts, len(body.encode())))
+            except ValidationError as e:
+                self._quarantine(seq, reading_id, raw, summarise_validation(e, what="stored reading"))
+                continue
+            out.append(PendingReading(seq, reading, attempts, len(raw)))
             if len(out) == limit:
                 break
         return out
@@ -248,6 +323,9 @@ class Outbox:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as e:
             log.warning("outbox checkpoint failed (%s); the journal stays as it is for now", e)
+            return
+        if self.on_room is not None:
+            self.on_room()
 
     def make_due_again(self, *, sent_before: float | None = None) -> int:
         """Every unconfirmed reading the broker took (before ``sent_before``) is due now: after a

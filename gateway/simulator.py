@@ -20,6 +20,7 @@ from pathlib import Path
 from common.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.allowlist import Allowlist
+from gateway.disk_reserve import DiskReserve
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import BrokerEndpoint, MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
@@ -54,10 +55,21 @@ class SimulatedHub:
         resend: ResendPolicy | None = None,
         supervisor: Supervisor | None = None,
         rescue_dir: Path | None = None,
+        reserve_bytes: int = 0,
     ) -> None:
         self.hub_id = hub_id
         self.supervisor = supervisor or Supervisor()
-        self.outbox = Outbox(state_dir / hub_id / "outbox.sqlite3", resend=resend)
+        # As the hub process does (gateway.daemon): opened on first use, with a disk reserve.
+        reserve = DiskReserve(state_dir / hub_id / "disk-reserve", reserve_bytes) if reserve_bytes else None
+        if reserve is not None:
+            reserve.ensure()
+        self.outbox = Outbox(
+            state_dir / hub_id / "outbox.sqlite3",
+            resend=resend,
+            lazy=True,
+            on_full=reserve.release if reserve else None,
+            on_room=reserve.ensure if reserve else None,
+        )
         self.session = MqttSession(endpoint, software="carewatch-simulator")
         self.publisher = OutboxPublisher(
             self.outbox, self.session, hub_id, batch_size=batch_size, supervisor=self.supervisor

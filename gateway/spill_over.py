@@ -52,6 +52,7 @@ class SpillOver:
         self.rescue_dirs = list(rescue_dirs)
         self.held: deque[Reading] = deque()
         self.rescued = 0  # readings written to a rescue file by this process
+        self._recovered_files: list[tuple[Path, int]] = []  # taken back, not yet all stored
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -89,6 +90,7 @@ class SpillOver:
                 else:
                     moved = len(self.held)
                     self.held.clear()
+                    self._forget_recovered_files()
             left = len(self.held)
         if moved:
             log.info("%d held reading(s) now in the outbox; %d still held", moved, left)
@@ -100,8 +102,10 @@ class SpillOver:
             self._wake.wait()
             if self._stop.wait(self.retry_s):
                 return
-            if self.flush() == 0:
-                self._wake.clear()
+            self.flush()
+            with self._lock:  # a reading held meanwhile set the flag: keep it set
+                if not self.held:
+                    self._wake.clear()
 
     def close(self) -> None:
         """Stop retrying; a last flush, then whatever is still held goes to a rescue file,
@@ -148,8 +152,11 @@ class SpillOver:
             )
 
     def recover(self) -> int:
-        """Take readings from rescue files (a previous run's) back into the outbox; a file is
-        removed only once everything in it is stored. Returns how many were recovered."""
+        """Take readings from rescue files (a previous run's) back: held, then stored as soon
+        as the outbox can take them (at once, usually; the card may still be full). A file is
+        removed only once everything in it is in the outbox, so a hub stopped again before
+        that recovers it again (the outbox ignores a reading id it already has). Returns how
+        many were recovered."""
         recovered = 0
         for d in self.rescue_dirs:
             path = self._rescue_file(d)
@@ -169,21 +176,26 @@ class SpillOver:
                 except ValidationError as e:
                     unreadable += 1
                     log.error("rescue file %s line %d unreadable: %s", path, n, e)
-            try:
-                for r in readings:
-                    self.outbox.put(r)
-            except OutboxUnavailable as e:
-                log.error("rescue file %s kept for the next start: %s", path, e)
-                continue
-            if unreadable:  # kept aside whole, as the outbox keeps rows it cannot read
-                path.rename(path.with_suffix(".unreadable"))
-            else:
-                path.unlink()
+            with self._lock:
+                self.held.extendleft(reversed(readings))  # older than anything taken since
+                self._recovered_files.append((path, unreadable))
             recovered += len(readings)
             log.warning("recovered %d reading(s) from rescue file %s", len(readings), path)
         if recovered:
-            self.notify()
+            self.flush()
         return recovered
+
+    def _forget_recovered_files(self) -> None:
+        """Everything recovered is in the outbox now (call with the lock held)."""
+        for path, unreadable in self._recovered_files:
+            try:
+                if unreadable:  # kept aside whole, as the outbox keeps rows it cannot read
+                    path.rename(path.with_suffix(".unreadable"))
+                else:
+                    path.unlink()
+            except OSError as e:
+                log.warning("rescue file %s already stored, but not removed: %s", path, e)
+        self._recovered_files.clear()
 
 
 def _open_append(path: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -261,10 +262,13 @@ def hub_revoke(hub_id: str) -> None:
     """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
     now on and disconnects it if it is connected. `hub credentials` lets it in again."""
     from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.provisioning import hub_exists
     from server.settings import ServerSettings
     from server.store.models import AuditEvent
 
     db = _db()
+    if not hub_exists(db, hub_id):  # never a server identity, whatever name it is given
+        raise _fail(f"no hub {hub_id!r}")
     try:
         with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
             admin.disable(hub_id)
@@ -337,15 +341,29 @@ def broker_sync() -> None:
 
 
 @hub_app.command("assign")
-def hub_assign(hub_id: str, patient_id: str) -> None:
-    """Give a hub to a patient from now on (ends its current assignment)."""
+def hub_assign(
+    hub_id: str,
+    patient_id: str,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+            help="from when (with a UTC offset, e.g. 2026-12-01T09:00:00+00:00): readings taken "
+            "since then are the patient's; default now. Refused readings can then be replayed.",
+        ),
+    ] = None,
+) -> None:
+    """Give a hub to a patient from now (or from --start) on; ends its current assignment."""
     from server.provisioning import ProvisioningError, assign_hub
 
+    if start is not None and start.utcoffset() is None:
+        raise _fail("--start needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00")
     try:
-        assign_hub(_db(), hub_id, patient_id, actor=ACTOR)
+        assign_hub(_db(), hub_id, patient_id, actor=ACTOR, start=start)
     except ProvisioningError as e:
         raise _fail(str(e)) from None
-    typer.echo(f"hub {hub_id} now serves patient {patient_id}")
+    since = f" since {start.isoformat()}" if start else ""
+    typer.echo(f"hub {hub_id} serves patient {patient_id}{since}")
 
 
 def _configure(hub_id: str, change: Callable[[Database], object] | None = None) -> None:
@@ -537,18 +555,35 @@ def dead_letters(
         list[int] | None,
         typer.Option(help="process dead letter ID again, once its cause is fixed (repeatable)"),
     ] = None,
+    dismiss: Annotated[
+        int | None, typer.Option(help="close dead letter ID for good (needs --reason); it is kept")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="why it is dismissed (audited)")] = None,
 ) -> None:
-    """List refused messages and readings, newest first, with the reason; or replay some."""
+    """List refused messages and readings, newest first, with the reason; replay some once
+    their cause is fixed, or dismiss one that never will be (/health counts readings no
+    clinician has seen until then)."""
     from sqlalchemy import select
 
+    from server.ingest.dead_letters import NotDismissed
+    from server.ingest.dead_letters import dismiss as dismiss_letter
     from server.store.models import DeadLetter
 
     if replay:
         _replay(replay)
         return
+    if dismiss is not None:
+        try:
+            with _db().session() as s:
+                dismiss_letter(s, dismiss, actor=ACTOR, reason=reason or "")
+        except NotDismissed as e:
+            raise _fail(str(e)) from None
+        typer.echo(f"#{dismiss}: dismissed")
+        return
     with _db().session() as s:
         rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)))
         for d in rows:
-            typer.echo(f"#{d.id} {d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} [{d.status}] {d.reason}")
+            code = f" {d.reason_code}" if d.reason_code else ""
+            typer.echo(f"#{d.id} {d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} [{d.status}]{code} {d.reason}")
     if not rows:
         typer.echo("no dead letters")

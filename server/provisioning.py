@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from common.wire.messages import DeviceIdentity
-from common.wire.topics import valid_hub_id
+from common.wire.topics import RESERVED_PREFIX, valid_hub_id
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
 from server.store.models import AuditEvent, Device, Hub, HubAssignment, Patient, now
@@ -42,7 +42,10 @@ def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "", patient_i
     """Register a hub and, if ``patient_id`` is given, assign it from now: both or neither
     (a hub for a patient who does not exist is refused before anything is recorded)."""
     if not valid_hub_id(hub_id):
-        raise ProvisioningError(f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-'")
+        raise ProvisioningError(
+            f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-', "
+            f"and not start with {RESERVED_PREFIX!r} (the server's own broker identities)"
+        )
     with db.session() as s:
         if s.get(Hub, hub_id) is not None:
             raise ProvisioningError(f"hub {hub_id!r} already exists")
@@ -66,23 +69,60 @@ def hub_exists(db: Database, hub_id: str) -> bool:
 def assign_hub(
     db: Database, hub_id: str, patient_id: str, *, actor: str, start: datetime | None = None
 ) -> None:
-    """Give the hub to a patient from ``start`` on, closing any current assignment."""
+    """Give the hub to a patient from ``start`` on, closing any current assignment.
+
+    Giving it to the patient it already serves, from an earlier ``start``, moves the start of
+    that assignment back (as far as the end of the one before): readings taken before the hub
+    was recorded as theirs (a cuff's memory, a hub registered late) can then be replayed to
+    them from the dead letters."""
     start = start or now()
     with db.session() as s:
         if s.get(Hub, hub_id) is None:
             raise ProvisioningError(f"no hub {hub_id!r}")
         if s.get(Patient, patient_id) is None:
             raise ProvisioningError(f"no patient {patient_id!r}")
-        for current in s.scalars(
-            select(HubAssignment).where(HubAssignment.hub_id == hub_id, HubAssignment.end_at.is_(None))
-        ):
-            if current.start_at >= start:
+        current = list(
+            s.scalars(
+                select(HubAssignment).where(HubAssignment.hub_id == hub_id, HubAssignment.end_at.is_(None))
+            )
+        )
+        if len(current) == 1 and current[0].patient_id == patient_id and current[0].start_at > start:
+            _backdate(s, current[0], start, actor=actor)
+            return
+        for assignment in current:
+            if assignment.start_at >= start:
                 raise ProvisioningError(
                     f"hub {hub_id!r} has an assignment starting at or after {start.isoformat()}"
                 )
-            current.end_at = start
+            assignment.end_at = start
         s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=start))
         s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}"))
+
+
+def _backdate(s: Session, assignment: HubAssignment, start: datetime, *, actor: str) -> None:
+    earlier = s.scalars(
+        select(HubAssignment).where(
+            HubAssignment.hub_id == assignment.hub_id,
+            HubAssignment.id != assignment.id,
+            HubAssignment.end_at > start,
+        )
+    ).first()
+    if earlier is not None:
+        until = earlier.end_at.isoformat() if earlier.end_at else "now"
+        raise ProvisioningError(
+            f"hub {assignment.hub_id!r} served patient {earlier.patient_id!r} until {until}; "
+            f"the assignment to {assignment.patient_id!r} cannot start before that"
+        )
+    was = assignment.start_at
+    assignment.start_at = start
+    s.add(
+        AuditEvent(
+            actor=actor,
+            action="hub_assignment_backdated",
+            target=assignment.hub_id,
+            detail=f"patient={assignment.patient_id} from {was.isoformat()} to {start.isoformat()}",
+        )
+    )
 
 
 def patient_at(s: Session, hub_id: str, when: datetime) -> str | None:

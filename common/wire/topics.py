@@ -30,14 +30,20 @@ class TopicError(ValueError):
     """A topic or hub id that does not follow the layout."""
 
 
+#: Broker user names starting so belong to the server's own identities (the ingest, the
+#: control plane): a hub given such an id would be given their powers.
+RESERVED_PREFIX = "carewatch-"
+
+
 def valid_hub_id(hub_id: str) -> bool:
-    return bool(_HUB_ID.fullmatch(hub_id))
+    return bool(_HUB_ID.fullmatch(hub_id)) and not hub_id.startswith(RESERVED_PREFIX)
 
 
 def topic(hub_id: str, channel: Channel) -> str:
     if not valid_hub_id(hub_id):
         raise TopicError(
-            f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-', starting alphanumeric"
+            f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-', starting alphanumeric, "
+            f"and not start with {RESERVED_PREFIX!r}"
         )
     return f"{ROOT}/{hub_id}/{channel.value}"
 

@@ -28,7 +28,7 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDBusError, BleakError
 from bleak_retry_connector import establish_connection
 
-from common.wire.messages import DeviceIdentity, Reading
+from common.wire.messages import DeviceIdentity, Reading, printable_line
 from common.wire.vocabulary import StatusFlag
 from gateway.ble.seen import SeenReadings
 from gateway.catalogue import Bonding, ClockSetting, DeviceModel, StoredReadings
@@ -223,7 +223,9 @@ class DeviceSession:
                 log.warning("%s: cannot read %s: %s", self._label(), uuids.display_name(uuid), e)
                 continue
             if isinstance(value, DeviceInformationString) and value.value.strip():
-                info[value.field] = value.value.strip()[:64]
+                # A control character in a device's own strings must not cost its readings
+                # (the contract refuses them), so it becomes a space here.
+                info[value.field] = printable_line(value.value.strip(), 64)
         log.info("%s: device information %s", self._label(), info or "not available")
         return info
 

@@ -141,9 +141,14 @@ class NotificationsHealth(ComponentHealth):
 
 
 class DeadLettersHealth(ComponentHealth):
-    """Reported, never degrading: a refused message is kept and can be replayed."""
+    """Refused messages are reported; degraded only while readings no clinician has seen (not
+    stored, or not judged) wait to be replayed or dismissed."""
 
     last_24h: int | None = Field(default=None, description="messages refused in the last 24 h")
+    unseen: int | None = Field(
+        default=None,
+        description="refused readings waiting for a replay or a dismissal, never seen by a clinician",
+    )
 
 
 class Health(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from common.wire.messages import printable_line
 from server.ingest.verdicts import RefusalCode, RefusedReading
-from server.store.models import DeadLetter
+from server.store.models import AuditEvent, DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +86,24 @@ def _keep(
             payload=payload,
         )
     )
+
+
+class NotDismissed(ValueError):
+    """This letter cannot be dismissed (unknown, already dealt with, or no reason given)."""
+
+
+def dismiss(s: Session, letter_id: int, *, actor: str, reason: str) -> DeadLetter:
+    """Close a letter that will never be replayed (a test hub's readings, a device known to be
+    broken), with who and why in the audit trail: ``/health`` stops counting it as unseen."""
+    if not reason.strip():
+        raise NotDismissed("say why it is dismissed")
+    letter = s.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotDismissed(f"no dead letter #{letter_id}")
+    if letter.status != "new":
+        raise NotDismissed(f"dead letter #{letter_id} was already {letter.status}")
+    letter.status = "dismissed"
+    s.add(
+        AuditEvent(actor=actor, action="dead_letter_dismissed", target=f"#{letter_id}", detail=reason.strip())
+    )
+    return letter

@@ -71,6 +71,24 @@ class MessageRefused(ValueError):
         self.hub_id = hub_id
 
 
+#: Refusals that hold a real reading no clinician has seen: it was not stored or not judged,
+#: and waits for someone to fix the cause and replay it (or to dismiss it, with a reason).
+#: While any is waiting, ``/health`` says so and is degraded. The others hold nothing that
+#: could be a measurement (a message that is not one, an impossible value) or a copy of a
+#: reading already stored (a conflicting duplicate, kept for review).
+UNSEEN: frozenset[RefusalCode] = frozenset(
+    {
+        RefusalCode.TIME_TOO_EARLY,
+        RefusalCode.TIME_IN_FUTURE,
+        RefusalCode.UNKNOWN_HUB,
+        RefusalCode.UNATTRIBUTED,
+        RefusalCode.STORE_REJECTED,
+        RefusalCode.NOT_JUDGED,
+        RefusalCode.INTERNAL_ERROR,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     code: RefusalCode
@@ -242,5 +260,9 @@ def with_plausibility_flag(reading: Reading) -> Reading:
 def content_digest(reading: Reading) -> str:
     """SHA-256 of the reading's canonical JSON: equal for the same reading sent again however
     its JSON was spelt, different for any other content under the same id."""
-    canonical = json.dumps(reading.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Without defaults: a field added to the contract later (optional, so defaulted) does not
+    # change the digest of a reading that does not use it, so copies sent before and after a
+    # server upgrade stay duplicates rather than conflicts.
+    doc = reading.model_dump(mode="json", exclude_defaults=True)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -186,14 +186,16 @@ class IngestWorker:
                 continue
             except Exception as e:  # this message triggers a defect: keep it, go on
                 log.exception("message on %s could not be processed; keeping it as a dead letter", msg.topic)
-                self._keep(msg.topic, payload, f"internal error: {type(e).__name__}: {e}")
+                if not self._keep(msg.topic, payload, f"internal error: {type(e).__name__}: {e}"):
+                    return False  # stopping before it was kept: the broker delivers it again
             self.store_down_since = None
             return True
         return False
 
-    def _keep(self, topic_name: str, payload: bytes, reason: str) -> None:
-        """Dead-letter a message no handler could process. An outage here is waited out like
-        any other; anything else escapes and fails the loop (the process restarts)."""
+    def _keep(self, topic_name: str, payload: bytes, reason: str) -> bool:
+        """Dead-letter a message no handler could process; True once kept, False if the worker
+        stops first. An outage here is waited out like any other; anything else escapes and
+        fails the loop (the process restarts)."""
         backoff = 1.0
         try:
             hub_id: str | None = parse(topic_name).hub_id
@@ -205,11 +207,12 @@ class IngestWorker:
                     topic_name, hub_id, payload, reason, code=RefusalCode.INTERNAL_ERROR
                 )
                 self.dead_lettered += 1
-                return
+                return True
             except OUTAGES as e:
                 log.error("cannot keep the dead letter yet (%s); retrying in %.0fs", e, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+        return False
 
     def _dispatch(self, topic_name: str, payload: bytes) -> None:
         try:

@@ -602,6 +602,10 @@ class InfluxStore:
     def _statement_error(message: str) -> StoreError:
         if message.startswith(("database not found", "retention policy not found")):
             return StoreMisconfigured(message)
+        if "timeout" in message or "timed out" in message:
+            # 1.x reports a query that ran out of time inside a 200: a busy database, not a
+            # refusal of the data, so the caller waits and tries again.
+            return StoreUnavailable(message)
         return StoreRejected(message)
 
     # writes

@@ -221,6 +221,7 @@ class DeadLetter(Base):
     # Replays that were refused again update this row rather than adding a new one.
     replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_dead_letter_lookup", "reading_id", "topic", "status"),)
 
 
 class User(Base):

@@ -122,8 +122,11 @@ class Counts:
             f"{self.red_alerted:>3}/{self.red_patients:<3}"
         )
 
-    def assert_kept_promise(self) -> None:
+    def assert_kept_promise(self, *, kept: int = 0) -> None:
+        """Nothing lost or doubled, and exactly ``kept`` readings refused (a regression that
+        dead-letters good readings would otherwise pass as "not lost")."""
         assert self.lost == 0, f"{self.lost} reading(s) lost: {self}"
+        assert self.dead_lettered == kept, f"{self.dead_lettered} reading(s) refused, {kept} expected: {self}"
         assert self.on_hub == 0, f"{self.on_hub} reading(s) still on a hub: {self}"
         assert self.duplicate_points == 0, self
         assert self.duplicate_alerts == 0, self

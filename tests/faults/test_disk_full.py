@@ -17,5 +17,6 @@ def test_a_hub_disk_full_for_ten_minutes_then_freed_loses_nothing(disk_full_scen
     counts.assert_kept_promise()
     facts = disk_full_scenario.facts
     assert facts["taken while full"] > 0  # readings kept coming while nothing could be stored
+    assert facts["rescued at the restart"] > 0  # held in memory, rescued, and (counts) not lost
     assert facts["WAL bytes after"] <= 1 << 20  # the journal cut back, not refilling the disk
     assert facts["disk free bytes after"] > 1 << 20

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from common.wire.vocabulary import Measure
+from gateway.disk_reserve import DiskReserve
 from gateway.mqtt.telemetry import HubHealth
 from gateway.outbox import Outbox, OutboxUnavailable
 from gateway.spill_over import SpillOver
@@ -107,3 +109,36 @@ def test_readings_held_when_the_hub_stops_are_rescued_and_taken_back(tiny_disk: 
     assert [p.reading for p in again.due(100)] == readings
     assert not list(rescue.iterdir())  # taken back, so not recovered twice
     again.close()
+
+
+def test_a_hub_restarted_on_a_full_card_runs_and_stores_once_the_card_is_freed(tiny_disk: Path) -> None:
+    """It could not start at all: SQLite must create its journal files to open the outbox,
+    so the process crash-looped and no device was listened to."""
+    first = Outbox(tiny_disk / "outbox.sqlite3")
+    first.put(hub_weight(79.0))
+    first.close()  # the hub stops (an upgrade, a reboot)...
+    filler = fill(tiny_disk)  # ...and the card fills meanwhile
+    outbox = Outbox(tiny_disk / "outbox.sqlite3", lazy=True)  # starts regardless
+    spill = SpillOver(outbox, lambda: None, retry_s=0.2)
+    spill.start()
+    later = [hub_weight(79.5), hub_weight(80.0)]
+    for r in later:
+        spill(r)  # the devices' readings are held
+    with pytest.raises(OutboxUnavailable):
+        outbox.depth()
+    filler.unlink()
+    wait_for(lambda: not spill.held, 10, "the held readings to reach the outbox")
+    assert [p.reading.value(Measure.WEIGHT) for p in outbox.due(10)] == [79.0, 79.5, 80.0]
+    spill.close()
+    outbox.close()
+
+
+def test_the_disk_reserve_gives_the_outbox_room_on_a_full_card(tiny_disk: Path) -> None:
+    reserve = DiskReserve(tiny_disk / "disk-reserve", 256 * 1024)
+    assert reserve.ensure()
+    outbox = Outbox(tiny_disk / "outbox.sqlite3", lazy=True, on_full=reserve.release, on_room=reserve.ensure)
+    fill(tiny_disk)
+    assert outbox.put(hub_weight(81.0))  # the reserve went, the reading is stored
+    assert reserve.released and not reserve.held
+    assert outbox.depth() == 1
+    outbox.close()

@@ -101,3 +101,21 @@ def test_a_bad_hub_config_says_which_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"hub_id.*broker\.port|broker\.port.*hub_id") as e:
         load_hub_config(bad)
     assert "broker.ca_file: Field required" in str(e.value)
+
+
+def test_a_row_that_is_not_utf8_is_quarantined_not_a_stop(tmp_path: Path) -> None:
+    """A body that is not UTF-8 (a card's bit rot) failed the whole query, every time, so no
+    reading behind it was ever sent."""
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path)
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "INSERT INTO outbox (reading_id, body, enqueued_at) VALUES ('rot', CAST(X'7B22FF22' AS TEXT), '2026-01-01')"
+    )
+    raw.commit()
+    raw.close()
+    good = hub_weight(72.0)
+    box.put(good)
+    assert [p.reading for p in box.due(10)] == [good]
+    (reason,) = sqlite3.connect(path).execute("SELECT reason FROM quarantine").fetchone()
+    assert reason.startswith("stored reading is not UTF-8")

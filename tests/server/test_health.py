@@ -21,6 +21,8 @@ from sqlalchemy import text
 from alerts.severity import Severity
 from server.api.app import create_app
 from server.heartbeat import Heartbeat, IngestDetail
+from server.ingest.dead_letters import dismiss
+from server.ingest.verdicts import RefusalCode
 from server.local_services.influxdb import LocalInfluxDB
 from server.local_services.mosquitto import LocalMosquitto
 from server.local_services.process import free_port
@@ -135,7 +137,7 @@ def test_everything_fine_is_200_with_the_workers_liveness_lag_and_throughput(
     assert body["notifications"]["detail"].startswith(
         "no routing configured: alerts are raised but nobody is told"
     )
-    assert body["dead_letters"] == {"ok": True, "detail": "none in the last 24 h", "last_24h": 0}
+    assert body["dead_letters"] == {"ok": True, "detail": "none in the last 24 h", "last_24h": 0, "unseen": 0}
 
 
 def test_a_missing_or_stale_ingest_is_503_with_the_reason(make_api: MakeApi, database: Database) -> None:
@@ -311,8 +313,37 @@ def test_dead_letters_of_the_last_day_are_reported_without_degrading(
         "ok": True,
         "detail": "2 message(s) refused in the last 24 h: see `carewatch server dead-letters`",
         "last_24h": 2,
+        "unseen": 0,
     }
     assert "hub-dl-1" not in str(body)
+
+
+def test_readings_no_clinician_has_seen_degrade_until_replayed_or_dismissed(
+    make_api: MakeApi, database: Database
+) -> None:
+    """A reading refused as unattributed (taken before the hub was recorded as the patient's)
+    was kept, but nothing said so: /health stayed 200 while it waited, never judged."""
+    with database.session() as s:
+        letter = DeadLetter(
+            topic="carewatch/v1/hubs/hub-dl-2/readings",
+            hub_id="hub-dl-2",
+            reading_id="8d2f5e30-ac73-4e77-9c65-4d7e4f606032",
+            reason="hub 'hub-dl-2' was assigned to no patient at 2026-12-01T09:00:00+00:00",
+            reason_code=RefusalCode.UNATTRIBUTED.value,
+            payload=b"{}",
+        )
+        s.add(letter)
+    api = make_api()
+    Heartbeat(database, INGEST).beat(detail=HEALTHY_INGEST)
+    with ticker_running(database):
+        status, body = get_health(api)
+        assert status == 503
+        assert body["dead_letters"]["ok"] is False
+        assert body["dead_letters"]["unseen"] == 1
+        assert body["dead_letters"]["detail"].startswith("1 refused reading(s) no clinician has seen")
+        with database.session() as s:
+            dismiss(s, letter.id, actor="tech-1", reason="a test hub's readings")
+        wait_for(lambda: get_health(api)[0] == 200, 10, "/health to answer 200 once dismissed")
 
 
 def test_influxdb_stopped_or_hung_is_503_and_answered_within_a_few_seconds(

@@ -37,6 +37,7 @@ from server.api.schemas import (
     WorkerHealth,
 )
 from server.heartbeat import HeartbeatView, WorkerState, latest
+from server.ingest.verdicts import UNSEEN
 from server.processes import INGEST, TICKER, process
 from server.settings import HealthSettings, MqttSettings, ServerSettings
 from server.store.database import Database
@@ -114,6 +115,7 @@ class _DatabaseFacts:
     dialect: str
     beats: Mapping[str, HeartbeatView] = field(default_factory=dict)
     dead_letters_24h: int | None = None
+    unseen_readings: int | None = None
 
 
 def _database_facts(db: Database) -> _DatabaseFacts:
@@ -123,7 +125,12 @@ def _database_facts(db: Database) -> _DatabaseFacts:
     since = utcnow() - DEAD_LETTER_WINDOW
     with db.session() as s:
         dead = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.received_at >= since))
-    return _DatabaseFacts(True, dialect, latest(db), int(dead or 0))
+        unseen = s.scalar(
+            select(func.count())
+            .select_from(DeadLetter)
+            .where(DeadLetter.status == "new", DeadLetter.reason_code.in_([c.value for c in UNSEEN]))
+        )
+    return _DatabaseFacts(True, dialect, latest(db), int(dead or 0), int(unseen or 0))
 
 
 class HealthChecks:
@@ -164,13 +171,13 @@ class HealthChecks:
         if isinstance(facts, _DatabaseFacts) and facts.reachable:
             ingest_h = judge_ingest(facts.beats.get(INGEST), now, self.bounds)
             ticker_h, notifications_h = judge_ticker(facts.beats.get(TICKER), now, self.bounds)
-            dead_h = judge_dead_letters(facts.dead_letters_24h)
+            dead_h = judge_dead_letters(facts.dead_letters_24h, facts.unseen_readings)
         else:
             ingest_h = IngestHealth(ok=False, detail=unknown)
             ticker_h = TickerHealth(ok=False, detail=unknown)
             notifications_h = NotificationsHealth(ok=False, detail=unknown)
             dead_h = DeadLettersHealth(ok=True, detail=unknown)
-        degrading = (broker_h, influx_h, database_h, ingest_h, ticker_h, notifications_h)
+        degrading = (broker_h, influx_h, database_h, ingest_h, ticker_h, notifications_h, dead_h)
         return Health(
             status="ok" if all(c.ok for c in degrading) else "degraded",
             broker=broker_h,
@@ -371,13 +378,17 @@ def _judge_notifications(
     )
 
 
-def judge_dead_letters(count: int | None) -> DeadLettersHealth:
+def judge_dead_letters(count: int | None, unseen: int | None = 0) -> DeadLettersHealth:
     if count is None:
         return DeadLettersHealth(ok=True, detail="unknown")
-    if count == 0:
-        return DeadLettersHealth(ok=True, detail="none in the last 24 h", last_24h=0)
-    return DeadLettersHealth(
-        ok=True,
-        detail=f"{count} message(s) refused in the last 24 h: see `carewatch server dead-letters`",
-        last_24h=count,
+    said = (
+        "none in the last 24 h"
+        if count == 0
+        else f"{count} message(s) refused in the last 24 h: see `carewatch server dead-letters`"
     )
+    if unseen:
+        said = (
+            f"{unseen} refused reading(s) no clinician has seen wait for a replay once the cause is "
+            f"fixed, or a dismissal (`carewatch server dead-letters`); {said}"
+        )
+    return DeadLettersHealth(ok=not unseen, detail=said, last_24h=count, unseen=unseen)
