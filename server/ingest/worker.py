@@ -19,6 +19,7 @@ acknowledged, so one odd byte cannot stop all ingestion. If the loop itself fail
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -47,6 +48,7 @@ from server.store.models import now
 log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 100
+INBOX_LIMIT = 10 * RECEIVE_MAXIMUM
 #: What a hub says about itself, kept on its row; anything else on the wire is readings.
 _PRESENCE: dict[Channel | None, Callable[[Database, str, bytes], object]] = {
     Channel.STATUS: record_hub_status,
@@ -77,7 +79,10 @@ class IngestWorker:
         self.heartbeat = heartbeat
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self._inbox: queue.Queue[_Received | None] = queue.Queue()
+        # Bounded: when the worker falls behind, paho's network thread waits here, the socket
+        # fills and the broker holds the rest (Mosquitto 2.0 does not always keep to the
+        # Receive Maximum once acknowledgements flow, so memory must not rely on it).
+        self._inbox: queue.Queue[_Received | None] = queue.Queue(maxsize=INBOX_LIMIT)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._unacked: deque[float] = deque()  # receive times of messages not yet acknowledged
@@ -112,7 +117,8 @@ class IngestWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        self._inbox.put(None)
+        with contextlib.suppress(queue.Full):  # the worker sees _stop anyway once it takes one
+            self._inbox.put_nowait(None)
         self._thread.join(15)
         self._beat_thread.join(5)
         self.client.disconnect()
@@ -148,7 +154,12 @@ class IngestWorker:
         at = time.monotonic()
         with self._lock:
             self._unacked.append(at)
-        self._inbox.put(_Received(msg, at))
+        while not self._stop.is_set():  # stopping: left unacknowledged, the broker keeps it
+            try:
+                self._inbox.put(_Received(msg, at), timeout=1.0)
+                return
+            except queue.Full:
+                continue
 
     # -- the worker thread -------------------------------------------------------------------
     def _work(self) -> None:
