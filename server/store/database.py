@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: Alembic keeps the migration context in module globals: two migrations at once in one
+#: process (two databases, two threads) would run inside each other's context.
+_MIGRATING = threading.Lock()
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -50,7 +54,8 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         log.info("migrating database schema to head")
-        command.upgrade(self.alembic_config(), "head")
+        with _MIGRATING:
+            command.upgrade(self.alembic_config(), "head")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
