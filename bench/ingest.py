@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
 from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
 from server.store.influx import InfluxConfig, InfluxStore

@@ -19,6 +19,7 @@ app = typer.Typer(
         "Hub commands: run the hub, find and pair devices, inspect the hub and its outbox, simulate patients."
     ),
     no_args_is_help=True,
+    add_completion=False,
 )
 
 ConfigOpt = Annotated[
@@ -87,11 +88,11 @@ def simulate(
 
     Exits 0 when stopped (or, with --rounds and --drain, once every reading is confirmed by
     the server); 1 if --drain ran out with readings unconfirmed; 70 if a hub loop failed."""
+    from common.mqtt import BrokerEndpoint
+    from common.supervision import EXIT_LOOP_FAILED, Supervisor
     from common.wire.messages import Reading
-    from gateway.mqtt.session import BrokerEndpoint
     from gateway.outbox import ResendPolicy
     from gateway.simulator import SimulatedHub, run_simulation
-    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
 
     creds = [line.split() for line in credentials.read_text().splitlines() if line.strip()]
     if len(creds) < patients:

@@ -26,14 +26,15 @@ def run_hub_process(config_path: Path) -> int:
     """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop. Returns the
     exit status: 0 after a requested stop, ``EXIT_LOOP_FAILED`` if a loop failed (so systemd
     restarts the hub; the outbox and the rescue files carry every reading across)."""
+    from common.mqtt import BrokerEndpoint
+    from common.supervision import EXIT_LOOP_FAILED, Supervisor
     from gateway.catalogue import load_catalogue
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
-    from gateway.mqtt.session import BrokerEndpoint, MqttSession
+    from gateway.mqtt.session import MqttSession
     from gateway.mqtt.telemetry import attach_telemetry_and_config
     from gateway.outbox import Outbox, ResendPolicy
     from gateway.spill_over import SpillOver
-    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
 
     cfg = load_hub_config(config_path)
     catalogue = load_catalogue(cfg.catalogue_dir)

@@ -18,11 +18,10 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from common.wire.messages import (
-    DEVICE_CLOCK_MAX_FUTURE,
-    DEVICE_CLOCK_MAX_PAST,
+    CLOCK_TOLERANCE,
     DeviceIdentity,
     Quantity,
     RawCharacteristic,
@@ -30,6 +29,11 @@ from common.wire.messages import (
     TimeSource,
 )
 from common.wire.vocabulary import MEASURES, Measure, ReadingKind, StatusFlag
+
+#: How far a device clock may be from the hub's before the hub stops trusting it. A reading
+#: replayed from a device's memory is legitimately in the past, so only the future is tight.
+DEVICE_CLOCK_MAX_FUTURE = CLOCK_TOLERANCE
+DEVICE_CLOCK_MAX_PAST = timedelta(days=90)
 
 
 def choose_time(

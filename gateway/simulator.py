@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.mqtt import BrokerEndpoint
+from common.supervision import Supervisor
 from common.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.allowlist import Allowlist
 from gateway.disk_reserve import DiskReserve
 from gateway.mqtt.publisher import OutboxPublisher
-from gateway.mqtt.session import BrokerEndpoint, MqttSession
+from gateway.mqtt.session import MqttSession
 from gateway.mqtt.telemetry import DEFAULT_INTERVAL_S, attach_telemetry_and_config
 from gateway.outbox import Outbox, ResendPolicy
 from gateway.reading_builder import build_reading
 from gateway.spill_over import SpillOver
-from gateway.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from common.supervision import Supervisor
 from common.wire.messages import Reading
 from gateway.outbox import Outbox, OutboxUnavailable
-from gateway.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,9 @@ import typer
 if TYPE_CHECKING:
     from server.store.database import Database
 
-app = typer.Typer(help="Server commands: API, ingest worker, provisioning.", no_args_is_help=True)
+app = typer.Typer(
+    help="Server commands: API, ingest worker, provisioning.", no_args_is_help=True, add_completion=False
+)
 patient_app = typer.Typer(help="Patients.", no_args_is_help=True)
 hub_app = typer.Typer(
     help="Hubs: register, assign to a patient, issue MQTT credentials.", no_args_is_help=True
@@ -62,7 +64,7 @@ def api(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from server.api.app import create_app
+    from server.app import create_app
     from server.settings import ServerSettings
     from server.store.database import Database
     from server.store.influx import InfluxStore
@@ -81,7 +83,7 @@ def ingest() -> None:
 
     Exits 70 if its loop fails, so systemd restarts it; every message not yet acknowledged is
     delivered again by the broker."""
-    from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
+    from common.supervision import EXIT_LOOP_FAILED, Supervisor
     from server.heartbeat import Heartbeat
     from server.ingest.processor import IngestProcessor
     from server.ingest.worker import IngestWorker

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from common.mqtt import BrokerEndpoint
 from common.wire.addresses import InvalidAddress, normalize_address
 from common.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
 from common.wire.topics import Channel, topic
 from gateway.catalogue import CatalogueError, load_catalogue
-from gateway.mqtt.session import BrokerEndpoint
 from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, now

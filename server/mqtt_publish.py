@@ -14,7 +14,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.mqtt.session import NO_MATCHING_SUBSCRIBERS, BrokerEndpoint, tls_client
+from common.mqtt import NO_MATCHING_SUBSCRIBERS, BrokerEndpoint, tls_client
 
 
 class NotDelivered(RuntimeError):

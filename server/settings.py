@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.mqtt.session import BrokerEndpoint
+from common.mqtt import BrokerEndpoint
 from server.broker.identities import INGEST_USER, SERVER_USER
 from server.store.influx import InfluxConfig
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -41,6 +41,9 @@ MAX_READINGS_PER_BATCH = 500
 #: an error PUBACK to an MQTT v5 client) and the hub splits its batches to stay under it. One
 #: reading, even with every raw characteristic at its maximum, is far smaller.
 MAX_MESSAGE_BYTES = 256 * 1024
+#: How far ahead of its receiver's clock a timestamp may be: the hub does not trust a device
+#: clock further ahead than this, and the server refuses a reading stamped further ahead.
+CLOCK_TOLERANCE = timedelta(minutes=5)
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
@@ -292,10 +295,6 @@ class RemoteConfig(_Message):
     telemetry_interval_s: float | None = Field(default=None, ge=10, le=86400)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:
     """Why a message was refused, in one line for a dead letter or a hub's telemetry: the
     first ``limit`` problems, each with where in the message it is."""
@@ -304,12 +303,6 @@ def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "rea
     ]
     more = len(e.errors()) - limit
     return f"invalid {what}: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-
-
-# How far a device clock may be from the hub's before the hub stops trusting it. A reading
-# replayed from a device's memory is legitimately in the past, so only the future is tight.
-DEVICE_CLOCK_MAX_FUTURE = timedelta(minutes=5)
-DEVICE_CLOCK_MAX_PAST = timedelta(days=90)
 
 
 def json_schema() -> dict[str, object]:

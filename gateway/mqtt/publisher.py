@@ -16,9 +16,11 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from common.supervision import Supervisor
 from common.wire.messages import (
     MAX_MESSAGE_BYTES,
     ReadingBatch,
@@ -26,12 +28,10 @@ from common.wire.messages import (
     ReceiptEntry,
     ReceiptOutcome,
     summarise_validation,
-    utcnow,
 )
 from common.wire.topics import Channel, topic
 from gateway.mqtt.session import MqttSession, PublishFailed
 from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
-from gateway.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,10 @@ class OutboxPublisher:
         if not pending:
             return 0
         batch = ReadingBatch(
-            batch_id=uuid.uuid4(), hub_id=self.hub_id, sent_at=utcnow(), readings=[p.reading for p in pending]
+            batch_id=uuid.uuid4(),
+            hub_id=self.hub_id,
+            sent_at=datetime.now(UTC),
+            readings=[p.reading for p in pending],
         )
         seqs = [p.seq for p in pending]
         try:

@@ -4,61 +4,32 @@ Why v5: with 3.1.1 Mosquitto acknowledges a publish the ACL refused and drops it
 v5 returns "Not authorized" in the PUBACK, so the hub knows and keeps the reading.
 The session is persistent (clean_start False, long expiry) so receipts and commands queued
 for the hub while it was offline arrive when it returns; the client id is the hub id, the
-only one the broker lets this hub's password use, so no other client can take this session; ``status`` is retained with a last will of
-"offline" so the server can tell a silent hub from a quiet patient.
+only one the broker lets this hub's password use, so no other client can take this session;
+``status`` is retained with a last will of "offline" so the server can tell a silent hub
+from a quiet patient.
 """
 
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from common.wire.messages import HubStatus, utcnow
+from common.mqtt import NO_MATCHING_SUBSCRIBERS, SESSION_EXPIRY_S, BrokerEndpoint, tls_client
+from common.wire.messages import HubStatus
 from common.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
 
-SESSION_EXPIRY_S = 7 * 24 * 3600
-NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason code: accepted, but no one subscribed
-
 
 class PublishFailed(RuntimeError):
     """The broker did not accept a message (no connection, timeout, or a refusal reason code)."""
-
-
-@dataclass(frozen=True)
-class BrokerEndpoint:
-    host: str
-    port: int
-    ca_file: Path
-    username: str
-    password: str
-    keepalive: int = 30
-
-
-def tls_client(endpoint: BrokerEndpoint, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
-    """A paho client as every CareWatch client reaches the broker: MQTT v5 (so a refused
-    publish is reported, not silently dropped), the endpoint's user and password, TLS
-    verified against its CA."""
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=MQTTProtocolVersion.MQTTv5,
-        manual_ack=manual_ack,
-    )
-    client.username_pw_set(endpoint.username, endpoint.password)
-    client.tls_set(ca_certs=str(endpoint.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    return client
 
 
 class MqttSession:
@@ -122,7 +93,7 @@ class MqttSession:
         if self.connected.is_set():
             info = self.client.publish(
                 self.status_topic,
-                HubStatus(state="offline", at=utcnow()).model_dump_json(),
+                HubStatus(state="offline", at=datetime.now(UTC)).model_dump_json(),
                 qos=1,
                 retain=True,
             )
@@ -145,7 +116,7 @@ class MqttSession:
         log.info(
             "connected to broker %s:%d as %s", self.endpoint.host, self.endpoint.port, self.endpoint.username
         )
-        status = HubStatus(state="online", at=utcnow(), software=self._software)
+        status = HubStatus(state="online", at=datetime.now(UTC), software=self._software)
         client.publish(self.status_topic, status.model_dump_json(exclude_none=True), qos=1, retain=True)
         if self._handlers:
             client.subscribe([(t, 1) for t in self._handlers])

@@ -14,9 +14,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from common.wire.messages import DeviceTelemetry, HubTelemetry, printable_line, utcnow
+from common.wire.messages import DeviceTelemetry, HubTelemetry, printable_line
 from common.wire.topics import Channel, topic
 from gateway.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
@@ -62,7 +63,7 @@ class HubHealth:
             free = None
         return HubTelemetry(
             hub_id=self.hub_id,
-            at=utcnow(),
+            at=datetime.now(UTC),
             software=self.software,
             uptime_s=int(time.monotonic() - self._started),
             outbox_depth=backlog.depth if backlog else 0,

@@ -20,7 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.mqtt.session import BrokerEndpoint, tls_client
+from common.mqtt import BrokerEndpoint, tls_client
 from server.broker.identities import CONTROL_TOPIC, Identity, Role, hub_identity, hub_role
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from common.wire.messages import Reading, ReadingBatch, utcnow
+from common.wire.messages import Reading, ReadingBatch
 from common.wire.topics import Channel, TopicError, parse
 from server.ingest.dead_letters import reading_letter
 from server.ingest.processor import IngestProcessor, IngestResult
@@ -110,8 +111,10 @@ def _one_reading_batch(letter_id: int, hub_id: str | None, raw: object) -> bytes
                 "schema": "carewatch.readings.v1",
                 "batch_id": str(uuid.uuid4()),
                 "hub_id": hub_id,
-                "sent_at": utcnow().isoformat(),
+                "sent_at": datetime.now(UTC).isoformat(),
                 "readings": [raw],
             }
         ).encode()
-    return ReadingBatch(batch_id=uuid.uuid4(), hub_id=hub_id, sent_at=utcnow(), readings=[reading]).to_json()
+    return ReadingBatch(
+        batch_id=uuid.uuid4(), hub_id=hub_id, sent_at=datetime.now(UTC), readings=[reading]
+    ).to_json()

@@ -28,7 +28,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from common.wire.messages import (
-    DEVICE_CLOCK_MAX_FUTURE,
+    CLOCK_TOLERANCE,
     MAX_READINGS_PER_BATCH,
     BatchHeader,
     Reading,
@@ -42,7 +42,7 @@ from common.wire.vocabulary import MEASURES, StatusFlag
 EARLIEST_READING = datetime(2010, 1, 1, tzinfo=UTC)
 #: How far ahead of the server's clock a reading may be stamped: the hub's own allowance for a
 #: device clock, so an honest hub with a good clock never meets this limit.
-MAX_FUTURE = DEVICE_CLOCK_MAX_FUTURE
+MAX_FUTURE = CLOCK_TOLERANCE
 
 
 class RefusalCode(StrEnum):

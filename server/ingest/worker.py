@@ -34,10 +34,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from common.mqtt import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
+from common.supervision import Supervisor
 from common.wire.messages import ReadingReceipt
 from common.wire.topics import INGEST_HEARS, Channel, TopicError, parse, subscription, topic
-from gateway.mqtt.session import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
-from gateway.supervision import Supervisor
 from server.ingest.processor import OUTAGES, IngestProcessor, IngestResult
 from server.ingest.status import record_hub_status
 from server.ingest.telemetry import record_hub_telemetry

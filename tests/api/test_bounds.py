@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from common.wire.vocabulary import Measure, ReadingKind
-from server.api.app import create_app
 from server.api.auth import Role, create_user
 from server.api.params import ROW_ID_MAX
+from server.app import create_app
 from server.settings import ServerSettings
 from server.store.database import Database
 from server.store.influx import InfluxStore

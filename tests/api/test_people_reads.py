@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind
-from server.api.app import create_app
+from devstack.influxdb import LocalInfluxDB
 from server.api.auth import Role, create_user
+from server.app import create_app
 from server.ingest.processor import IngestProcessor
-from server.local_services.influxdb import LocalInfluxDB
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import ServerSettings
 from server.store.database import Database

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from common.wire.vocabulary import Measure, ReadingKind
-from server.local_services.process import free_port
+from devstack.process import free_port
 from server.store.influx import (
     EARLIEST_TIME,
     LATEST_TIME,

@@ -30,12 +30,12 @@ from schemathesis.checks import not_a_server_error
 
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure
-from server.api.app import create_app
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
 from server.api.auth import Role, create_user
+from server.app import create_app
 from server.heartbeat import Heartbeat
 from server.ingest.processor import IngestProcessor
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
 from server.processes import INGEST, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import MqttSettings, ServerSettings

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure
-from server.api.app import create_app
 from server.api.auth import Role, create_user
+from server.app import create_app
 from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import ServerSettings

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from common.mqtt import BrokerEndpoint
 from common.wire.messages import Reading, ReadingBatch
 from common.wire.topics import Channel, subscription
 from common.wire.vocabulary import Measure
 from gateway.allowlist import Allowlist
-from gateway.mqtt.session import BrokerEndpoint
 from tests.ble.devices.health import Slot, StoredBloodPressure, and_ua_651ble, and_uc_352ble
 from tests.ble.harness import HOUSEHOLD_TZ
 from tests.ble.stack import EmulatedBluez

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from common.mqtt import BrokerEndpoint
 from common.wire.vocabulary import Measure, ReadingKind
 from gateway.allowlist import Allowlist
-from gateway.mqtt.session import BrokerEndpoint
 from server.api.auth import Role, create_user
 from server.hub_config import deliver, pair
 from server.provisioning import add_hub, add_patient, assign_hub

@@ -21,11 +21,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from common.mqtt import BrokerEndpoint
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind
-from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
+from devstack.mosquitto import LocalMosquitto
+from gateway.mqtt.session import MqttSession, PublishFailed
 from server.broker.identities import example_roles
-from server.local_services.mosquitto import LocalMosquitto
 from tests.fixtures.broker import Listener
 from tests.fixtures.server import Stack, wait_for
 

@@ -15,17 +15,18 @@ import httpx
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gateway.console import app as carewatch
-from gateway.mqtt.session import BrokerEndpoint, MqttSession
+from carewatch.console import app as carewatch
+from common.mqtt import BrokerEndpoint
+from devstack.mosquitto import LocalMosquitto
+from devstack.process import free_port
+from gateway.mqtt.session import MqttSession
 from server.api.auth import principal_for_token
-from server.local_services.mosquitto import LocalMosquitto
-from server.local_services.process import free_port
 from server.processes import PROCESSES
 from server.store.database import Database, sqlite_url
 from server.store.models import AuditEvent
 from tests.fixtures.server import wait_for
 
-CLI = [sys.executable, "-m", "gateway"]
+CLI = [sys.executable, "-m", "carewatch"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from devstack.demo import DEMO_USER, _demo_token, prepare_state_dir, write_secret
 from server.api.auth import Role, principal_for_token
-from server.demo import DEMO_USER, _demo_token, prepare_state_dir, write_secret
 from server.store.database import Database
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from server.deploy_files import DEPLOY, ROOT, drifted, generated, main, unit_path
 from server.processes import PROCESSES, TICKER, beating, process
 
-CLI = [sys.executable, "-m", "gateway"]
+CLI = [sys.executable, "-m", "carewatch"]
 HARDENING = {
     "NoNewPrivileges": "true",
     "ProtectSystem": "strict",

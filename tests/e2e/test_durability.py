@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from common.mqtt import BrokerEndpoint
 from common.wire.vocabulary import Measure, ReadingKind
-from gateway.mqtt.session import BrokerEndpoint
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
 from gateway.simulator import SimulatedHub
 from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
 from server.store.influx import InfluxConfig, InfluxStore

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from common.mqtt import BrokerEndpoint
 from common.wire.messages import RemoteConfig
 from common.wire.topics import Channel, topic
-from gateway.mqtt.session import BrokerEndpoint
 from gateway.simulator import SimulatedHub
 from server.api.auth import Role, create_user
 from server.hub_config import HubConfigError, deliver, pair, set_telemetry_interval, unpair

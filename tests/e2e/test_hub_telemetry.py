@@ -3,9 +3,11 @@ attention; telemetry the server cannot accept is kept with its reason."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
-from common.wire.messages import HubTelemetry, utcnow
+from common.wire.messages import HubTelemetry
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind
 from gateway.mqtt.session import MqttSession
@@ -61,7 +63,7 @@ def test_telemetry_the_server_cannot_accept_is_kept_with_its_reason(stack: Stack
     try:
         assert raw.wait_connected(10)
         own = topic("hub-tel-2", Channel.TELEMETRY)
-        impostor = HubTelemetry(hub_id="hub-tel-9", at=utcnow(), software="x", uptime_s=1).to_json()
+        impostor = HubTelemetry(hub_id="hub-tel-9", at=datetime.now(UTC), software="x", uptime_s=1).to_json()
         assert raw.publish_nowait(own, b'{"schema": "carewatch.telemetry.v1", "hub_id": "hub-tel-2"')
         assert raw.publish_nowait(own, impostor)
         wait_for(lambda: stack.worker.telemetry >= before + 3, what="three telemetry messages")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gateway.mqtt.session import BrokerEndpoint
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
-from server.local_services.process import Service, free_port
+from common.mqtt import BrokerEndpoint
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
+from devstack.process import Service, free_port
 from server.provisioning import add_hub, add_patient
 from server.store.database import Database
 from server.store.influx import InfluxConfig, InfluxStore
@@ -32,7 +32,7 @@ from server.store.models import Alert, AlertEvidence, DeadLetter, IngestedReadin
 from tests.faults.hub_process import RED_SPO2
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "gateway"]
+CLI = [sys.executable, "-m", "carewatch"]
 #: Every scenario's result, printed as one table at the end of the session.
 RESULTS: list[Counts] = []
 
@@ -144,13 +144,23 @@ class FaultStack:
 
     def __init__(self, root: Path, database_url: str) -> None:
         self.root = root
+        self.hubs: list[Hub] = []
+        self.ingest: Service | None = None
+        self._ingest_runs = 0
         self.broker = LocalMosquitto(root / "broker")
         self.broker.start()
         try:
             self.influxd = LocalInfluxDB(root / "influx", port=free_port()).start()  # same port on restart
+            try:
+                self._set_up(database_url)
+            except BaseException:
+                self.influxd.stop()
+                raise
         except BaseException:
             self.broker.stop()  # nothing may outlive a scenario that could not start
             raise
+
+    def _set_up(self, database_url: str) -> None:
         self.influx_db = f"faults_{uuid.uuid4().hex[:8]}"
         self.influx = InfluxStore(
             InfluxConfig(url=self.influxd.url, api="v1", database=self.influx_db, max_retries=1, timeout=5)
@@ -159,11 +169,8 @@ class FaultStack:
         self.database_url = database_url
         self.db = Database(database_url)
         self.db.migrate()
-        self.ingest_pw = root / "ingest-password"
+        self.ingest_pw = self.root / "ingest-password"
         self.ingest_pw.write_text(self.broker.add_ingest().password)
-        self.ingest: Service | None = None
-        self.hubs: list[Hub] = []
-        self._ingest_runs = 0
 
     # -- processes -------------------------------------------------------------------------
     def ingest_env(self) -> dict[str, str]:

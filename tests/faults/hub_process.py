@@ -22,12 +22,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.mqtt import BrokerEndpoint
+from common.supervision import EXIT_LOOP_FAILED, Supervisor
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from gateway.mqtt.session import BrokerEndpoint
 from gateway.outbox import ResendPolicy
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
-from gateway.supervision import EXIT_LOOP_FAILED, Supervisor
 
 RED_SPO2 = 85.0
 NORMAL_SPO2 = 97.0

@@ -30,10 +30,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import func, select
 
+from common.mqtt import BrokerEndpoint
 from common.wire.messages import ReadingReceipt, ReceiptOutcome
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind
-from gateway.mqtt.session import BrokerEndpoint
 from server.broker.identities import INGEST_USER
 from server.store.models import DeadLetter, IngestedReading
 from tests.faults.harness import FaultStack, Hub, wait_until

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from common.mqtt import BrokerEndpoint
 from common.wire.messages import (
     DeviceIdentity,
     Reading,
@@ -22,11 +23,11 @@ from common.wire.messages import (
 )
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind
+from devstack.mosquitto import LocalMosquitto
 from gateway.mqtt.publisher import OutboxPublisher
-from gateway.mqtt.session import BrokerEndpoint, MqttSession, PublishFailed
+from gateway.mqtt.session import MqttSession, PublishFailed
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
-from server.local_services.mosquitto import LocalMosquitto
 from tests.fixtures.broker import Listener
 from tests.fixtures.server import wait_for
 

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from alerts.notify.email import EmailSender, SmtpSettings
 from alerts.notify.outbox import Dispatcher, Outbox, Status
 from alerts.notify.routing import ChannelKind, RoutingConfig
-from server.local_services.certs import make_tls_files
+from devstack.certs import make_tls_files
 from tests.notify.helpers import LINK, NOTIFICATION_ID, T0, assert_minimal, free_port, notification
 
 ROUTING = RoutingConfig.model_validate(

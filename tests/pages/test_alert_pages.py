@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 
 from common.wire.vocabulary import Measure, ReadingKind
-from server.api.app import create_app
+from devstack.process import free_port
 from server.api.auth import Role, create_user, hash_token
-from server.local_services.process import free_port
+from server.app import create_app
 from server.settings import ServerSettings
 from server.store.influx import InfluxStore
 from server.store.models import PageSession

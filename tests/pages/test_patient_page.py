@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from common.wire.vocabulary import Measure, ReadingKind
-from server.api.app import create_app
+from server.app import create_app
 from server.settings import ServerSettings
 from server.store.models import AuditEvent
 from tests.fixtures.browser import served, signed_in_client

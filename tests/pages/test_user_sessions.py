@@ -7,8 +7,8 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from server.api.app import create_app
 from server.api.auth import Role, create_user
+from server.app import create_app
 from server.settings import ServerSettings
 from server.users import rotate_token, set_enabled
 from tests.fixtures.browser import served

@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from alerts.severity import Severity
-from server.api.app import create_app
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
+from devstack.process import free_port
+from server.app import create_app
 from server.heartbeat import Heartbeat, IngestDetail
 from server.ingest.dead_letters import dismiss
 from server.ingest.verdicts import RefusalCode
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
-from server.local_services.process import free_port
 from server.notifications import NotificationRelay
 from server.processes import INGEST, TICKER
 from server.provisioning import add_patient

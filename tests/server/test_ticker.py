@@ -40,7 +40,7 @@ teams:
     channels:
       - {kind: email, to: [north-dn@nhs.example]}
 """
-CLI = [sys.executable, "-m", "gateway"]
+CLI = [sys.executable, "-m", "carewatch"]
 
 
 def beat_of(db: Database) -> HeartbeatView | None:

@@ -18,8 +18,8 @@ import pytest
 
 from common.wire.messages import Reading, TimeSource
 from common.wire.vocabulary import Measure, ReadingKind
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.process import free_port
+from devstack.influxdb import LocalInfluxDB
+from devstack.process import free_port
 from server.patient_ids import InvalidPatientId
 from server.store.influx import (
     InfluxConfig,

@@ -16,8 +16,10 @@ import socket
 import ssl
 from pathlib import Path
 
+from common.mqtt import BrokerEndpoint
 from common.wire.messages import MAX_MESSAGE_BYTES
-from gateway.mqtt.session import BrokerEndpoint
+from devstack.certs import TlsFiles, make_tls_files
+from devstack.process import Service, ServiceError, free_port, require_binary
 from server.broker import dynsec_file
 from server.broker.admin import BrokerAdmin
 from server.broker.identities import (
@@ -29,8 +31,6 @@ from server.broker.identities import (
     ingest_role,
     server_identity,
 )
-from server.local_services.certs import TlsFiles, make_tls_files
-from server.local_services.process import Service, ServiceError, free_port, require_binary
 
 __all__ = ["INGEST_USER", "SERVER_USER", "LocalMosquitto", "dynsec_plugin", "render_config"]
 

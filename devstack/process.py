@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -9,11 +10,24 @@ import signal
 import socket
 import subprocess
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+#: Services started by this process and not stopped: stopped at exit, so a crash or a failed
+#: test does not leave brokers and databases running on a machine with nobody to stop them.
+_STARTED: weakref.WeakSet[Service] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for service in list(_STARTED):
+        if service.running():
+            log.warning("stopping %s (pid %s), left running at exit", service.name, service.pid)
+            service.kill()
 
 
 class ServiceError(RuntimeError):
@@ -41,7 +55,7 @@ def require_binary(name: str, apt_package: str) -> str:
     return path
 
 
-@dataclass
+@dataclass(eq=False)  # a running process: equal only to itself (and so hashable)
 class Service:
     """A running child process whose output goes to a log file in the state directory."""
 
@@ -63,6 +77,7 @@ class Service:
             env=self.env,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop children in order
         )
+        _STARTED.add(self)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,5 +1,7 @@
-"""The FastAPI application. Every API route but /health needs a bearer token (auth.py); the
-clinicians' pages (server.pages) are served beside it and sign in with the same token."""
+"""The API-and-pages process, assembled: the FastAPI application with the API's routers
+(``server.api``) and the clinicians' pages (``server.pages``) beside them. Every API route but
+/health needs a bearer token (``server.api.auth``); the pages sign in with the same token.
+The pages build on the API's pieces; the API knows nothing of the pages."""
 
 from __future__ import annotations
 

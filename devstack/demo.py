@@ -27,10 +27,10 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from devstack.influxdb import LocalInfluxDB
+from devstack.mosquitto import LocalMosquitto
+from devstack.process import Service, ServiceError, port_open
 from server.api.auth import Role, create_user
-from server.local_services.influxdb import LocalInfluxDB
-from server.local_services.mosquitto import LocalMosquitto
-from server.local_services.process import Service, ServiceError, port_open
 from server.processes import API, INGEST, PROCESSES, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
@@ -152,7 +152,7 @@ def demo_command(
             CAREWATCH_MQTT__INGEST_PASSWORD_FILE=str(ingest_pw_file),
             CAREWATCH_NOTIFICATIONS__OUTBOX_PATH=str(state / "notify-outbox.sqlite3"),
         )
-        cli = [sys.executable, "-m", "gateway"]
+        cli = [sys.executable, "-m", "carewatch"]
         logs = state / "logs"
         url = f"http://127.0.0.1:{api_port}"
         # The server's processes as production runs them (server/processes.py), in order.
@@ -162,7 +162,7 @@ def demo_command(
             API: lambda _svc: _health_answers(url + "/health"),
         }
         for proc in PROCESSES:
-            argv = [*cli, *proc.command(port=api_port)[1:]]  # `python -m gateway` is `carewatch`
+            argv = [*cli, *proc.command(port=api_port)[1:]]  # `python -m carewatch` is `carewatch`
             svc = Service(proc.name, argv, logs / f"{proc.name}.log", env=env)
             svc.start(functools.partial(ready[proc.name], svc), timeout=30)
             started.append(svc)
