@@ -1,0 +1,221 @@
+"""``carewatch server hub …``: register hubs, assign them to patients, give them their broker identity, configure them from the office."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from server.cli import common
+
+if TYPE_CHECKING:
+    from server.store.database import Database
+
+hub_app = typer.Typer(
+    help="Hubs: register, assign to a patient, give them their broker identity, configure them from the office.",
+    no_args_is_help=True,
+)
+
+
+@hub_app.command("add")
+def hub_add(
+    hub_id: Annotated[str, typer.Argument(help="hub id = its MQTT user name, e.g. hub-0042")],
+    patient: Annotated[str | None, typer.Option(help="assign to this patient from now")] = None,
+    password_out: Annotated[
+        Path | None,
+        typer.Option(help="write the hub's MQTT password to this file (mode 0600) instead of printing it"),
+    ] = None,
+) -> None:
+    """Register a hub, optionally assign it, and give it its broker identity (live: no reload).
+
+    The hub may then connect with its id as user name and client id, and the password shown
+    once here (or written to --password-out), and only publish and hear its own topics."""
+    from server.provisioning import ProvisioningError, add_hub
+
+    try:
+        add_hub(common.db(), hub_id, actor=common.ACTOR, patient_id=patient)
+    except ProvisioningError as e:
+        raise common.fail(str(e)) from None
+    typer.echo(f"hub {hub_id} registered" + (f" and assigned to {patient}" if patient else ""))
+    _issue_credentials(hub_id, password_out)
+
+
+def _issue_credentials(hub_id: str, password_out: Path | None) -> None:
+    import os
+
+    from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.broker.dynsec_file import new_password
+    from server.settings import ServerSettings
+    from server.store.models import AuditEvent
+
+    password = new_password()
+    try:
+        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
+            admin.add_hub(hub_id, password)
+    except (BrokerAdminError, OSError) as e:  # OSError: the server's MQTT password file
+        typer.echo(
+            f"error: the hub's broker identity was not issued: {e}\n"
+            f"run `carewatch server hub credentials {hub_id}` when the broker is reachable",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    if password_out is not None:
+        fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        typer.echo(f"MQTT password written to {password_out}: copy it to the hub's password_file")
+    else:
+        typer.echo("MQTT password (write it to the hub's password_file; shown only now):")
+        typer.echo(password)
+    with common.db().session() as s:
+        s.add(AuditEvent(actor=common.ACTOR, action="hub_credentials_issued", target=hub_id))
+    typer.echo("the broker accepts it now; no reload needed")
+
+
+@hub_app.command("credentials")
+def hub_credentials(
+    hub_id: str,
+    password_out: Annotated[
+        Path | None,
+        typer.Option(help="write the new MQTT password to this file (mode 0600) instead of printing it"),
+    ] = None,
+) -> None:
+    """Issue a registered hub a new broker password (after a loss, or to rotate it); the old
+    one stops working at once."""
+    from server.provisioning import hub_exists
+
+    if not hub_exists(common.db(), hub_id):
+        raise common.fail(f"no hub {hub_id!r}; register it with: carewatch server hub add {hub_id}")
+    _issue_credentials(hub_id, password_out)
+
+
+@hub_app.command("revoke")
+def hub_revoke(hub_id: str) -> None:
+    """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
+    now on and disconnects it if it is connected. `hub credentials` lets it in again."""
+    from server.broker.admin import BrokerAdmin, BrokerAdminError
+    from server.provisioning import hub_exists
+    from server.settings import ServerSettings
+    from server.store.models import AuditEvent
+
+    db = common.db()
+    if not hub_exists(db, hub_id):  # never a server identity, whatever name it is given
+        raise common.fail(f"no hub {hub_id!r}")
+    try:
+        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
+            admin.disable(hub_id)
+    except (BrokerAdminError, OSError) as e:
+        raise common.fail(f"not revoked: {e}") from None
+    with db.session() as s:
+        s.add(AuditEvent(actor=common.ACTOR, action="hub_revoked", target=hub_id))
+    typer.echo(f"hub {hub_id} can no longer connect to the broker")
+
+
+@hub_app.command("assign")
+def hub_assign(
+    hub_id: str,
+    patient_id: str,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+            help="from when (with a UTC offset, e.g. 2026-12-01T09:00:00+00:00): readings taken "
+            "since then are the patient's; default now. Refused readings can then be replayed.",
+        ),
+    ] = None,
+) -> None:
+    """Give a hub to a patient from now (or from --start) on; ends its current assignment."""
+    from server.provisioning import ProvisioningError, assign_hub
+
+    if start is not None and start.utcoffset() is None:
+        raise common.fail("--start needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00")
+    try:
+        assign_hub(common.db(), hub_id, patient_id, actor=common.ACTOR, start=start)
+    except ProvisioningError as e:
+        raise common.fail(str(e)) from None
+    since = f" since {start.isoformat()}" if start else ""
+    typer.echo(f"hub {hub_id} serves patient {patient_id}{since}")
+
+
+def _configure(hub_id: str, change: Callable[[Database], object] | None = None) -> None:
+    """Apply ``change`` to the hub's configuration on the server (if any), then deliver the
+    whole configuration; a delivery that fails keeps the change and says how to resend it."""
+    from server.hub_config import HubConfigError, NotDelivered, deliver
+    from server.settings import ServerSettings
+
+    db = common.db()
+    try:
+        if change is not None:
+            change(db)
+        sent = deliver(db, ServerSettings().mqtt.endpoint(), hub_id)
+    except HubConfigError as e:
+        raise common.fail(str(e)) from None
+    except (NotDelivered, OSError) as e:  # OSError: the server's MQTT password file
+        typer.echo(
+            f"saved on the server, but not delivered to the hub yet: {e}\n"
+            f"run `carewatch server hub push {hub_id}` when the broker is reachable",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"configuration version {sent.version} delivered for {hub_id} "
+        f"({len(sent.paired_devices)} paired device(s)); the hub applies it when it is online"
+    )
+
+
+@hub_app.command("pair")
+def hub_pair_remote(
+    hub_id: str,
+    address: Annotated[str, typer.Argument(help="the device's Bluetooth address, e.g. 00:09:1F:8A:12:34")],
+    model: Annotated[str | None, typer.Option(help="catalogue model id, e.g. and-ua-651ble")] = None,
+) -> None:
+    """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
+    is offline now (it gets the configuration when it connects)."""
+    from server.hub_config import pair
+
+    _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR))
+
+
+@hub_app.command("unpair")
+def hub_unpair_remote(hub_id: str, address: str) -> None:
+    """Remove a device from a hub's allowlist from the server."""
+    from server.hub_config import unpair
+
+    _configure(hub_id, lambda db: unpair(db, hub_id, address, actor=common.ACTOR))
+
+
+@hub_app.command("telemetry")
+def hub_telemetry_interval(
+    hub_id: str,
+    every: Annotated[float, typer.Option(min=10, max=86400, help="seconds between health reports")],
+) -> None:
+    """Set how often a hub reports its health (outbox, disk, devices)."""
+    from server.hub_config import set_telemetry_interval
+
+    _configure(hub_id, lambda db: set_telemetry_interval(db, hub_id, every, actor=common.ACTOR))
+
+
+@hub_app.command("push")
+def hub_push(hub_id: str) -> None:
+    """Send the hub's current configuration again (after the broker was unreachable)."""
+    _configure(hub_id)
+
+
+@hub_app.command("list")
+def hub_list() -> None:
+    """Every hub: who it serves, online or not, its outbox backlog, and what needs attention."""
+    from server.hubs import hub_overview
+
+    hubs = hub_overview(common.db())
+    if not hubs:
+        typer.echo("no hubs registered; add one with: carewatch server hub add HUB_ID")
+        return
+    for h in hubs:
+        t = h.telemetry
+        backlog = f"outbox {t.outbox_depth}" if t else "no telemetry"
+        typer.echo(f"{h.id:<20} {h.status:<8} patient {h.patient_id or '-':<12} {backlog}")
+        for note in h.attention:
+            typer.echo(f"    ! {note}")
