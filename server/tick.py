@@ -25,9 +25,9 @@ from typing import Final, TypedDict
 from zoneinfo import ZoneInfo
 
 from alerts.notify.outbox import OutboxStats
-from server.clock_rules import judge_clock
-from server.findings import DEFAULT_TIMEZONE
 from server.heartbeat import Heartbeat
+from server.judging.clock import judge_clock
+from server.judging.findings import DEFAULT_TIMEZONE
 from server.notifications import NotificationRelay
 from server.processes import TICKER
 from server.settings import EscalationSettings

@@ -71,6 +71,7 @@ class MeasureSpec:
     plausible_max: float
     possible_min: float
     possible_max: float
+    label: str  # how people read it: alert summaries, pages, e-mails
 
 
 # Possible bounds: SpO2 and perfusion index are percentages; blood pressure and pulse cover
@@ -78,17 +79,29 @@ class MeasureSpec:
 # up to the heaviest recorded person (about 635 kg); temperatures a body has survived
 # (11.8-46.5 °C recorded) with margin.
 MEASURES: dict[Measure, MeasureSpec] = {
-    Measure.SYSTOLIC: MeasureSpec(MMHG, "8480-6", "72313002", 40, 300, 0, 400),
-    Measure.DIASTOLIC: MeasureSpec(MMHG, "8462-4", "1091811000000102", 20, 200, 0, 300),
-    Measure.MEAN_ARTERIAL: MeasureSpec(MMHG, "8478-0", "6797001", 30, 250, 0, 350),
-    Measure.PULSE: MeasureSpec(PER_MINUTE, "8867-4", "78564009", 20, 300, 0, 400),
-    Measure.SPO2: MeasureSpec(PERCENT, "59408-5", "431314004", 50, 100, 0, 100),
-    Measure.PERFUSION_INDEX: MeasureSpec(PERCENT, None, None, 0, 100, 0, 100),
-    Measure.WEIGHT: MeasureSpec(KILOGRAM, "29463-7", "27113001", 2, 400, 0.2, 700),
-    Measure.BMI: MeasureSpec(KG_PER_M2, "39156-5", "60621009", 5, 150, 1, 300),
-    Measure.HEIGHT: MeasureSpec(METRE, "8302-2", "50373000", 0.4, 2.6, 0.2, 3.0),
-    Measure.TEMPERATURE: MeasureSpec(CELSIUS, "8310-5", "276885007", 25, 45, 5, 50),
-    Measure.RESPIRATION_RATE: MeasureSpec(PER_MINUTE, "9279-1", "86290005", 2, 80, 0, 200),
+    Measure.SYSTOLIC: MeasureSpec(MMHG, "8480-6", "72313002", 40, 300, 0, 400, "Systolic"),
+    Measure.DIASTOLIC: MeasureSpec(MMHG, "8462-4", "1091811000000102", 20, 200, 0, 300, "Diastolic"),
+    Measure.MEAN_ARTERIAL: MeasureSpec(MMHG, "8478-0", "6797001", 30, 250, 0, 350, "Mean arterial pressure"),
+    Measure.PULSE: MeasureSpec(PER_MINUTE, "8867-4", "78564009", 20, 300, 0, 400, "Pulse"),
+    Measure.SPO2: MeasureSpec(PERCENT, "59408-5", "431314004", 50, 100, 0, 100, "SpO2"),
+    Measure.PERFUSION_INDEX: MeasureSpec(PERCENT, None, None, 0, 100, 0, 100, "Perfusion index"),
+    Measure.WEIGHT: MeasureSpec(KILOGRAM, "29463-7", "27113001", 2, 400, 0.2, 700, "Weight"),
+    Measure.BMI: MeasureSpec(KG_PER_M2, "39156-5", "60621009", 5, 150, 1, 300, "BMI"),
+    Measure.HEIGHT: MeasureSpec(METRE, "8302-2", "50373000", 0.4, 2.6, 0.2, 3.0, "Height"),
+    Measure.TEMPERATURE: MeasureSpec(CELSIUS, "8310-5", "276885007", 25, 45, 5, 50, "Temperature"),
+    Measure.RESPIRATION_RATE: MeasureSpec(
+        PER_MINUTE, "9279-1", "86290005", 2, 80, 0, 200, "Respiration rate"
+    ),
+}
+
+#: How people read a kind of reading, in a sentence ("No blood pressure reading by 10:00").
+KIND_LABELS: dict[ReadingKind, str] = {
+    ReadingKind.BLOOD_PRESSURE: "blood pressure",
+    ReadingKind.SPO2: "SpO2",
+    ReadingKind.PULSE: "pulse",
+    ReadingKind.WEIGHT: "weight",
+    ReadingKind.TEMPERATURE: "temperature",
+    ReadingKind.RESPIRATION_RATE: "respiration rate",
 }
 
 # Which measures a reading of each kind may carry, and which it must carry to be useful.

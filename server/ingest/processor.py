@@ -35,9 +35,7 @@ from sqlalchemy.orm import Session
 
 from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
 from common.wire.topics import Channel, TopicError, parse
-from server.findings import DEFAULT_TIMEZONE
 from server.ingest.dead_letters import keep_message, keep_reading
-from server.ingest.judge import HistorySource, Judge
 from server.ingest.verdicts import (
     Refusal,
     RefusalCode,
@@ -48,6 +46,8 @@ from server.ingest.verdicts import (
     split_batch,
     with_plausibility_flag,
 )
+from server.judging.findings import DEFAULT_TIMEZONE
+from server.judging.readings import HistorySource, Judge
 from server.provisioning import patient_at, record_device
 from server.store.database import Database, DatabaseUnavailable
 from server.store.influx import ReadingRecord, StoreRejected, StoreUnavailable

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from alerts.ruleset import RuleSetError, ThresholdRule, default_ruleset
-from common.wire.vocabulary import Measure
+from common.wire.vocabulary import MEASURES, Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
@@ -44,7 +44,7 @@ def _threshold_rows(rules: dict[Measure, ThresholdRule]) -> list[dict[str, Any]]
     return [
         {
             "measure": name.value,
-            "label": name.value.replace("_", " "),
+            "label": MEASURES[name].label.lower(),
             "rule": rule,
             "personal": rule != defaults.get(name),
         }

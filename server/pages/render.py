@@ -18,7 +18,7 @@ from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from common.wire.vocabulary import MEASURES
+from common.wire.vocabulary import KIND_LABELS, MEASURES
 from server.api.auth import Principal, Role, audit
 from server.api.deps import Db
 from server.pages.session import COOKIE, session_principal, signed_in
@@ -144,9 +144,9 @@ def recent_readings(request: Request, db: Db, principal: Principal, patient_id: 
         "readings": [
             {
                 "taken_at": r.taken_at,
-                "kind": r.kind.value.replace("_", " "),
+                "kind": KIND_LABELS[r.kind],
                 "measured": " · ".join(
-                    f"{m.value.replace('_', ' ')} {r.values[m]:g} {MEASURES[m].unit.label}"
+                    f"{MEASURES[m].label.lower()} {r.values[m]:g} {MEASURES[m].unit.label}"
                     for m in MEASURES  # the vocabulary's order: systolic before diastolic
                     if m in r.values
                 ),

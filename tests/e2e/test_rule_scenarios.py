@@ -15,7 +15,7 @@ from sqlalchemy import select
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.reading_builder import build_reading
 from gateway.simulator import SIM_DEVICES, SimulatedHub
-from server.findings import DEFAULT_TIMEZONE
+from server.judging.findings import DEFAULT_TIMEZONE
 from server.settings import EscalationSettings
 from server.store.models import AuditEvent
 from server.tick import Ticker

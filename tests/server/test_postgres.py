@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure
-from server.clock_rules import judge_clock
-from server.findings import DEFAULT_TIMEZONE
 from server.ingest.processor import IngestProcessor
+from server.judging.clock import judge_clock
+from server.judging.findings import DEFAULT_TIMEZONE
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
 from server.store.influx import InfluxStore

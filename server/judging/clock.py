@@ -21,7 +21,7 @@ from alerts.columns import KINDS, NEVER, FindingRecord, ReadingColumns, kind_cod
 from alerts.engine import evaluate
 from alerts.rules.table import HUB_SILENCE_ID
 from common.wire.vocabulary import ReadingKind
-from server.findings import PatientRules, utc_offset_s
+from server.judging.findings import PatientRules, utc_offset_s
 from server.store.alerts import already_reported, apply_finding
 from server.store.models import Hub, HubAssignment, IngestedReading
 

@@ -25,34 +25,23 @@ from alerts.rules.table import (
     RuleTable,
 )
 from alerts.ruleset import RuleSet, compile_rules, default_ruleset
-from common.wire.vocabulary import MEASURES, Measure, ReadingKind
+from common.wire.vocabulary import KIND_LABELS, MEASURES, Measure, ReadingKind
 from server.store.overrides import current_overrides, effective_rules
 
 #: Where the service is: local days for daily weights and morning schedules. Patients are
 #: assumed to share the service's zone.
 DEFAULT_TIMEZONE = ZoneInfo("Europe/London")
 
-_LABELS: dict[str, str] = {
-    Measure.SPO2: "SpO2",
-    Measure.PULSE: "Pulse",
-    Measure.SYSTOLIC: "Systolic",
-    Measure.DIASTOLIC: "Diastolic",
-    Measure.MEAN_ARTERIAL: "Mean arterial pressure",
-    Measure.RESPIRATION_RATE: "Respiration rate",
-    Measure.TEMPERATURE: "Temperature",
-    Measure.WEIGHT: "Weight",
-}
-_KIND_NOUNS: dict[str, str] = {ReadingKind.SPO2: "SpO2", ReadingKind.BLOOD_PRESSURE: "blood pressure"}
 _MEASURE_NAMES = frozenset(m.value for m in Measure)
 _KIND_NAMES = frozenset(k.value for k in ReadingKind)
 
 
 def label(measure: Measure) -> str:
-    return _LABELS.get(measure, measure.value.replace("_", " ").capitalize())
+    return MEASURES[measure].label
 
 
 def kind_noun(kind: ReadingKind) -> str:
-    return _KIND_NOUNS.get(kind, kind.value.replace("_", " "))
+    return KIND_LABELS[kind]
 
 
 @dataclass(frozen=True)

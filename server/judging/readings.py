@@ -25,7 +25,7 @@ from alerts.engine import evaluate
 from alerts.ruleset import RuleSet
 from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from server.findings import PatientRules, alert_rule_id, utc_offset_s
+from server.judging.findings import PatientRules, alert_rule_id, utc_offset_s
 from server.store.alerts import apply_finding
 from server.store.influx import MAX_QUERY_LIMIT, StoredReading
 
