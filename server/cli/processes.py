@@ -42,52 +42,15 @@ def ingest() -> None:
 
     Exits 70 if its loop fails, so systemd restarts it; every message not yet acknowledged is
     delivered again by the broker."""
-    from common.supervision import EXIT_LOOP_FAILED, Supervisor
-    from server.heartbeat import Heartbeat
-    from server.ingest.processor import IngestProcessor
-    from server.ingest.worker import IngestWorker
-    from server.processes import INGEST
+    from server.ingest.service import IngestNotStarted, run_ingest
     from server.settings import ServerSettings
-    from server.store.database import Database
-    from server.store.influx import InfluxStore
 
-    settings = ServerSettings()
-    db = Database(settings.database_url)
-    db.migrate()
-    store = InfluxStore(settings.influx)
     try:
-        store.ensure_database()
-    except Exception as e:  # noqa: BLE001 - the worker retries writes; say so and go on
-        typer.echo(f"warning: could not prepare InfluxDB yet ({e}); will retry on first write", err=True)
-    try:
-        endpoint = settings.mqtt.ingest_endpoint()
-    except OSError as e:
-        raise common.fail(f"cannot read the ingest's MQTT password file: {e}") from None
-    supervisor = Supervisor()
-    heartbeat = Heartbeat(db, INGEST)
-    worker = IngestWorker(
-        endpoint,
-        IngestProcessor(db, store, tz=settings.zone),
-        supervisor=supervisor,
-        heartbeat=lambda detail: heartbeat.beat(detail=detail),
-    )
-    stop = threading.Event()
-    supervisor.on_failure(stop.set)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker.start()
-    typer.echo(
-        f"ingest worker running against {settings.mqtt.host}:{settings.mqtt.port} "
-        f"as {endpoint.username}; Ctrl-C to stop"
-    )
-    stop.wait()
-    worker.stop()
-    if supervisor.failed.is_set():
-        heartbeat.failed(supervisor.reason or "loop failed", worker.metrics())
-        typer.echo(f"error: ingest stopped because its loop failed: {supervisor.reason}", err=True)
-        raise typer.Exit(EXIT_LOOP_FAILED)
-    heartbeat.stopped(worker.metrics())
-    typer.echo(f"ingest worker stopped after {worker.processed} message(s)")
+        status = run_ingest(ServerSettings())
+    except IngestNotStarted as e:
+        raise common.fail(str(e)) from None
+    if status:
+        raise typer.Exit(status)
 
 
 def tick() -> None:
