@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
-from common.wire.topics import Channel, TopicError, parse
+from common.wire.topics import Channel, ParsedTopic, TopicError, parse
 from server.ingest.dead_letters import keep_message, keep_reading
 from server.ingest.verdicts import (
     Refusal,
@@ -141,10 +141,18 @@ class IngestProcessor:
         self.judge = Judge(sink, tz)
 
     # -- the whole message -----------------------------------------------------------------
-    def handle(self, topic_name: str, payload: bytes, *, received_at: datetime | None = None) -> IngestResult:
+    def handle(
+        self,
+        topic_name: str,
+        payload: bytes,
+        *,
+        received_at: datetime | None = None,
+        parsed: ParsedTopic | None = None,
+    ) -> IngestResult:
+        """``parsed``: the topic already parsed by the caller (the worker routes on it)."""
         received_at = received_at or now()
         try:
-            parsed = parse(topic_name)
+            parsed = parsed or parse(topic_name)
         except TopicError as e:
             return self.dead_letter(topic_name, None, payload, str(e), code=RefusalCode.WRONG_TOPIC)
         if parsed.channel is not Channel.READINGS:

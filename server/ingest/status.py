@@ -7,7 +7,6 @@ import logging
 from pydantic import ValidationError
 
 from common.wire.messages import HubStatus, summarise_validation
-from common.wire.topics import TopicError, parse
 from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now
@@ -19,11 +18,8 @@ class StatusRefused(MessageRefused):
     """A status message that is not one: kept as a dead letter by the worker."""
 
 
-def record_hub_status(db: Database, topic_name: str, payload: bytes) -> None:
-    try:
-        hub_id = parse(topic_name).hub_id
-    except TopicError as e:
-        raise StatusRefused(str(e), None) from None
+def record_hub_status(db: Database, hub_id: str, payload: bytes) -> None:
+    """Keep ``payload``, from hub ``hub_id``'s status topic, as its presence."""
     try:
         status = HubStatus.model_validate_json(payload)
     except ValidationError as e:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from common.wire.messages import HubTelemetry, summarise_validation
-from common.wire.topics import TopicError, parse
 from server.ingest.verdicts import MessageRefused
 from server.store.database import Database
 from server.store.models import Hub, now
@@ -20,11 +19,8 @@ class TelemetryRefused(MessageRefused):
     """A telemetry message that is malformed, from an unknown hub, or about another hub."""
 
 
-def record_hub_telemetry(db: Database, topic_name: str, payload: bytes) -> HubTelemetry:
-    try:
-        hub_id = parse(topic_name).hub_id
-    except TopicError as e:
-        raise TelemetryRefused(str(e), None) from None
+def record_hub_telemetry(db: Database, hub_id: str, payload: bytes) -> HubTelemetry:
+    """Keep ``payload``, from hub ``hub_id``'s telemetry topic, as its latest snapshot."""
     try:
         telemetry = HubTelemetry.model_validate_json(payload)
     except ValidationError as e:

@@ -37,7 +37,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from common.mqtt import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
 from common.supervision import Supervisor
 from common.wire.messages import ReadingReceipt
-from common.wire.topics import INGEST_HEARS, Channel, TopicError, parse, subscription, topic
+from common.wire.topics import INGEST_HEARS, Channel, ParsedTopic, TopicError, parse, subscription, topic
 from server.ingest.processor import OUTAGES, IngestProcessor, IngestResult
 from server.ingest.status import record_hub_status
 from server.ingest.telemetry import record_hub_telemetry
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 100
 INBOX_LIMIT = 10 * RECEIVE_MAXIMUM
 #: What a hub says about itself, kept on its row; anything else on the wire is readings.
-_PRESENCE: dict[Channel | None, Callable[[Database, str, bytes], object]] = {
+_PRESENCE: dict[Channel, Callable[[Database, str, bytes], object]] = {
     Channel.STATUS: record_hub_status,
     Channel.TELEMETRY: record_hub_telemetry,
 }
@@ -226,20 +226,21 @@ class IngestWorker:
         return False
 
     def _dispatch(self, topic_name: str, payload: bytes) -> None:
+        """Route on the topic, parsed once here (the processor keeps a malformed one)."""
         try:
-            channel = parse(topic_name).channel
+            parsed: ParsedTopic | None = parse(topic_name)
         except TopicError:
-            channel = None
-        if channel in _PRESENCE:
+            parsed = None
+        if parsed is not None and parsed.channel in _PRESENCE:
             try:
-                _PRESENCE[channel](self.processor.db, topic_name, payload)
+                _PRESENCE[parsed.channel](self.processor.db, parsed.hub_id, payload)
             except MessageRefused as e:
                 self.processor.dead_letter(topic_name, e.hub_id, payload, str(e))
                 self.dead_lettered += 1
-            if channel is Channel.TELEMETRY:
+            if parsed.channel is Channel.TELEMETRY:
                 self.telemetry += 1
         else:
-            result = self.processor.handle(topic_name, payload, received_at=now())
+            result = self.processor.handle(topic_name, payload, received_at=now(), parsed=parsed)
             self.batches += 1
             self.dead_lettered += 1 if result.dead_letter_reason else result.refused
             with self._lock:
