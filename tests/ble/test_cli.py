@@ -53,7 +53,7 @@ async def _carewatch(*args: str, timeout: float = 30) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway",
+        "carewatch",
         "hub",
         *args,
         stdout=asyncio.subprocess.PIPE,
@@ -76,7 +76,7 @@ async def hub_running(config: Path) -> AsyncIterator[HubProcess]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway",
+        "carewatch",
         "hub",
         "run",
         "-c",

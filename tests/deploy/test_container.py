@@ -84,3 +84,20 @@ def test_every_compose_service_is_a_real_command_restarted_when_it_exits() -> No
 def test_the_ticker_is_present_wherever_the_api_and_ingest_are() -> None:
     assert {API, INGEST, TICKER} <= set(carewatch_services())
     assert carewatch_services()[TICKER]["command"] == ["carewatch", "server", "tick"]
+
+
+def test_the_image_gets_every_package_the_product_is_made_of() -> None:
+    """A package added to the product and forgotten here gives an image without it (the
+    console and the contract were, once)."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    wanted = {p.rstrip("*") for p in packages["include"]}
+    copied = {
+        a.rstrip("/")
+        for word, args in instructions()
+        if word == "COPY"
+        for a in args[:-1]
+        if not a.startswith("--")
+    }
+    assert wanted <= copied, f"not copied into the image: {sorted(wanted - copied)}"
