@@ -36,7 +36,7 @@ from typing import Final
 
 from common.wire.messages import DeviceIdentity, Reading
 from common.wire.vocabulary import KIND_REQUIRED, Measure, ReadingKind, StatusFlag
-from gateway.catalogue import DeviceModel, Mode, Profile
+from gateway.catalogue.models import DeviceModel, Mode, Profile
 from gateway.gatt import Measurement, decode, uuids
 from gateway.gatt.berrymed import (
     DEFAULT_FRAME_RATE_HZ,

@@ -31,7 +31,7 @@ from bleak_retry_connector import establish_connection
 from common.wire.messages import DeviceIdentity, Reading, printable_line
 from common.wire.vocabulary import StatusFlag
 from gateway.ble.seen import SeenReadings
-from gateway.catalogue import Bonding, ClockSetting, DeviceModel, StoredReadings
+from gateway.catalogue.models import Bonding, ClockSetting, DeviceModel, StoredReadings
 from gateway.gatt import DecodeError, decode, uuids
 from gateway.gatt.date_time import AdjustReason, encode_current_time, encode_date_time
 from gateway.gatt.device_information import BatteryLevel, DeviceInformationString

@@ -13,7 +13,8 @@ import pytest
 
 from common.wire.messages import Reading, TimeSource
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from gateway.catalogue import DeviceModel, parse_model
+from gateway.catalogue.loader import parse_model
+from gateway.catalogue.models import DeviceModel
 from gateway.gatt import decode, uuids
 from gateway.gatt.berrymed import encode_berrymed_frame
 from gateway.gatt.blood_pressure import encode_blood_pressure_measurement
