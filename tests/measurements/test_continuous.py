@@ -25,13 +25,9 @@ from gateway.gatt.pulse_oximetry import (
     encode_plx_continuous,
     encode_plx_spot_check,
 )
-from gateway.measurements import (
-    ContinuousSpot,
-    ContinuousSpotAggregator,
-    ReadingAssembler,
-    Refusal,
-    RefusalReason,
-)
+from gateway.measurements.assembler import ReadingAssembler
+from gateway.measurements.continuous import ContinuousSpot, ContinuousSpotAggregator
+from gateway.measurements.refusals import Refusal, RefusalReason
 from tests.measurements.helpers import ADDRESS, LONDON, RECEIVED, h, shipped
 
 DOC_BERRYMED_FRAME = h("85 32 05 48 61")  # doc vector: pleth 50, finger present, pulse 72, SpO2 97
