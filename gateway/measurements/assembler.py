@@ -13,14 +13,10 @@ from common.wire.messages import DeviceIdentity, Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.catalogue.models import DeviceModel, Mode, Profile
 from gateway.gatt import decode, uuids
-from gateway.gatt.berrymed import (
-    DEFAULT_FRAME_RATE_HZ,
-    DEFAULT_WINDOW_SECONDS,
-    BerryMedStreamParser,
-    SpotReadingDetector,
-)
+from gateway.gatt.berrymed import DEFAULT_FRAME_RATE_HZ, BerryMedStreamParser, SpotReadingDetector
 from gateway.gatt.errors import DecodeError
 from gateway.gatt.pulse_oximetry import PlxContinuous
+from gateway.gatt.steady_window import DEFAULT_WINDOW_SECONDS
 from gateway.measurements.continuous import PLX_CONTINUOUS_DEFAULT_FRAME_RATE_HZ, ContinuousSpotAggregator
 from gateway.measurements.mapping import to_readings
 from gateway.measurements.refusals import Refusal, RefusalReason

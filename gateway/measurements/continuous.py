@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import statistics
-from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
 from common.wire.vocabulary import StatusFlag
-from gateway.gatt.berrymed import DEFAULT_WINDOW_SECONDS
 from gateway.gatt.pulse_oximetry import PlxContinuous
+from gateway.gatt.steady_window import DEFAULT_WINDOW_SECONDS, SteadyWindow, window_frames_for
 from gateway.measurements.status import plx_status
 
 __all__ = ["PLX_CONTINUOUS_DEFAULT_FRAME_RATE_HZ", "ContinuousSpot", "ContinuousSpotAggregator"]
@@ -30,41 +29,41 @@ class ContinuousSpot:
     flags: tuple[StatusFlag, ...] = ()
 
 
+#: What the aggregator keeps of each frame besides SpO2 and pulse: its perfusion index and its flags.
+_FrameExtras = tuple[float | None, tuple[StatusFlag, ...]]
+
+
 class ContinuousSpotAggregator:
     """PLX Continuous counterpart of ``berrymed.SpotReadingDetector``: one spot per steady window.
 
-    Same rule, for the same reason (early estimates overshoot after the finger goes in): a window of the
-    last ``window_frames`` consecutive usable frames; when SpO2 spans at most ``spo2_tolerance`` and pulse
-    at most ``pulse_tolerance``, the low medians (values the device actually reported) are emitted once,
-    then nothing until an unusable frame (finger out, sensor off, values unavailable, device says
-    invalid/demo) re-arms it. Early-estimate frames are unusable too: they are exactly the overshoot.
-    Flags (low perfusion, questionable signal) of any frame in the window carry over to the spot.
+    The rule is ``gateway.gatt.steady_window.SteadyWindow``'s, shared with BerryMed, for the same reason
+    (early estimates overshoot after the finger goes in). What is PLX's own: a frame is unusable, and
+    re-arms the window, when the finger is out, the sensor off, a value unavailable or zero, or the
+    device says invalid/demo; early-estimate frames are unusable too: they are exactly the overshoot.
+    Flags (low perfusion, questionable signal) of any frame in the window carry over to the spot, and the
+    perfusion index is the low median of the frames that reported one.
     """
 
-    __slots__ = (
-        "_emitted",
-        "_flags",
-        "_pai",
-        "_pulse",
-        "_spo2",
-        "pulse_tolerance",
-        "spo2_tolerance",
-        "window_frames",
-    )
+    __slots__ = ("_window",)
 
     def __init__(
         self, window_frames: int = 3, *, spo2_tolerance: float = 1, pulse_tolerance: float = 3
     ) -> None:
-        if window_frames < 1:
-            raise ValueError("window_frames must be at least 1")
-        self.window_frames = window_frames
-        self.spo2_tolerance = spo2_tolerance
-        self.pulse_tolerance = pulse_tolerance
-        self._spo2: deque[float] = deque(maxlen=window_frames)
-        self._pulse: deque[float] = deque(maxlen=window_frames)
-        self._pai: deque[float | None] = deque(maxlen=window_frames)
-        self._flags: deque[tuple[StatusFlag, ...]] = deque(maxlen=window_frames)
-        self._emitted = False
+        self._window: SteadyWindow[float, _FrameExtras] = SteadyWindow(
+            window_frames, spo2_tolerance=spo2_tolerance, pulse_tolerance=pulse_tolerance
+        )
+
+    @property
+    def window_frames(self) -> int:
+        return self._window.window_frames
+
+    @property
+    def spo2_tolerance(self) -> float:
+        return self._window.spo2_tolerance
+
+    @property
+    def pulse_tolerance(self) -> float:
+        return self._window.pulse_tolerance
 
     @classmethod
     def for_frame_rate(
@@ -74,7 +73,10 @@ class ContinuousSpotAggregator:
         **tolerances: float,
     ) -> ContinuousSpotAggregator:
         """Window sized in seconds; never fewer than 3 frames, or "steady" would mean nothing."""
-        return cls(max(_MIN_CONTINUOUS_WINDOW_FRAMES, round(frame_rate_hz * window_seconds)), **tolerances)
+        return cls(
+            window_frames_for(frame_rate_hz, window_seconds, minimum=_MIN_CONTINUOUS_WINDOW_FRAMES),
+            **tolerances,
+        )
 
     def feed(self, frame: PlxContinuous) -> ContinuousSpot | None:
         flags, rejected = plx_status(frame.measurement_status, frame.device_sensor_status)
@@ -83,37 +85,19 @@ class ContinuousSpotAggregator:
         if spo2 is None or pulse is None or not spo2 or not pulse or rejected is not None or early:
             self.reset()
             return None
-        if self._emitted:
+        kept = tuple(f for f in flags if f is not StatusFlag.FROM_STORAGE)
+        steady = self._window.feed(spo2, pulse, (frame.pulse_amplitude_index, kept))
+        if steady is None:
             return None
-        self._spo2.append(spo2)
-        self._pulse.append(pulse)
-        self._pai.append(frame.pulse_amplitude_index)
-        self._flags.append(tuple(f for f in flags if f is not StatusFlag.FROM_STORAGE))
-        if len(self._spo2) < self.window_frames:
-            return None
-        if max(self._spo2) - min(self._spo2) > self.spo2_tolerance:
-            return None
-        if max(self._pulse) - min(self._pulse) > self.pulse_tolerance:
-            return None
-        pais = [p for p in self._pai if p is not None]
-        spot = ContinuousSpot(
-            statistics.median_low(self._spo2),
-            statistics.median_low(self._pulse),
+        pais = [pai for pai, _ in steady.extras if pai is not None]
+        return ContinuousSpot(
+            steady.spo2,
+            steady.pulse,
             statistics.median_low(pais) if pais else None,
-            len(self._spo2),
-            tuple(dict.fromkeys(f for frame_flags in self._flags for f in frame_flags)),
+            steady.frames,
+            tuple(dict.fromkeys(f for _, frame_flags in steady.extras for f in frame_flags)),
         )
-        self._emitted = True
-        self._clear()
-        return spot
-
-    def _clear(self) -> None:
-        self._spo2.clear()
-        self._pulse.clear()
-        self._pai.clear()
-        self._flags.clear()
 
     def reset(self) -> None:
         """Finger removed (or connection lost): forget the window and re-arm."""
-        self._clear()
-        self._emitted = False
+        self._window.reset()
