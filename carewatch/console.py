@@ -10,8 +10,10 @@ installed says which to install.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 import os
+import re
 
 import typer
 import typer.main
@@ -25,10 +27,38 @@ app = typer.Typer(
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def _group(name: str, module: str, attr: str, summary: str, missing: str) -> None:
-    """``carewatch NAME ...`` runs ``module.attr`` (a Typer app, or one command) with ``...``."""
+def _not_installed(extra: str) -> list[str]:
+    """The distributions ``extra`` needs that are not installed, read from CareWatch's own metadata
+    (so pyproject.toml stays the one list). Why not rely on the import failing: a group imports its
+    heavy libraries only in the commands that use them, so without this ``carewatch server --help``
+    would answer in a hub's venv as if the server could run there. Empty when CareWatch is not
+    installed (a checkout on ``sys.path``): then a failing import still says what is missing."""
+    try:
+        requirements = importlib.metadata.requires("carewatch") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    missing = []
+    for requirement in requirements:
+        spec, _, marker = requirement.partition(";")
+        name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.strip())
+        if name is None or f'extra == "{extra}"' not in marker:
+            continue
+        try:
+            importlib.metadata.distribution(name.group())
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name.group())
+    return missing
+
+
+def _group(name: str, module: str, attr: str, summary: str, missing: str, extra: str | None = None) -> None:
+    """``carewatch NAME ...`` runs ``module.attr`` (a Typer app, or one command) with ``...``, once
+    ``extra`` (the optional dependencies the group needs) is installed."""
 
     def forward(ctx: typer.Context) -> None:
+        absent = _not_installed(extra) if extra is not None else []
+        if absent:
+            typer.echo(f"error: {missing} (not installed: {', '.join(absent)})", err=True)
+            raise typer.Exit(2)
         try:
             target = getattr(importlib.import_module(module), attr)
         except ImportError as e:
@@ -50,6 +80,7 @@ _group(
     "app",
     "On the hub: run it, find and pair devices, inspect its outbox, simulate patients.",
     "the hub commands need the 'hub' extra: pip install 'carewatch[hub]'",
+    extra="hub",
 )
 _group(
     "server",
@@ -57,6 +88,7 @@ _group(
     "app",
     "On the server: API, ingest worker, ticker; patients, hubs, users, broker, dead letters.",
     "the server commands need the 'server' extra: pip install 'carewatch[server]'",
+    extra="server",
 )
 _group(
     "demo",

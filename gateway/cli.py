@@ -170,7 +170,7 @@ def run(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
     Runs until stopped (systemd stop, SIGTERM or Ctrl-C), then disconnects devices and stops cleanly. Readings are on disk (the outbox) before anything else happens to them, so stopping loses nothing.
     """
     from gateway.ble.scanner import ScannerError
-    from gateway.catalogue import CatalogueError
+    from gateway.catalogue.errors import CatalogueError
     from gateway.config import ConfigError
     from gateway.daemon import run_hub_process
 
@@ -197,7 +197,8 @@ def scan(
 
     from gateway.allowlist import Allowlist
     from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
-    from gateway.catalogue import CatalogueError, load_catalogue
+    from gateway.catalogue.errors import CatalogueError
+    from gateway.catalogue.loader import load_catalogue
 
     cfg = _load_config_or_exit(config)
     try:
@@ -239,7 +240,8 @@ def pair(
 
     from gateway.allowlist import Allowlist, AllowlistError, normalize_address
     from gateway.ble.scanner import DeviceClassifier, ScannerError, scan_once
-    from gateway.catalogue import CatalogueError, load_catalogue
+    from gateway.catalogue.errors import CatalogueError
+    from gateway.catalogue.loader import load_catalogue
 
     cfg = _load_config_or_exit(config)
     try:

@@ -42,7 +42,7 @@ class HubConfig(BaseModel):
     )
     catalogue_dir: Path | None = Field(
         default=None,
-        description="device catalogue directory (default: the installed firmware-config/devices)",
+        description="device catalogue directory (default: the one shipped with the package)",
     )
     timezone: str | None = Field(
         default=None,

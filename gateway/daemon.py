@@ -28,7 +28,7 @@ def run_hub_process(config_path: Path) -> int:
     restarts the hub; the outbox and the rescue files carry every reading across)."""
     from common.mqtt import BrokerEndpoint
     from common.supervision import EXIT_LOOP_FAILED, Supervisor
-    from gateway.catalogue import load_catalogue
+    from gateway.catalogue.loader import load_catalogue
     from gateway.config import load_hub_config
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import MqttSession

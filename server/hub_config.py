@@ -14,7 +14,8 @@ from common.mqtt import BrokerEndpoint
 from common.wire.addresses import InvalidAddress, normalize_address
 from common.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
 from common.wire.topics import Channel, topic
-from gateway.catalogue import CatalogueError, load_catalogue
+from gateway.catalogue.errors import CatalogueError
+from gateway.catalogue.loader import load_catalogue
 from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, now

@@ -34,7 +34,7 @@ from gateway.ble.session import (
     SessionReport,
     utc_now,
 )
-from gateway.catalogue import Catalogue
+from gateway.catalogue.matching import Catalogue
 
 log = logging.getLogger(__name__)
 

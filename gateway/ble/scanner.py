@@ -18,7 +18,8 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from gateway.allowlist import Allowlist
-from gateway.catalogue import Catalogue, DeviceModel
+from gateway.catalogue.matching import Catalogue
+from gateway.catalogue.models import DeviceModel
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Information, clock) happens before the first subscription. The session ends when
 disconnects (normal for burst-then-disconnect models), when it stays silent for
 ``idle_timeout`` (the hub frees the radio), or when the hub stops.
 
-Every notification goes ``gateway.measurements.ReadingAssembler`` → dedupe → sink. Dedupe is
+Every notification goes ``gateway.measurements.assembler.ReadingAssembler`` → dedupe → sink. Dedupe is
 by reading id: stored readings have deterministic ids (same bytes → same id), so a burst that
 is re-sent after a cut connection yields nothing new, while readings without a device
 timestamp get fresh ids and are never merged.
@@ -31,12 +31,13 @@ from bleak_retry_connector import establish_connection
 from common.wire.messages import DeviceIdentity, Reading, printable_line
 from common.wire.vocabulary import StatusFlag
 from gateway.ble.seen import SeenReadings
-from gateway.catalogue import Bonding, ClockSetting, DeviceModel, StoredReadings
+from gateway.catalogue.models import Bonding, ClockSetting, DeviceModel, StoredReadings
 from gateway.gatt import DecodeError, decode, uuids
 from gateway.gatt.date_time import AdjustReason, encode_current_time, encode_date_time
 from gateway.gatt.device_information import BatteryLevel, DeviceInformationString
 from gateway.gatt.racp import RacpResponse, report_all_records
-from gateway.measurements import ReadingAssembler, Refusal
+from gateway.measurements.assembler import ReadingAssembler
+from gateway.measurements.refusals import Refusal
 
 log = logging.getLogger(__name__)
 

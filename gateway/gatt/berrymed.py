@@ -15,21 +15,20 @@ respect frame boundaries (one may carry several frames, or end mid-frame), so ``
 buffers and re-locks on the next header whenever a frame is broken.
 
 The stream is continuous, but the clinic wants one spot reading per measurement, so
-``SpotReadingDetector`` turns frames into at most one ``SpotReading`` per finger insertion.
+``SpotReadingDetector`` turns frames into at most one ``SpotReading`` per finger insertion, by the rule
+``steady_window`` holds for every continuous oximeter.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
 from gateway.gatt.errors import DecodeError
+from gateway.gatt.steady_window import DEFAULT_WINDOW_SECONDS, SteadyWindow, window_frames_for
 
 __all__ = [
     "DEFAULT_FRAME_RATE_HZ",
-    "DEFAULT_WINDOW_SECONDS",
     "FRAME_LENGTH",
     "BerryMedFrame",
     "BerryMedFrames",
@@ -46,7 +45,6 @@ PULSE_INVALID: Final = 255
 SPO2_INVALID: Final = 127
 #: BCI-protocol devices stream about 100 frames per second; override per device in the catalogue.
 DEFAULT_FRAME_RATE_HZ: Final = 100.0
-DEFAULT_WINDOW_SECONDS: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,20 +200,14 @@ class SpotReading:
 class SpotReadingDetector:
     """Emits ONE spot reading per finger insertion, once the values have been steady long enough.
 
-    Choice: a sliding window of the last ``window_frames`` consecutive valid frames (default 3 s at
-    100 Hz = 300 frames). When the window is full and SpO2 spans at most ``spo2_tolerance`` and pulse
-    at most ``pulse_tolerance``, the medians (``median_low``, so the result is a value the device actually
-    reported) are emitted once. The detector then stays silent until the finger is removed (a frame with
-    no finger, searching, probe unplugged or an invalid value) and a fresh steady window forms.
-
-    Any frame that is not a valid reading empties the window, so a reading never straddles a
-    finger-off/on cycle, and finger-off or searching frames never yield a reading. Unsteady valid frames
-    just slide through the window. Why steadiness rather than "first valid value": oximeters display
-    early estimates that overshoot for a few seconds after insertion; waiting for a plateau is what a
-    nurse does when reading the display.
+    The rule is ``steady_window.SteadyWindow``'s, shared with PLX Continuous; the window defaults to 3 s
+    at 100 Hz = 300 frames. What is BerryMed's own: a usable frame is one with a finger in, not
+    searching, the probe plugged and both values valid (``BerryMedFrame.has_reading``); any other frame
+    empties the window, so a reading never straddles a finger-off/on cycle, and finger-off or searching
+    frames never yield a reading.
     """
 
-    __slots__ = ("_emitted", "_pulse", "_spo2", "pulse_tolerance", "spo2_tolerance", "window_frames")
+    __slots__ = ("_window",)
 
     def __init__(
         self,
@@ -224,50 +216,42 @@ class SpotReadingDetector:
         spo2_tolerance: int = 1,
         pulse_tolerance: int = 3,
     ) -> None:
-        if window_frames < 1:
-            raise ValueError("window_frames must be at least 1")
-        self.window_frames = window_frames
-        self.spo2_tolerance = spo2_tolerance
-        self.pulse_tolerance = pulse_tolerance
-        self._spo2: deque[int] = deque(maxlen=window_frames)
-        self._pulse: deque[int] = deque(maxlen=window_frames)
-        self._emitted = False
+        self._window: SteadyWindow[int, None] = SteadyWindow(
+            window_frames, spo2_tolerance=spo2_tolerance, pulse_tolerance=pulse_tolerance
+        )
+
+    @property
+    def window_frames(self) -> int:
+        return self._window.window_frames
+
+    @property
+    def spo2_tolerance(self) -> int:
+        return self._window.spo2_tolerance
+
+    @property
+    def pulse_tolerance(self) -> int:
+        return self._window.pulse_tolerance
 
     @classmethod
     def for_frame_rate(
         cls, frame_rate_hz: float, window_seconds: float = DEFAULT_WINDOW_SECONDS, **tolerances: int
     ) -> SpotReadingDetector:
         """Size the window in seconds for a device whose frame rate differs from the default."""
-        return cls(max(1, round(frame_rate_hz * window_seconds)), **tolerances)
+        return cls(window_frames_for(frame_rate_hz, window_seconds, minimum=1), **tolerances)
 
     def feed(self, frame: BerryMedFrame) -> SpotReading | None:
         spo2, pulse = frame.spo2_percent, frame.pulse_rate_bpm
         if spo2 is None or pulse is None or not frame.has_reading:
             self.reset()
             return None
-        if self._emitted:
+        steady = self._window.feed(spo2, pulse, None)
+        if steady is None:
             return None
-        self._spo2.append(spo2)
-        self._pulse.append(pulse)
-        if len(self._spo2) < self.window_frames:
-            return None
-        if max(self._spo2) - min(self._spo2) > self.spo2_tolerance:
-            return None
-        if max(self._pulse) - min(self._pulse) > self.pulse_tolerance:
-            return None
-        self._emitted = True
-        reading = SpotReading(
-            int(statistics.median_low(self._spo2)), int(statistics.median_low(self._pulse)), len(self._spo2)
-        )
-        self._spo2.clear()
-        self._pulse.clear()
-        return reading
+        return SpotReading(int(steady.spo2), int(steady.pulse), steady.frames)
 
     def feed_many(self, frames: list[BerryMedFrame]) -> list[SpotReading]:
         return [reading for frame in frames if (reading := self.feed(frame)) is not None]
 
     def reset(self) -> None:
         """Finger removed (or connection lost): forget the window and re-arm."""
-        self._spo2.clear()
-        self._pulse.clear()
-        self._emitted = False
+        self._window.reset()

@@ -15,7 +15,8 @@ from common.wire.messages import Reading
 from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub, HubTuning
 from gateway.ble.seen import SeenReadings
-from gateway.catalogue import Catalogue, load_catalogue, parse_model
+from gateway.catalogue.loader import load_catalogue, parse_model
+from gateway.catalogue.matching import Catalogue
 from gateway.outbox import Outbox
 
 HOUSEHOLD_TZ: tzinfo = ZoneInfo("Europe/London")

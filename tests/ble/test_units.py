@@ -15,7 +15,7 @@ from gateway.allowlist import Allowlist, AllowlistError, normalize_address
 from gateway.ble.scanner import DeviceClassifier
 from gateway.ble.seen import SeenReadings
 from gateway.ble.session import att_error_code
-from gateway.catalogue import load_catalogue
+from gateway.catalogue.loader import load_catalogue
 from gateway.gatt import uuids
 
 

@@ -11,19 +11,16 @@ import pytest
 import yaml
 
 from common.wire.vocabulary import ReadingKind
-from gateway.catalogue import (
+from gateway.catalogue.errors import CatalogueError
+from gateway.catalogue.loader import (
     CATALOGUE_ENV,
-    Catalogue,
-    CatalogueError,
-    ClockSetting,
-    Mode,
-    Profile,
-    StoredReadings,
     default_catalogue_dir,
     load_catalogue,
     load_model,
     parse_model,
 )
+from gateway.catalogue.matching import Catalogue
+from gateway.catalogue.models import ClockSetting, Mode, Profile, StoredReadings
 from gateway.gatt import supported_characteristics, uuids
 from gateway.gatt.quirks import QUIRKS
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue import Catalogue, load_catalogue, parse_model
+from gateway.catalogue.loader import load_catalogue, parse_model
+from gateway.catalogue.matching import Catalogue
 from gateway.gatt import uuids
 
 SHIPPED = Path(__file__).resolve().parents[2] / "firmware-config" / "devices"

@@ -8,7 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from common.wire.messages import DeviceIdentity
-from gateway.catalogue import Catalogue, DeviceModel, load_catalogue
+from gateway.catalogue.loader import load_catalogue
+from gateway.catalogue.matching import Catalogue
+from gateway.catalogue.models import DeviceModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "firmware-config" / "devices"
 LONDON = ZoneInfo("Europe/London")

@@ -13,7 +13,8 @@ import pytest
 
 from common.wire.messages import Reading, TimeSource
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from gateway.catalogue import DeviceModel, parse_model
+from gateway.catalogue.loader import parse_model
+from gateway.catalogue.models import DeviceModel
 from gateway.gatt import decode, uuids
 from gateway.gatt.berrymed import encode_berrymed_frame
 from gateway.gatt.blood_pressure import encode_blood_pressure_measurement
@@ -24,13 +25,9 @@ from gateway.gatt.pulse_oximetry import (
     encode_plx_continuous,
     encode_plx_spot_check,
 )
-from gateway.measurements import (
-    ContinuousSpot,
-    ContinuousSpotAggregator,
-    ReadingAssembler,
-    Refusal,
-    RefusalReason,
-)
+from gateway.measurements.assembler import ReadingAssembler
+from gateway.measurements.continuous import ContinuousSpot, ContinuousSpotAggregator
+from gateway.measurements.refusals import Refusal, RefusalReason
 from tests.measurements.helpers import ADDRESS, LONDON, RECEIVED, h, shipped
 
 DOC_BERRYMED_FRAME = h("85 32 05 48 61")  # doc vector: pleth 50, finger present, pulse 72, SpO2 97

@@ -24,14 +24,9 @@ from gateway.gatt.blood_pressure import (
 from gateway.gatt.pulse_oximetry import PlxDeviceSensorStatus, PlxMeasurementStatus, encode_plx_spot_check
 from gateway.gatt.thermometer import TemperatureType, TemperatureUnit, encode_temperature_measurement
 from gateway.gatt.weight_scale import UnitSystem, encode_weight_measurement
-from gateway.measurements import (
-    READING_ID_NAMESPACE,
-    Refusal,
-    RefusalReason,
-    reading_id_for,
-    to_readings,
-    wire_uuid,
-)
+from gateway.measurements.mapping import to_readings
+from gateway.measurements.refusals import Refusal, RefusalReason
+from gateway.measurements.wire_ids import READING_ID_NAMESPACE, reading_id_for, wire_uuid
 from tests.measurements.helpers import ADDRESS, LONDON, RECEIVED, h, identity
 
 
