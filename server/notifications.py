@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from alerts.notify.channel import Channel
 from alerts.notify.config import load_routing_config
 from alerts.notify.email import EmailSender, SmtpSettings
 from alerts.notify.govuk_notify import GovUkNotifySender, NotifySettings
 from alerts.notify.message import Event, Notification, initials_of
+from alerts.notify.notifier import Notifier
 from alerts.notify.outbox import Dispatcher, DispatchResult, Outbox
 from alerts.notify.routing import ChannelKind, RoutingConfig
 from alerts.notify.webhook import WebhookSender
@@ -30,8 +30,8 @@ from server.store.models import Alert, AlertNotification, Patient
 log = logging.getLogger(__name__)
 
 
-def build_channels(cfg: NotificationSettings) -> dict[ChannelKind, Channel]:
-    channels: dict[ChannelKind, Channel] = {}
+def build_channels(cfg: NotificationSettings) -> dict[ChannelKind, Notifier]:
+    channels: dict[ChannelKind, Notifier] = {}
     if cfg.smtp_host:
         password = cfg.smtp_password_file.read_text().strip() if cfg.smtp_password_file else None
         channels[ChannelKind.EMAIL] = EmailSender(

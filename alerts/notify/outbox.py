@@ -29,8 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from alerts.notify.channel import Attempt, Channel, DeliveryFailed
 from alerts.notify.message import Notification
+from alerts.notify.notifier import Attempt, DeliveryFailed, Notifier
 from alerts.notify.routing import ChannelKind, Delivery, RoutingConfig, route
 
 log = logging.getLogger(__name__)
@@ -369,7 +369,7 @@ class Dispatcher:
     visibly: it is a deployment error, not something time will fix.
     """
 
-    def __init__(self, outbox: Outbox, channels: Mapping[ChannelKind, Channel]) -> None:
+    def __init__(self, outbox: Outbox, channels: Mapping[ChannelKind, Notifier]) -> None:
         self.outbox = outbox
         self.channels = dict(channels)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.notify.channel import Attempt, DeliveryFailed
 from alerts.notify.config import parse_routing_config
+from alerts.notify.notifier import Attempt, DeliveryFailed
 from alerts.notify.outbox import Dispatcher, DispatchResult, Outbox, RetryPolicy
 from alerts.notify.routing import ChannelKind, Delivery, route
 from tests.notify.conftest import FAST
