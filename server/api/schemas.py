@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from alerts.ruleset import RuleSet
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import Measure, ReadingKind
 
 #: C0 control characters but tab, line feed and carriage return.

@@ -128,7 +128,7 @@ class IngestedReading(Base):
 
 
 class RuleOverride(Base):
-    """One version of a patient's alert-rule override (``alerts.ruleset.PatientOverride``).
+    """One version of a patient's alert-rule override (``alerts.ruleset.models.PatientOverride``).
 
     Append-only: a change is a new row and the newest row (highest id) is the one in force,
     so the history of who set what, when and why is the table itself. Empty ``changes``
