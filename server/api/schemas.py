@@ -132,7 +132,7 @@ class TickerHealth(WorkerHealth):
 
 
 class NotificationsHealth(ComponentHealth):
-    """As the ticker saw its delivery outbox at its last tick."""
+    """As the ticker saw the delivery queue at its last tick."""
 
     configured: bool | None = Field(default=None, description="a routing file is configured")
     pending: int | None = None

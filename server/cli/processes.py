@@ -97,7 +97,7 @@ def tick() -> None:
     import logging
 
     from server.heartbeat import Heartbeat
-    from server.notifications import NotificationRelay
+    from server.notifications.relay import NotificationRelay
     from server.processes import TICKER
     from server.settings import ServerSettings
     from server.store.database import Database
