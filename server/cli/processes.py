@@ -97,6 +97,7 @@ def tick() -> None:
     import logging
 
     from server.heartbeat import Heartbeat
+    from server.notifications.legacy_outbox import warn_if_left_over
     from server.notifications.relay import NotificationRelay
     from server.processes import TICKER
     from server.settings import ServerSettings
@@ -107,6 +108,7 @@ def tick() -> None:
     db = Database(settings.database_url)
     db.migrate()
     heartbeat = Heartbeat(db, TICKER)
+    warn_if_left_over()
     try:
         relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
     except Exception as e:  # any of them means nobody would be notified: say so, and exit

@@ -5,7 +5,8 @@ Revises: 0010
 Create Date: 2026-12-08 10:00:00
 
 Until now the ticker relayed owed notifications into a second queue, an SQLite file of its
-own (CAREWATCH_NOTIFICATIONS__OUTBOX_PATH).
+own (CAREWATCH_NOTIFICATIONS__OUTBOX_PATH). Deliveries waiting in such a file are carried
+over with ``carewatch server notifications import-outbox FILE`` (see the README).
 """
 
 from __future__ import annotations
