@@ -37,7 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alerts.columns import KINDS, MEASURES, FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
 from alerts.engine import evaluate
 from alerts.reference import rules as oracle
-from alerts.ruleset import RuleSet, apply_override, compile_rules, default_ruleset
+from alerts.ruleset.compiling import compile_rules
+from alerts.ruleset.loading import apply_override, default_ruleset
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 T = TypeVar("T")

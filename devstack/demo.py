@@ -150,7 +150,6 @@ def demo_command(
             CAREWATCH_MQTT__CA_FILE=str(mosq.ca_cert),
             CAREWATCH_MQTT__PASSWORD_FILE=str(pw_file),
             CAREWATCH_MQTT__INGEST_PASSWORD_FILE=str(ingest_pw_file),
-            CAREWATCH_NOTIFICATIONS__OUTBOX_PATH=str(state / "notify-outbox.sqlite3"),
         )
         cli = [sys.executable, "-m", "carewatch"]
         logs = state / "logs"

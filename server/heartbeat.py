@@ -8,8 +8,8 @@ has been doing in ``detail``. ``/health`` reads the newest row per worker name a
 its age and contents.
 
 Writing a heartbeat never raises into the worker's loop: the loop is what matters, and a
-database outage must not stop the ticker from delivering notifications that are already
-in its own outbox. A failing write is logged once when it starts failing and once when it
+database outage must not end the ticker's, which delivers what is queued as soon as the
+database is back. A failing write is logged once when it starts failing and once when it
 recovers, not on every beat (a beat every few seconds would bury everything else in the log).
 """
 

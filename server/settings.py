@@ -48,10 +48,13 @@ class MqttSettings(BaseModel):
 
 
 class NotificationSettings(BaseModel):
-    """Where alerts are announced. With no routing file nothing is sent, and /health says so."""
+    """Where alerts are announced. With no routing file nothing is sent, and /health says so.
+
+    Deliveries wait in the server's database (``notification_deliveries``), not in a file of
+    their own: the outbox file and its setting (``outbox_path``) are gone since migration 0011.
+    """
 
     routing_file: Path | None = Field(default=None, description="teams, channels, on-call hours (YAML/JSON)")
-    outbox_path: Path = Path("/var/lib/carewatch/notify-outbox.sqlite3")
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"

@@ -1,6 +1,6 @@
 """Time-based work, on a clock tick rather than on arriving readings: the clock rules (missed
-readings, silent hubs), escalation of unanswered red alerts, relaying owed notifications,
-and delivering them (with retries).
+readings, silent hubs), escalation of unanswered red alerts, routing owed notifications into
+the delivery queue, and delivering them (with retries).
 
 A patient who stops sending readings sends no message to react to, so anything that must
 happen because time passed lives here. Each step is idempotent, so ticks can overlap a
@@ -8,9 +8,10 @@ crash or a restart without doubling anything.
 
 The ticker must not die quietly: every notification leaves through it. Each step is
 guarded on its own, so a failing one (the database refusing escalation's writes, say) is
-logged with its traceback while the others still run; above all, delivery from the
-notification outbox (its own SQLite file) goes on while the main database is down. After
-every tick the ticker writes a heartbeat with what it did, which ``/health`` reads.
+logged with its traceback while the others still run: what is already queued still goes
+out. The queue lives in the server's database, so while that is down nothing is sent; it
+all waits there, and goes out once the database is back. After every tick the ticker
+writes a heartbeat with what it did, which ``/health`` reads.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from datetime import datetime, timedelta
 from typing import Final, TypedDict
 from zoneinfo import ZoneInfo
 
-from alerts.notify.outbox import OutboxStats
 from server.heartbeat import Heartbeat
 from server.judging.clock import judge_clock
 from server.judging.findings import DEFAULT_TIMEZONE
-from server.notifications import NotificationRelay
+from server.notifications.queue import QueueStats
+from server.notifications.relay import NotificationRelay
 from server.processes import TICKER
 from server.settings import EscalationSettings
 from server.store.alerts import escalate_overdue
@@ -37,7 +38,7 @@ from server.store.models import now as utcnow
 
 log = logging.getLogger(__name__)
 
-# A delivery given up on stays 'failed' in the outbox until requeued; /health counts the
+# A delivery given up on stays 'failed' in the queue until requeued; /health counts the
 # ones given up on recently, so one old failure does not hold it degraded for ever.
 RECENT_FAILURES: Final = timedelta(hours=24)
 
@@ -46,12 +47,12 @@ RECENT_FAILURES: Final = timedelta(hours=24)
 class TickResult:
     clock_alerts: int = 0  # alerts opened (or given new evidence) by missed readings, silent hubs
     escalated: int = 0
-    relayed: int = 0
+    relayed: int = 0  # owed notifications routed into the delivery queue
     sent: int = 0
     retrying: int = 0
     failed: int = 0  # deliveries given up on in this tick
     step_errors: dict[str, str] = field(default_factory=dict)  # step -> exception class
-    outbox: OutboxStats | None = None  # None: no notifications configured, or not readable
+    queue: QueueStats | None = None  # None: no notifications configured, or not readable
     failed_recently: int | None = None  # deliveries given up on within RECENT_FAILURES
 
     def busy(self) -> bool:
@@ -103,11 +104,11 @@ def ticker_detail(r: TickResult, *, every_s: float, ticks: int, configured: bool
         step_errors=dict(r.step_errors),
     )
     notifications = NotificationsDetail(configured=configured)
-    if r.outbox is not None:
-        notifications["pending"] = r.outbox.pending
-        notifications["due"] = r.outbox.due
-        notifications["failed"] = r.outbox.failed
-        notifications["oldest_pending_age_s"] = r.outbox.oldest_pending_age_s
+    if r.queue is not None:
+        notifications["pending"] = r.queue.pending
+        notifications["due"] = r.queue.due
+        notifications["failed"] = r.queue.failed
+        notifications["oldest_pending_age_s"] = r.queue.oldest_pending_age_s
     if r.failed_recently is not None:
         notifications["failed_24h"] = r.failed_recently
     detail["notifications"] = notifications
@@ -153,17 +154,13 @@ class Ticker:
             return result
         with self._step(result, "relay"):
             result.relayed = self.relay.relay(now)
-        # Even when the steps above failed: what is already in the outbox must still go out.
+        # Even when the steps above failed: what is already queued must still go out.
         with self._step(result, "dispatch"):
             sent = self.relay.dispatch(now)
             result.sent, result.retrying, result.failed = sent.sent, sent.retrying, sent.failed
-        with self._step(result, "outbox_stats"):
-            outbox = self.relay.dispatcher.outbox
-            result.outbox = outbox.stats(now)
-            since = now - RECENT_FAILURES
-            result.failed_recently = sum(
-                1 for d in outbox.list_failed(limit=1000) if (d.last_attempt_at or d.created_at) >= since
-            )
+        with self._step(result, "queue_stats"):
+            result.queue = self.relay.queue.stats(now)
+            result.failed_recently = self.relay.queue.failed_since(now - RECENT_FAILURES)
         return result
 
     @contextmanager

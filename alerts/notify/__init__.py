@@ -2,15 +2,15 @@
 
 The package is split so the parts that decide *what* is said and *to whom* stay pure
 (``message``, ``routing``: no I/O, testable exhaustively, safe to run anywhere), while the
-parts that talk to the world are thin shells (``email``, ``webhook``, ``govuk_notify``)
-behind one durable queue (``outbox``). Nothing is imported here on purpose: importing
-``alerts.notify.message`` must not drag in sqlite3, httpx or smtplib.
+notifiers that talk to the world are thin shells (``email``, ``webhook``, ``govuk_notify``)
+behind one contract (``notifier``). Nothing is imported here on purpose: importing
+``alerts.notify.message`` must not drag in httpx or smtplib.
 
-Typical use by the server::
+The durable queue the notifiers are driven from is the server's (``server.notifications``),
+in its database, beside the alerts whose changes owe the notifications::
 
     notification = Notification.create(alert_id=..., patient_initials=initials_of(name),
                                        severity=..., team=..., link=..., event=Event.OPENED, at=now)
-    dispatcher.notify(notification, routing_config, at=now)   # route + enqueue, durable
-    dispatcher.run_once(now)                                  # on every tick
-    outbox.stats(now), outbox.list_failed()                   # health page
+    deliveries = route(notification, routing_config, at=now)   # who, over which channels
+    notifier.send(Attempt(delivery, number=1))                 # a receipt, or DeliveryFailed
 """

@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
 
-from alerts.notify.channel import Attempt, DeliveryFailed
 from alerts.notify.message import render_email
+from alerts.notify.notifier import Attempt, DeliveryFailed
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 

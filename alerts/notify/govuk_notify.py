@@ -22,8 +22,8 @@ from typing import Any, Protocol, cast
 from notifications_python_client.errors import APIError, InvalidResponse
 from notifications_python_client.notifications import NotificationsAPIClient
 
-from alerts.notify.channel import Attempt, DeliveryFailed
 from alerts.notify.message import notify_personalisation
+from alerts.notify.notifier import Attempt, DeliveryFailed
 from alerts.notify.routing import ChannelKind
 
 DEFAULT_BASE_URL = "https://api.notifications.service.gov.uk"

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from alerts.notify.channel import Attempt, DeliveryFailed
 from alerts.notify.message import render_webhook_body
+from alerts.notify.notifier import Attempt, DeliveryFailed
 
 SIGNATURE_HEADER = "X-CareWatch-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -21,7 +21,7 @@ from alerts.reference.news2 import as_recorded
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 if TYPE_CHECKING:
-    from alerts.ruleset import BaselineRule, RuleSet, ThresholdRule
+    from alerts.ruleset.models import BaselineRule, RuleSet, ThresholdRule
 
 DAY = 86400
 MAD_SCALE = 1.4826

@@ -2,8 +2,9 @@
 
 Every parameter is an array indexed by patient, so a rule looks its parameters up for a
 whole batch with one fancy index (``params.gain_kg[patient_of_row]``) and a per-patient
-override costs nothing at evaluation time. Built by ``alerts.ruleset.compile_rules``; kept
-free of pydantic so that the engine's import graph stays NumPy-only.
+override costs nothing at evaluation time. Built by
+``alerts.ruleset.compiling.compile_rules``; kept free of pydantic so that the engine's
+import graph stays NumPy-only.
 
 Conventions: an absent band edge or absent red multiplier is NaN (every comparison with
 NaN is False, so an absent edge never fires); times and durations are whole seconds;

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from alerts.ruleset import RuleSet
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import Measure, ReadingKind
 
 #: C0 control characters but tab, line feed and carriage return.
@@ -132,7 +132,7 @@ class TickerHealth(WorkerHealth):
 
 
 class NotificationsHealth(ComponentHealth):
-    """As the ticker saw its delivery outbox at its last tick."""
+    """As the ticker saw the delivery queue at its last tick."""
 
     configured: bool | None = Field(default=None, description="a routing file is configured")
     pending: int | None = None

@@ -1,5 +1,6 @@
 """``carewatch server …``: run the API, the ingest worker and the ticker; provision patients,
-hubs, users and the broker's identities; deal with what the server refused.
+hubs, users and the broker's identities; deal with what the server refused and with
+notifications given up on.
 
 Settings come from ``CAREWATCH_*`` environment variables (see server/settings.py and the
 README); heavy libraries are imported inside commands so ``--help`` stays fast.
@@ -12,6 +13,7 @@ import typer
 from server.cli import dead_letters, processes
 from server.cli.broker import broker_app
 from server.cli.hubs import hub_app
+from server.cli.notifications import notifications_app
 from server.cli.patients import patient_app
 from server.cli.users import user_app
 
@@ -29,3 +31,4 @@ app.add_typer(patient_app, name="patient")
 app.add_typer(hub_app, name="hub")
 app.add_typer(user_app, name="user")
 app.add_typer(broker_app, name="broker")
+app.add_typer(notifications_app, name="notifications")

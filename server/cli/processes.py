@@ -60,7 +60,8 @@ def tick() -> None:
     import logging
 
     from server.heartbeat import Heartbeat
-    from server.notifications import NotificationRelay
+    from server.notifications.legacy_outbox import warn_if_left_over
+    from server.notifications.relay import NotificationRelay
     from server.processes import TICKER
     from server.settings import ServerSettings
     from server.store.database import Database
@@ -70,6 +71,7 @@ def tick() -> None:
     db = Database(settings.database_url)
     db.migrate()
     heartbeat = Heartbeat(db, TICKER)
+    warn_if_left_over()
     try:
         relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
     except Exception as e:  # any of them means nobody would be notified: say so, and exit

@@ -24,7 +24,9 @@ from alerts.rules.table import (
     WEIGHT_GAIN_WINDOW_ID,
     RuleTable,
 )
-from alerts.ruleset import RuleSet, compile_rules, default_ruleset
+from alerts.ruleset.compiling import compile_rules
+from alerts.ruleset.loading import default_ruleset
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import KIND_LABELS, MEASURES, Measure, ReadingKind
 from server.store.overrides import current_overrides, effective_rules
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.columns import FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
 from alerts.engine import evaluate
-from alerts.ruleset import RuleSet
+from alerts.ruleset.models import RuleSet
 from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.judging.findings import PatientRules, alert_rule_id, utc_offset_s

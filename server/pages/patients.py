@@ -20,7 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from alerts.ruleset import RuleSetError, ThresholdRule, default_ruleset
+from alerts.ruleset.loading import default_ruleset
+from alerts.ruleset.models import RuleSetError, ThresholdRule
 from common.wire.vocabulary import MEASURES, Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -128,7 +129,7 @@ class IngestedReading(Base):
 
 
 class RuleOverride(Base):
-    """One version of a patient's alert-rule override (``alerts.ruleset.PatientOverride``).
+    """One version of a patient's alert-rule override (``alerts.ruleset.models.PatientOverride``).
 
     Append-only: a change is a new row and the newest row (highest id) is the one in force,
     so the history of who set what, when and why is the table itself. Empty ``changes``
@@ -190,9 +191,9 @@ class AlertEvent(Base):
 class AlertNotification(Base):
     """A notification owed to the team, written in the same transaction as the alert change.
 
-    The notifier relays rows with no ``enqueued_at`` into its delivery outbox; a crash
-    between the two re-relays the same id, which the outbox treats as the same delivery.
-    So an alert that was committed is never left unannounced.
+    The ticker routes each row with no ``enqueued_at`` into its deliveries
+    (:class:`NotificationDelivery`) and sets ``enqueued_at`` in the same transaction, so an
+    alert that was committed is never left unannounced, and never announced twice.
     """
 
     __tablename__ = "alert_notifications"
@@ -202,6 +203,45 @@ class AlertNotification(Base):
     severity: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class NotificationDelivery(Base):
+    """One notification to one target over one channel: the queue the ticker sends from.
+
+    The id is the routing's deterministic delivery id, so routing the same notification again
+    (two tickers, an import) adds nothing. A row leaves ``pending`` only when its notifier
+    confirms (``sent``, with the receipt) or when it is given up on (``failed``, with the last
+    error, kept for /health and for a requeue): nothing deletes it but the pruning of old sent
+    rows. A dispatcher claims a row by setting ``leased_until``; one that dies mid-send leaves
+    it to be claimed again once the lease has passed. ``payload`` is the notification as
+    first routed (initials, severity, a link: never a name or a value), so a retry sends the
+    same bytes. No foreign keys: a delivery stands on its own (its payload says everything it
+    sends), and deliveries carried over from the old SQLite outbox need no alert row here.
+    """
+
+    __tablename__ = "notification_deliveries"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(100), index=True)
+    alert_id: Mapped[str] = mapped_column(String(100))
+    team: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    secret_id: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="ck_notification_delivery_status"),
+        # The dispatcher's claim and the ticker's stats: pending rows by when they are due.
+        Index("ix_notification_delivery_due", "status", "next_attempt_at"),
+    )
 
 
 class DeadLetter(Base):

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.ruleset import RuleSet, RuleSetError, apply_override, default_ruleset
+from alerts.ruleset.loading import apply_override, default_ruleset
+from alerts.ruleset.models import RuleSet, RuleSetError
 from server.store.models import AuditEvent, RuleOverride
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.reference import rules as oracle
-from alerts.ruleset import RuleSet, apply_override, default_ruleset
+from alerts.ruleset.loading import apply_override, default_ruleset
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.alerts.test_rules_support import DAY, HOUR, T0, run_both
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.lifecycle import Action, decide
-from alerts.ruleset import apply_override, default_ruleset
+from alerts.ruleset.loading import apply_override, default_ruleset
 from alerts.severity import Severity
 from common.wire.vocabulary import Measure
 from tests.alerts.test_rules_support import DAY, HOUR, T0, single

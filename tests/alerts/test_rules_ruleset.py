@@ -7,14 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alerts.ruleset import (
-    PatientOverride,
-    RuleSetError,
-    apply_override,
-    compile_rules,
-    default_ruleset,
-    load_ruleset,
-)
+from alerts.ruleset.compiling import compile_rules
+from alerts.ruleset.loading import apply_override, default_ruleset, load_ruleset
+from alerts.ruleset.models import PatientOverride, RuleSetError
 from common.wire.vocabulary import Measure, ReadingKind
 
 

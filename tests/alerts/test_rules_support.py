@@ -12,7 +12,9 @@ import numpy as np
 from alerts.columns import KINDS, NEVER, ReadingColumns
 from alerts.engine import evaluate
 from alerts.reference import rules as oracle
-from alerts.ruleset import RuleSet, apply_override, compile_rules, default_ruleset
+from alerts.ruleset.compiling import compile_rules
+from alerts.ruleset.loading import apply_override, default_ruleset
+from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 
 DAY = 86400

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.wire.vocabulary import Measure, ReadingKind
-from server.notifications import NotificationRelay
+from server.notifications.relay import NotificationRelay
 from server.settings import EscalationSettings, NotificationSettings
 from server.store.models import now
 from server.tick import Ticker
@@ -31,7 +31,6 @@ def test_a_red_alert_is_e_mailed_minimally_and_escalated_once(stack: Stack, tmp_
     with smtp_server(mailbox) as port:
         cfg = NotificationSettings(
             routing_file=routing,
-            outbox_path=tmp_path / "notify.sqlite3",
             smtp_host="127.0.0.1",
             smtp_port=port,
             smtp_security="none",

@@ -17,9 +17,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.notify.email import EmailSender, SmtpSettings
-from alerts.notify.outbox import Dispatcher, Outbox, Status
 from alerts.notify.routing import ChannelKind, RoutingConfig
 from devstack.certs import make_tls_files
+from server.notifications.dispatch import Dispatcher
+from server.notifications.queue import DeliveryQueue, Status
 from tests.notify.helpers import LINK, NOTIFICATION_ID, T0, assert_minimal, free_port, notification
 
 ROUTING = RoutingConfig.model_validate(
@@ -102,7 +103,7 @@ def body_of(message: Message) -> str:
     return part.decode()
 
 
-def test_email_arrives_with_initials_severity_and_link_only(outbox: Outbox) -> None:
+def test_email_arrives_with_initials_severity_and_link_only(outbox: DeliveryQueue) -> None:
     mailbox = Mailbox()
     with smtp_server(mailbox, **LOOPBACK_AUTH) as port:
         dispatcher = Dispatcher(outbox, {ChannelKind.EMAIL: EmailSender(settings(port))})
@@ -124,7 +125,7 @@ def test_email_arrives_with_initials_severity_and_link_only(outbox: Outbox) -> N
     assert all(r.status is Status.SENT for r in outbox.for_notification(NOTIFICATION_ID))
 
 
-def test_starttls_and_auth(tmp_path: Path, outbox: Outbox) -> None:
+def test_starttls_and_auth(tmp_path: Path, outbox: DeliveryQueue) -> None:
     tls = make_tls_files(tmp_path / "tls")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(tls.server_cert, tls.server_key)
@@ -144,7 +145,7 @@ def test_starttls_and_auth(tmp_path: Path, outbox: Outbox) -> None:
     assert len(mailbox.messages) == 2
 
 
-def test_refusals_are_permanent_or_retried_by_reply_code(outbox: Outbox) -> None:
+def test_refusals_are_permanent_or_retried_by_reply_code(outbox: DeliveryQueue) -> None:
     mailbox = Mailbox(
         refuse={"north-dn@nhs.example": "550 5.1.1 No such user", "lead@nhs.example": "451 4.3.0 Try later"}
     )
@@ -166,7 +167,7 @@ def test_refusals_are_permanent_or_retried_by_reply_code(outbox: Outbox) -> None
     assert outbox.stats(T0).failed == 1  # still there, still visible
 
 
-def test_wrong_password_fails_permanently(outbox: Outbox) -> None:
+def test_wrong_password_fails_permanently(outbox: DeliveryQueue) -> None:
     with smtp_server(Mailbox(), **LOOPBACK_AUTH) as port:
         dispatcher = Dispatcher(outbox, {ChannelKind.EMAIL: EmailSender(settings(port, password="wrong"))})
         dispatcher.notify(notification(), ROUTING, T0)
@@ -174,7 +175,7 @@ def test_wrong_password_fails_permanently(outbox: Outbox) -> None:
     assert all("535" in (r.last_error or "") for r in outbox.list_failed())
 
 
-def test_server_down_then_up_delivers_once(outbox: Outbox) -> None:
+def test_server_down_then_up_delivers_once(outbox: DeliveryQueue) -> None:
     port = free_port()
     dispatcher = Dispatcher(outbox, {ChannelKind.EMAIL: EmailSender(settings(port, username=None))})
     dispatcher.notify(notification(), ROUTING, T0)

@@ -16,8 +16,9 @@ import jwt
 import pytest
 
 from alerts.notify.govuk_notify import GovUkNotifySender, NotifySettings
-from alerts.notify.outbox import Dispatcher, DispatchResult, Outbox, Status
 from alerts.notify.routing import ChannelKind, RoutingConfig
+from server.notifications.dispatch import Dispatcher, DispatchResult
+from server.notifications.queue import DeliveryQueue, Status
 from tests.notify.helpers import NOTIFICATION_ID, T0, Request, assert_minimal, http_server, notification
 
 SERVICE_ID = str(uuid.UUID("6e1a3f3c-1d0e-4bfa-9a51-7c5e2f0b8d11"))
@@ -132,12 +133,12 @@ def notify() -> Iterator[tuple[FakeNotify, GovUkNotifySender]]:
         yield fake, GovUkNotifySender(settings)
 
 
-def dispatcher(outbox: Outbox, sender: GovUkNotifySender) -> Dispatcher:
+def dispatcher(outbox: DeliveryQueue, sender: GovUkNotifySender) -> Dispatcher:
     return Dispatcher(outbox, {ChannelKind.NOTIFY_SMS: sender, ChannelKind.NOTIFY_EMAIL: sender})
 
 
 def test_sms_and_email_are_what_the_real_client_sends(
-    outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]
+    outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]
 ) -> None:
     fake, sender = notify
     d = dispatcher(outbox, sender)
@@ -173,7 +174,7 @@ def test_sms_and_email_are_what_the_real_client_sends(
 
 
 def test_rejections_are_permanent_and_visible(
-    outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]
+    outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]
 ) -> None:
     fake, sender = notify
     fake.script = [400, 400]
@@ -184,7 +185,7 @@ def test_rejections_are_permanent_and_visible(
     assert all("scripted 400" in (r.last_error or "") for r in outbox.list_failed())
 
 
-def test_wrong_key_is_permanent(outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]) -> None:
+def test_wrong_key_is_permanent(outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]) -> None:
     _, sender = notify
     wrong = NotifySettings(
         api_key=f"carewatch_test-{SERVICE_ID}-{uuid.uuid4()}",
@@ -199,7 +200,7 @@ def test_wrong_key_is_permanent(outbox: Outbox, notify: tuple[FakeNotify, GovUkN
 
 
 def test_outage_then_recovery_sends_once(
-    outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]
+    outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]
 ) -> None:
     fake, sender = notify
     fake.script = [500, 503]
@@ -211,7 +212,7 @@ def test_outage_then_recovery_sends_once(
 
 
 def test_lost_response_is_not_sent_twice(
-    outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]
+    outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]
 ) -> None:
     """Notify accepted the SMS but the answer was lost: the retry finds it by reference."""
     fake, sender = notify
@@ -229,7 +230,7 @@ def test_lost_response_is_not_sent_twice(
 
 
 def test_unreadable_success_is_confirmed_not_resent(
-    outbox: Outbox, notify: tuple[FakeNotify, GovUkNotifySender]
+    outbox: DeliveryQueue, notify: tuple[FakeNotify, GovUkNotifySender]
 ) -> None:
     fake, sender = notify
     fake.script = ["garbage"]

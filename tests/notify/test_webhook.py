@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from alerts.notify.message import render_webhook, render_webhook_body
-from alerts.notify.outbox import Dispatcher, DispatchResult, Outbox, Status
 from alerts.notify.routing import ChannelKind, RoutingConfig
 from alerts.notify.webhook import WebhookSender, sign, verify_signature
+from server.notifications.dispatch import Dispatcher, DispatchResult
+from server.notifications.queue import DeliveryQueue, Status
 from tests.notify.helpers import (
     NOTIFICATION_ID,
     T0,
@@ -54,7 +55,7 @@ def drain(
     return [dispatcher.run_once(start + i * step) for i in range(ticks)]
 
 
-def test_webhook_arrives_signed_with_an_idempotency_key(outbox: Outbox, sender: WebhookSender) -> None:
+def test_webhook_arrives_signed_with_an_idempotency_key(outbox: DeliveryQueue, sender: WebhookSender) -> None:
     receiver = Receiver()
     with http_server(receiver) as url:
         dispatcher = Dispatcher(outbox, {ChannelKind.WEBHOOK: sender})
@@ -89,7 +90,7 @@ def test_verify_signature_rejects_tampering_replay_and_garbage() -> None:
 
 
 def test_receiver_failing_with_500s_then_recovering_gets_it_exactly_once(
-    outbox: Outbox, sender: WebhookSender
+    outbox: DeliveryQueue, sender: WebhookSender
 ) -> None:
     receiver = Receiver(script=[500, 503, 502])
     with http_server(receiver) as url:
@@ -107,7 +108,7 @@ def test_receiver_failing_with_500s_then_recovering_gets_it_exactly_once(
     assert record.last_error is not None and "HTTP 502" in record.last_error  # the history stays visible
 
 
-def test_connection_refused_then_receiver_starts(outbox: Outbox, sender: WebhookSender) -> None:
+def test_connection_refused_then_receiver_starts(outbox: DeliveryQueue, sender: WebhookSender) -> None:
     port = free_port()
     dispatcher = Dispatcher(outbox, {ChannelKind.WEBHOOK: sender})
     dispatcher.notify(notification(), routing(f"http://127.0.0.1:{port}"), T0)
@@ -126,7 +127,7 @@ def test_connection_refused_then_receiver_starts(outbox: Outbox, sender: Webhook
     )
 
 
-def test_lost_response_is_retried_and_deduplicated_by_the_receiver(outbox: Outbox) -> None:
+def test_lost_response_is_retried_and_deduplicated_by_the_receiver(outbox: DeliveryQueue) -> None:
     """The receiver acts, then the answer never arrives: we cannot know, so we retry, and
     the Idempotency-Key lets the receiver drop the repeat."""
     receiver = Receiver(script=["stall"], stall_s=0.8)
@@ -144,7 +145,9 @@ def test_lost_response_is_retried_and_deduplicated_by_the_receiver(outbox: Outbo
     assert receiver.successes == 1
 
 
-def test_permanent_rejection_fails_at_once_and_stays_visible(outbox: Outbox, sender: WebhookSender) -> None:
+def test_permanent_rejection_fails_at_once_and_stays_visible(
+    outbox: DeliveryQueue, sender: WebhookSender
+) -> None:
     receiver = Receiver(script=[410])
     with http_server(receiver) as url:
         dispatcher = Dispatcher(outbox, {ChannelKind.WEBHOOK: sender})
@@ -161,7 +164,7 @@ def test_permanent_rejection_fails_at_once_and_stays_visible(outbox: Outbox, sen
 
 
 def test_a_receiver_that_never_recovers_ends_failed_not_dropped(
-    outbox: Outbox, sender: WebhookSender
+    outbox: DeliveryQueue, sender: WebhookSender
 ) -> None:
     receiver = Receiver(script=[500] * 100)
     with http_server(receiver) as url:
@@ -179,7 +182,7 @@ def test_a_receiver_that_never_recovers_ends_failed_not_dropped(
     assert (stats.pending, stats.sent, stats.failed) == (0, 0, 1)
 
 
-def test_unknown_secret_fails_permanently(outbox: Outbox) -> None:
+def test_unknown_secret_fails_permanently(outbox: DeliveryQueue) -> None:
     sender = WebhookSender({}, client=None)
     dispatcher = Dispatcher(outbox, {ChannelKind.WEBHOOK: sender})
     dispatcher.notify(notification(), routing("https://hooks.example"), T0)
@@ -188,7 +191,7 @@ def test_unknown_secret_fails_permanently(outbox: Outbox) -> None:
     sender.close()
 
 
-def test_signature_timestamp_is_wall_clock(outbox: Outbox) -> None:
+def test_signature_timestamp_is_wall_clock(outbox: DeliveryQueue) -> None:
     receiver = Receiver()
     sender = WebhookSender({"north-rota": SECRET}, clock=lambda: 1_000.0)
     with http_server(receiver) as url:

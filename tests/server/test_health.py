@@ -26,7 +26,7 @@ from server.app import create_app
 from server.heartbeat import Heartbeat, IngestDetail
 from server.ingest.dead_letters import dismiss
 from server.ingest.verdicts import RefusalCode
-from server.notifications import NotificationRelay
+from server.notifications.relay import NotificationRelay
 from server.processes import INGEST, TICKER
 from server.provisioning import add_patient
 from server.settings import (
@@ -253,7 +253,6 @@ def test_notifications_not_delivered_in_time_or_given_up_on_are_503(
     )
     cfg = NotificationSettings(
         routing_file=routing,
-        outbox_path=tmp_path / "notify.sqlite3",
         smtp_host="127.0.0.1",
         smtp_port=free_port(),
         smtp_security="none",

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.severity import Severity
 from server.heartbeat import Heartbeat, HeartbeatView, WorkerState, latest
-from server.notifications import NotificationRelay
+from server.notifications.relay import NotificationRelay
 from server.processes import TICKER
 from server.provisioning import add_patient
 from server.settings import EscalationSettings, NotificationSettings
@@ -103,7 +103,6 @@ def test_a_failing_step_is_logged_the_others_still_run_and_the_heartbeat_says_so
     with smtp_server(mailbox) as port:
         cfg = NotificationSettings(
             routing_file=routing,
-            outbox_path=tmp_path / "notify.sqlite3",
             smtp_host="127.0.0.1",
             smtp_port=port,
             smtp_security="none",
@@ -186,7 +185,6 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return dict(
         os.environ,
         CAREWATCH_DATABASE_URL=sqlite_url(tmp_path / "cw.sqlite3"),
-        CAREWATCH_NOTIFICATIONS__OUTBOX_PATH=str(tmp_path / "notify.sqlite3"),
         **extra,
     )
 

@@ -318,7 +318,7 @@ def judge_ingest(beat: HeartbeatView | None, now: datetime, bounds: HealthSettin
 def judge_ticker(
     beat: HeartbeatView | None, now: datetime, bounds: HealthSettings
 ) -> tuple[TickerHealth, NotificationsHealth]:
-    """The ticker, and the notifications only it delivers (as its outbox stood at its last tick)."""
+    """The ticker, and the notifications only it delivers (as its queue stood at its last tick)."""
     d: Mapping[str, object] = beat.detail if beat is not None else {}
     every = _number(d, "every_s")
     # A ticker configured to tick less often than the staleness bound is not dead between ticks.
@@ -359,7 +359,7 @@ def _judge_notifications(
         oldest += beat.age_s(now)  # it has waited since the tick that measured it, too
     problems: list[str] = []
     if pending is None or failed is None:
-        problems.append("the delivery outbox could not be read at the last tick")
+        problems.append("the delivery queue could not be read at the last tick")
     if failed:
         problems.append(f"{failed} deliver{'y' if failed == 1 else 'ies'} given up on in the last 24 h")
     if oldest is not None and oldest > bounds.notification_pending_s:

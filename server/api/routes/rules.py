@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy.orm import Session
 
-from alerts.ruleset import RuleSetError
+from alerts.ruleset.models import RuleSetError
 from server.api.auth import audit
 from server.api.deps import Clinician, Db
 from server.api.schemas import PatientRulesOut, RuleOverrideIn, RuleOverrideOut

@@ -1,8 +1,13 @@
-"""The contract between the outbox and the channels that actually send.
+"""The contract between the delivery queue and the notifiers that actually send.
 
-A channel either confirms (returns a receipt) or raises :class:`DeliveryFailed` saying
-whether trying again could help. Everything else (retries, backoff, giving up, keeping
-the failure visible) belongs to the outbox, so each channel stays a thin I/O shell.
+A notifier sends over one kind of channel (e-mail, a webhook, GOV.UK Notify). It either
+confirms (returns a receipt) or raises :class:`DeliveryFailed` saying whether trying again
+could help. Everything else (retries, backoff, giving up, keeping the failure visible)
+belongs to the queue, so each notifier stays a thin I/O shell.
+
+Named ``Notifier`` rather than "channel": :class:`common.wire.topics.Channel` is the MQTT
+channel of a hub's topics, and ``ChannelKind`` is the routing configuration's word for the
+kind a notifier serves.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from alerts.notify.routing import Delivery
 
 
 class DeliveryFailed(Exception):
-    """The channel did not confirm the delivery.
+    """The notifier did not confirm the delivery.
 
     ``permanent`` when repeating the same request cannot succeed (recipient refused,
     4xx, bad credentials or template): the delivery is marked failed at once, visibly,
@@ -33,7 +38,7 @@ class Attempt:
     number: int  # 1 for the first try; > 1 means an earlier try may have reached the receiver
 
 
-class Channel(Protocol):
+class Notifier(Protocol):
     def send(self, attempt: Attempt) -> str:
         """Deliver or raise DeliveryFailed; the returned receipt is kept for audit."""
         ...

@@ -1,0 +1,269 @@
+"""Validated rule sets into the per-patient parameter arrays of the engine's ``RuleTable``.
+
+The engine reads one column per parameter, one entry per patient: the defaults broadcast,
+and only the patients with an override written over them, so a personal rule costs nothing
+at evaluation time and little at compile time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from alerts.rules.table import (
+    DIRECTION_CODES,
+    BaselineParams,
+    HubSilenceParams,
+    IrregularPulseParams,
+    RuleTable,
+    ScheduleParams,
+    ThresholdParams,
+    WeightGainDailyParams,
+    WeightGainWindowParams,
+)
+from alerts.ruleset.models import (
+    BaselineRule,
+    HubSilenceRule,
+    IrregularPulseRule,
+    RuleSet,
+    ScheduleRule,
+    ThresholdRule,
+    WeightGainDailyRule,
+    WeightGainWindowRule,
+)
+from alerts.severity import Severity
+from common.wire.vocabulary import Measure, ReadingKind
+
+__all__ = ["compile_rules"]
+
+_SEVERITY = {"amber": int(Severity.AMBER), "red": int(Severity.RED)}
+
+
+def _edge(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _threshold_fields(rule: ThresholdRule | None) -> dict[str, Any]:
+    if rule is None:
+        return {
+            "enabled": False,
+            "decimals": 0,
+            "persistence": 1,
+            "red_low": np.nan,
+            "amber_low": np.nan,
+            "amber_high": np.nan,
+            "red_high": np.nan,
+        }
+    return {
+        "enabled": rule.enabled,
+        "decimals": rule.decimals,
+        "persistence": rule.persistence,
+        "red_low": _edge(rule.red.at_or_below),
+        "amber_low": _edge(rule.amber.at_or_below),
+        "amber_high": _edge(rule.amber.at_or_above),
+        "red_high": _edge(rule.red.at_or_above),
+    }
+
+
+def _window_fields(rule: WeightGainWindowRule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "window_s": rule.days * 86400,
+        "gain_kg": rule.gain_kg,
+        "severity": _SEVERITY[rule.severity],
+    }
+
+
+def _daily_fields(rule: WeightGainDailyRule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "gain_kg": rule.gain_kg,
+        "consecutive_days": rule.consecutive_days,
+        "severity": _SEVERITY[rule.severity],
+    }
+
+
+def _baseline_fields(rule: BaselineRule | None) -> dict[str, Any]:
+    if rule is None:
+        return {
+            "enabled": False,
+            "window_s": 86400,
+            "min_readings": 3,
+            "amber_k": 1.0,
+            "red_k": np.nan,
+            "min_mad": 0.0,
+            "direction": 0,
+            "persistence": 1,
+        }
+    return {
+        "enabled": rule.enabled,
+        "window_s": rule.days * 86400,
+        "min_readings": rule.min_readings,
+        "amber_k": rule.amber_k,
+        "red_k": _edge(rule.red_k),
+        "min_mad": rule.min_mad,
+        "direction": DIRECTION_CODES[rule.direction],
+        "persistence": rule.persistence,
+    }
+
+
+def _schedule_fields(rule: ScheduleRule | None) -> dict[str, Any]:
+    if rule is None:
+        return {"enabled": False, "window_start_s": 0, "due_by_s": 1, "severity": int(Severity.AMBER)}
+    return {
+        "enabled": rule.enabled,
+        "window_start_s": rule.window_start_s,
+        "due_by_s": rule.due_by_s,
+        "severity": _SEVERITY[rule.severity],
+    }
+
+
+def _hub_fields(rule: HubSilenceRule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "max_silence_s": rule.max_silence_s,
+        "severity": _SEVERITY[rule.severity],
+    }
+
+
+def _irregular_fields(rule: IrregularPulseRule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "last_n": rule.last_n,
+        "min_flagged": rule.min_flagged,
+        "severity": _SEVERITY[rule.severity],
+    }
+
+
+_DTYPES: dict[str, type[np.generic]] = {
+    "enabled": np.bool_,
+    "decimals": np.int64,
+    "persistence": np.int64,
+    "window_s": np.int64,
+    "min_readings": np.int64,
+    "consecutive_days": np.int64,
+    "direction": np.int8,
+    "severity": np.int8,
+    "window_start_s": np.int64,
+    "due_by_s": np.int64,
+    "max_silence_s": np.int64,
+    "last_n": np.int64,
+    "min_flagged": np.int64,
+}
+
+
+def _columns(
+    per_patient: Sequence[dict[str, Any]], default: dict[str, Any], overridden: Sequence[int], n_patients: int
+) -> dict[str, Any]:
+    """Broadcast the default and write only the overridden patients, so that compiling a
+    10,000-patient caseload with a handful of overrides costs a handful of assignments."""
+    arrays: dict[str, Any] = {}
+    for name, value in default.items():
+        dtype = _DTYPES.get(name, np.float64)
+        column = np.full(n_patients, value, dtype=dtype)
+        for patient, fields in zip(overridden, per_patient, strict=True):
+            column[patient] = fields[name]
+        column.flags.writeable = False
+        arrays[name] = column
+    return arrays
+
+
+def compile_rules(
+    defaults: RuleSet, n_patients: int, overrides: Mapping[int, RuleSet] | None = None
+) -> RuleTable:
+    """Per-patient parameter arrays for the engine.
+
+    ``overrides`` maps a patient index (0 ≤ index < n_patients) to that patient's *effective*
+    rule set (``apply_override(defaults, stored_override)``). A measure or kind that only some
+    patients' rules mention becomes a rule that is disabled for everybody else.
+    """
+    overrides = dict(overrides or {})
+    if any(not 0 <= patient < n_patients for patient in overrides):
+        raise ValueError(f"override patient indices must be in [0, {n_patients})")
+    patients = sorted(overrides)
+    effective = [overrides[patient] for patient in patients]
+    everyone = [defaults, *effective]
+
+    def ordered(keys: set[Any], order: Sequence[Any]) -> list[Any]:
+        return [key for key in order if key in keys]
+
+    threshold_measures = ordered({m for rs in everyone for m in rs.thresholds}, list(Measure))
+    baseline_measures = ordered({m for rs in everyone for m in rs.baselines}, list(Measure))
+    schedule_kinds = ordered({k for rs in everyone for k in rs.missed_readings}, list(ReadingKind))
+
+    thresholds = tuple(
+        ThresholdParams(
+            measure=measure,
+            **_columns(
+                [_threshold_fields(rs.thresholds.get(measure)) for rs in effective],
+                _threshold_fields(defaults.thresholds.get(measure)),
+                patients,
+                n_patients,
+            ),
+        )
+        for measure in threshold_measures
+    )
+    baselines = tuple(
+        BaselineParams(
+            measure=measure,
+            **_columns(
+                [_baseline_fields(rs.baselines.get(measure)) for rs in effective],
+                _baseline_fields(defaults.baselines.get(measure)),
+                patients,
+                n_patients,
+            ),
+        )
+        for measure in baseline_measures
+    )
+    schedules = tuple(
+        ScheduleParams(
+            kind=kind,
+            **_columns(
+                [_schedule_fields(rs.missed_readings.get(kind)) for rs in effective],
+                _schedule_fields(defaults.missed_readings.get(kind)),
+                patients,
+                n_patients,
+            ),
+        )
+        for kind in schedule_kinds
+    )
+    return RuleTable(
+        n_patients=n_patients,
+        thresholds=thresholds,
+        weight_gain_window=WeightGainWindowParams(
+            **_columns(
+                [_window_fields(rs.weight_gain.window) for rs in effective],
+                _window_fields(defaults.weight_gain.window),
+                patients,
+                n_patients,
+            )
+        ),
+        weight_gain_daily=WeightGainDailyParams(
+            **_columns(
+                [_daily_fields(rs.weight_gain.daily) for rs in effective],
+                _daily_fields(defaults.weight_gain.daily),
+                patients,
+                n_patients,
+            )
+        ),
+        baselines=baselines,
+        schedules=schedules,
+        hub_silence=HubSilenceParams(
+            **_columns(
+                [_hub_fields(rs.hub_silence) for rs in effective],
+                _hub_fields(defaults.hub_silence),
+                patients,
+                n_patients,
+            )
+        ),
+        irregular_pulse=IrregularPulseParams(
+            **_columns(
+                [_irregular_fields(rs.irregular_pulse) for rs in effective],
+                _irregular_fields(defaults.irregular_pulse),
+                patients,
+                n_patients,
+            )
+        ),
+    )
