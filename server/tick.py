@@ -17,6 +17,7 @@ writes a heartbeat with what it did, which ``/health`` reads.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from server.judging.findings import DEFAULT_TIMEZONE
 from server.notifications.queue import QueueStats
 from server.notifications.relay import NotificationRelay
 from server.processes import TICKER
-from server.settings import EscalationSettings
+from server.settings import EscalationSettings, ServerSettings
 from server.store.alerts import escalate_overdue
 from server.store.database import Database
 from server.store.models import now as utcnow
@@ -211,3 +212,36 @@ class Ticker:
             beat.failed(f"the ticker's loop ended with {type(e).__name__} after {ticks} tick(s); see its log")
             raise
         beat.stopped({"ticks": ticks})
+
+
+class TickerNotStarted(RuntimeError):
+    """The ticker cannot run as configured: nobody would be notified, so it does not start."""
+
+
+def run_ticker(settings: ServerSettings) -> int:
+    """``carewatch server tick``: the ticker process, assembled. Runs until SIGTERM/SIGINT;
+    returns its exit status (1 if its loop failed, for its supervisor to restart it)."""
+    from server.notifications.legacy_outbox import warn_if_left_over
+
+    db = Database(settings.database_url)
+    db.migrate()
+    heartbeat = Heartbeat(db, TICKER)
+    warn_if_left_over()
+    try:
+        relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
+    except Exception as e:  # any of them means nobody would be notified: say so, and exit
+        heartbeat.failed(f"could not start: {type(e).__name__} preparing notifications; see its log")
+        raise TickerNotStarted(
+            f"ticker could not start, notifications are not configured correctly: {e}"
+        ) from e
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("ticker running every %gs; Ctrl-C to stop", settings.tick_seconds)
+    try:
+        Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop, heartbeat)
+    except Exception:
+        log.exception("the ticker's loop failed; exiting non-zero so that its supervisor restarts it")
+        return 1
+    log.info("ticker stopped")
+    return 0

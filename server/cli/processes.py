@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -57,35 +55,12 @@ def tick() -> None:
     """Run time-based work until SIGTERM/Ctrl-C: missed readings and silent hubs, escalation,
     notifications and their retries. Exits non-zero if it cannot go on, so that its supervisor
     restarts it; /health shows why from its heartbeat."""
-    import logging
-
-    from server.heartbeat import Heartbeat
-    from server.notifications.legacy_outbox import warn_if_left_over
-    from server.notifications.relay import NotificationRelay
-    from server.processes import TICKER
     from server.settings import ServerSettings
-    from server.store.database import Database
-    from server.tick import Ticker
+    from server.tick import TickerNotStarted, run_ticker
 
-    settings = ServerSettings()
-    db = Database(settings.database_url)
-    db.migrate()
-    heartbeat = Heartbeat(db, TICKER)
-    warn_if_left_over()
     try:
-        relay = NotificationRelay.from_settings(db, settings.notifications, settings.public_url)
-    except Exception as e:  # any of them means nobody would be notified: say so, and exit
-        heartbeat.failed(f"could not start: {type(e).__name__} preparing notifications; see its log")
-        raise common.fail(f"ticker could not start, notifications are not configured correctly: {e}") from e
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    typer.echo(f"ticker running every {settings.tick_seconds:g}s; Ctrl-C to stop")
-    try:
-        Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop, heartbeat)
-    except Exception:
-        logging.getLogger("carewatch.ticker").exception(
-            "the ticker's loop failed; exiting non-zero so that its supervisor restarts it"
-        )
-        raise typer.Exit(1) from None
-    typer.echo("ticker stopped")
+        status = run_ticker(ServerSettings())
+    except TickerNotStarted as e:
+        raise common.fail(str(e)) from e
+    if status:
+        raise typer.Exit(status)
