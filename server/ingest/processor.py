@@ -50,7 +50,8 @@ from server.judging.findings import DEFAULT_TIMEZONE
 from server.judging.readings import HistorySource, Judge
 from server.provisioning import patient_at, record_device
 from server.store.database import Database, DatabaseUnavailable
-from server.store.influx import ReadingRecord, StoreRejected, StoreUnavailable
+from server.store.influx.errors import StoreRejected, StoreUnavailable
+from server.store.influx.schema import ReadingRecord
 from server.store.models import Hub, IngestedReading, now
 
 log = logging.getLogger(__name__)

@@ -21,20 +21,18 @@ from common.wire.vocabulary import Measure, ReadingKind
 from devstack.influxdb import LocalInfluxDB
 from devstack.process import free_port
 from server.patient_ids import InvalidPatientId
-from server.store.influx import (
-    InfluxConfig,
-    InfluxStore,
+from server.store.influx.config import InfluxConfig
+from server.store.influx.errors import StoreMisconfigured, StoreRejected, StoreUnavailable
+from server.store.influx.influxql import quote_string
+from server.store.influx.schema import (
     ReadingRecord,
     StoredReading,
-    StoreMisconfigured,
-    StoreRejected,
-    StoreUnavailable,
-    choose_api,
     datetime_to_ns,
     point_time_ns,
-    quote_string,
     reading_point,
 )
+from server.store.influx.store import InfluxStore
+from server.store.influx.version import choose_api
 from tests.support.influx_v2_proxy import InfluxV2Proxy
 from tests.support.readings import make_reading
 
