@@ -50,6 +50,11 @@ class Transient(Exception):
         self.retry_after = retry_after
 
 
+def retry_after_of(error: BaseException) -> float | None:
+    """The delay the server asked for (``Retry-After``), if this failure carries one."""
+    return error.retry_after if isinstance(error, Transient) else None
+
+
 def classify(status: int, message: str, retry_after: float | None) -> Exception:
     """What an HTTP error status means for the caller (see the module docstring)."""
     if status == 429 or status >= 500:

@@ -7,8 +7,8 @@ What this module does is talk to the server: one HTTP connection pool, the two w
 beside it, so that this file is only about the conversation.
 
 A failed attempt that another might fix (a connection error, a timeout, 5xx, 429) is retried
-under the configuration's ``max_retries``/``backoff``/``backoff_max``, with the server's
-``Retry-After`` honoured; then it is :class:`StoreUnavailable`. Rewriting a
+through ``common.retry`` under the configuration's ``max_retries``/``backoff``/``backoff_max``,
+with the server's ``Retry-After`` honoured; then it is :class:`StoreUnavailable`. Rewriting a
 reading is always safe (see ``schema.point_time_ns``), which is why timeouts and partial
 chunks are retried.
 """
@@ -16,7 +16,6 @@ chunks are retried.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from common.retry import RetriesExhausted, Retry, RetryPolicy
 from common.wire.vocabulary import ReadingKind
 from server.store.breaker import CircuitBreaker, CircuitOpen
 from server.store.influx.config import InfluxConfig
@@ -43,6 +43,7 @@ from server.store.influx.errors import (
     classify,
     error_message,
     retry_after,
+    retry_after_of,
     statement_error,
 )
 from server.store.influx.influxql import count_query, counted, quote_ident, readings_query, stored_readings
@@ -52,6 +53,9 @@ from server.store.influx.version import ApiPath, choose_api, version_of
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The share of each retry delay that is random, so that many writers do not retry in step.
+_JITTER = 0.5
 
 
 @dataclass
@@ -74,6 +78,9 @@ class InfluxStore:
         self.config = config
         self._sleep = sleep
         self._breaker = breaker
+        self._retry_policy = RetryPolicy(
+            first=config.backoff, cap=config.backoff_max, jitter=_JITTER, attempts=config.max_retries + 1
+        )
         self._state = _State(api=None if config.api == "auto" else config.api)
         auth: httpx.BasicAuth | None = None
         headers: dict[str, str] = {}
@@ -173,26 +180,20 @@ class InfluxStore:
     # retries
 
     def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
-        cfg = self.config
-        for n in range(cfg.max_retries + 1):
-            try:
-                return attempt()
-            except Transient as e:
-                if n == cfg.max_retries:
-                    raise StoreUnavailable(f"{what}: gave up after {n + 1} attempt(s): {e}") from e
-                delay = min(cfg.backoff_max, cfg.backoff * 2**n) * random.uniform(0.5, 1.0)
-                if e.retry_after is not None:
-                    delay = max(delay, min(cfg.backoff_max, e.retry_after))
-                log.warning(
-                    "%s: attempt %d/%d failed (%s); retrying in %.2fs",
-                    what,
-                    n + 1,
-                    cfg.max_retries + 1,
-                    e,
-                    delay,
-                )
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """``attempt()``, retried on :class:`Transient` failures; then :class:`StoreUnavailable`."""
+        retry = Retry(
+            self._retry_policy,
+            on=(Transient,),
+            log=log,
+            message=what.replace("%", "%%")
+            + ": attempt %(attempt)d/%(attempts)d failed (%(error)s); retrying in %(delay).2fs",
+            sleep=self._sleep,
+            at_least=retry_after_of,
+        )
+        try:
+            return retry.call(attempt)
+        except RetriesExhausted as e:
+            raise StoreUnavailable(f"{what}: gave up after {e.attempts} attempt(s): {e.last}") from e.last
 
     # raw HTTP
 
@@ -294,7 +295,7 @@ class InfluxStore:
                     token=cfg.v2_token(),
                     org=cfg.org or "-",
                     timeout=int(cfg.timeout * 1000),
-                    retries=False,  # our loop retries, with backoff and the same rules as v1
+                    retries=False,  # our policy retries, with the same rules as v1
                 )
                 self._v2_write = self._v2_client.write_api(write_options=SYNCHRONOUS)
             return self._v2_write
