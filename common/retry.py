@@ -132,6 +132,8 @@ class Retry:
     With ``stop``, the wait is ``stop.wait`` (a stop request cuts it short) and a set event
     raises :class:`RetryInterrupted` before any attempt. ``sleep`` replaces the wait (tests
     record delays with it). ``at_least`` reads a failure's own minimum delay, if it has one.
+    ``reraise`` gives up with the last failure itself (its own cause intact) rather than
+    :class:`RetriesExhausted`, for a caller whose callers already handle that failure.
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class Retry:
         stop: threading.Event | None = None,
         sleep: Callable[[float], object] | None = None,
         at_least: Callable[[BaseException], float | None] | None = None,
+        reraise: bool = False,
     ) -> None:
         self.policy = policy
         self._on = on
@@ -154,11 +157,13 @@ class Retry:
         self._stop = stop
         self._sleep = sleep if sleep is not None else (time.sleep if stop is None else stop.wait)
         self._wait = _PolicyWait(policy, at_least)
+        self._reraise = reraise
 
     def call(self, attempt: Callable[[], T]) -> T:
         """``attempt()``'s result, after as many tries as the policy allows.
 
-        Raises :class:`RetriesExhausted` when the attempts run out, :class:`RetryInterrupted`
+        Raises :class:`RetriesExhausted` (or, with ``reraise``, the last failure) when the
+        attempts run out, :class:`RetryInterrupted`
         when stopped, and whatever ``attempt`` raised that ``on`` does not name, unchanged.
         """
 
@@ -175,6 +180,7 @@ class Retry:
             wait=self._wait,
             retry=retry_if_exception_type(self._on) & retry_if_not_exception_type(RetryInterrupted),
             before_sleep=self._announce,
+            reraise=self._reraise,
         )
         try:
             return retrying(guarded)

@@ -82,6 +82,29 @@ def test_running_out_of_attempts_names_how_many_and_the_last_failure() -> None:
     assert (len(calls), sleeps) == (3, [1.0, 2.0])  # no wait after the last attempt
 
 
+def test_a_caller_may_give_up_with_the_last_failure_itself() -> None:
+    sleeps: list[float] = []
+    try:
+        raise KeyError("the root cause")
+    except KeyError as root:
+        last = Down("still down")
+        last.__cause__ = root
+    calls, attempt = failing(10, last)
+    retry = Retry(
+        RetryPolicy(first=1.0, factor=3.0, cap=3.0, attempts=3),
+        on=(Down,),
+        log=log,
+        message="x",
+        sleep=sleeps.append,
+        reraise=True,
+    )
+    with pytest.raises(Down) as err:
+        retry.call(attempt)
+    assert err.value is last
+    assert isinstance(err.value.__cause__, KeyError)
+    assert (len(calls), sleeps) == (3, [1.0, 3.0])
+
+
 def test_a_server_asking_for_longer_is_heeded_up_to_the_cap() -> None:
     sleeps: list[float] = []
     errors = iter([Down(retry_after=7.0), Down(retry_after=600.0), Down(retry_after=None)])
