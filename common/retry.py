@@ -163,8 +163,8 @@ class Retry:
         """``attempt()``'s result, after as many tries as the policy allows.
 
         Raises :class:`RetriesExhausted` (or, with ``reraise``, the last failure) when the
-        attempts run out, :class:`RetryInterrupted`
-        when stopped, and whatever ``attempt`` raised that ``on`` does not name, unchanged.
+        attempts run out, :class:`RetryInterrupted` when stopped, and whatever ``attempt``
+        raised that ``on`` does not name, unchanged.
         """
 
         def guarded() -> T:
