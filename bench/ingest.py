@@ -34,7 +34,8 @@ from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 
 
 def main() -> None:

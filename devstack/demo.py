@@ -34,7 +34,8 @@ from server.api.auth import Role, create_user
 from server.processes import API, INGEST, PROCESSES, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database, sqlite_url
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 from server.store.models import Patient
 from server.users import UnknownUser, rotate_token
 

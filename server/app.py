@@ -20,7 +20,7 @@ from server.api.routes.health import HealthChecks
 from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 
 
 class AsciiJSONResponse(JSONResponse):

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.mqtt import BrokerEndpoint
 from server.broker.identities import INGEST_USER, SERVER_USER
-from server.store.influx import InfluxConfig
+from server.store.influx.config import InfluxConfig
 
 
 class MqttSettings(BaseModel):

@@ -3,7 +3,8 @@
 Home devices are awake for a minute or so after a measurement and asleep otherwise, so the hub
 never "keeps a connection": it scans all the time and, per paired device, waits for the next
 advertisement, runs one session, and waits again. A session that fails (device walked out of
-range, pairing refused) is logged and retried on the next advertisement after a short back-off,
+range, pairing refused) is logged and retried on the next advertisement after a short back-off
+(the delays of a ``common.retry`` policy: here the wait is for an advertisement, not a sleep),
 never fatal to the hub or to other devices.
 
 Readings leave through the sink the hub process gives it (``gateway.daemon`` wires the
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
+from common.retry import RetryPolicy
 from common.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry, printable_line
 from gateway.allowlist import Allowlist
 from gateway.ble.agent import AgentError, RegisteredAgent
@@ -92,7 +94,9 @@ class DeviceLoop:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = self.hub.tuning.failure_backoff
+        tuning = self.hub.tuning
+        policy = RetryPolicy(first=tuning.failure_backoff, factor=2.0, cap=tuning.max_backoff)
+        delays = policy.delays()
         while not self.hub.stopping.is_set():
             await self._wake.wait()
             self._wake.clear()
@@ -106,15 +110,15 @@ class DeviceLoop:
                 self.stats.failures += 1
                 self.stats.last_error = printable_line(str(e), 200)
                 self.hub.session_ended()
-                log.warning("%s; next try on its next advertisement after %.0fs", e, backoff)
-                self._not_before = time.monotonic() + backoff
-                backoff = min(backoff * 2, self.hub.tuning.max_backoff)
+                delay = next(delays)
+                log.warning("%s; next try on its next advertisement after %.0fs", e, delay)
+                self._not_before = time.monotonic() + delay
                 continue
             finally:
                 self.in_session = False
                 self._latest = None
                 self._wake.clear()
-            backoff = self.hub.tuning.failure_backoff
+            delays = policy.delays()  # a good session: the next failure waits the first delay
             self.stats.sessions += 1
             self.stats.readings += report.readings
             self.stats.last_report = report

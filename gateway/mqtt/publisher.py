@@ -5,9 +5,10 @@ Two conversations with the broker: batches out (QoS 1, the broker's PUBACK marks
 deletes them). A reading the broker took but no receipt named is sent again after every
 reconnection and when its resend time comes (``outbox.ResendPolicy``); the server
 deduplicates. The loop handles what it knows (the broker refusing or not answering, the
-outbox file failing) and leaves everything else to its ``Supervisor``: a bug fails the
-process, which its supervisor restarts, rather than a publisher thread dying unseen while the
-radio keeps storing readings.
+outbox file failing: retried through ``common.retry``, 1 s doubling to ``max_backoff``,
+until it works or the hub stops) and leaves everything else to its ``Supervisor``: a bug
+fails the process, which its supervisor restarts, rather than a publisher thread dying
+unseen while the radio keeps storing readings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from common.retry import Retry, RetryInterrupted, RetryPolicy
 from common.supervision import Supervisor
 from common.wire.messages import (
     MAX_MESSAGE_BYTES,
@@ -161,20 +163,32 @@ class OutboxPublisher:
         return len(seqs)
 
     def _run(self) -> None:
-        backoff = 1.0
+        # Built here, not in __init__, so that max_backoff set before start() counts.
+        retry = Retry(
+            RetryPolicy(first=1.0, factor=2.0, cap=self.max_backoff),
+            on=(PublishFailed, OutboxUnavailable),
+            log=log,
+            message="batch not delivered (%(error)s); kept in the outbox, retrying in %(delay).0fs",
+            stop=self._stop,
+        )
         while not self._stop.is_set():
-            if not self.session.connected.wait(timeout=1.0):
-                continue
             try:
-                sent = self.flush_once()
-            except (PublishFailed, OutboxUnavailable) as e:
-                log.warning("batch not delivered (%s); kept in the outbox, retrying in %.0fs", e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            backoff = 1.0
+                sent = retry.call(self._flush_when_connected)
+            except RetryInterrupted:
+                return
             if sent == 0:
                 self._idle()
+
+    def _flush_when_connected(self) -> int:
+        """``flush_once`` as soon as the broker is connected (:class:`RetryInterrupted` if the
+        hub stops first).
+
+        Waiting for the connection is part of the attempt, so a failed batch's backoff goes
+        on growing across a reconnection and starts again at 1 s only after a delivery."""
+        while not self.session.connected.wait(timeout=1.0):
+            if self._stop.is_set():
+                raise RetryInterrupted("stopping before the broker was connected")
+        return self.flush_once()
 
     def _idle(self) -> None:
         """Sleep until something is due, new arrives, or a receipt comes (at most 5 s)."""

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from server.api.auth import Principal, Role, get_db, require
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 
 
 def get_influx(request: Request) -> InfluxStore:

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator
 
-from server.store.influx import check_storable_time
+from server.store.influx.schema import check_storable_time
 
 #: The largest id an ``Integer`` column holds on every database we run on: PostgreSQL's
 #: ``integer`` is 32-bit (SQLite's would take 2**63 - 1, but the bound must hold for both).
@@ -24,5 +24,5 @@ ROW_ID_MAX = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 #: A time to query readings by: with a UTC offset, inside what InfluxDB holds
-#: (``server.store.influx.EARLIEST_TIME`` .. ``LATEST_TIME``); else 422 saying so.
+#: (``server.store.influx.schema.EARLIEST_TIME`` .. ``LATEST_TIME``); else 422 saying so.
 StoreTime = Annotated[datetime, AfterValidator(check_storable_time)]

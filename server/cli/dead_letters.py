@@ -15,7 +15,8 @@ def _replay(letter_ids: list[int]) -> None:
     from server.ingest.replay import replay as replay_letter
     from server.settings import ServerSettings
     from server.store.database import Database, DatabaseUnavailable
-    from server.store.influx import InfluxStore, StoreError
+    from server.store.influx.errors import StoreError
+    from server.store.influx.store import InfluxStore
 
     settings = ServerSettings()
     processor = IngestProcessor(

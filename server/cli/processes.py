@@ -25,7 +25,7 @@ def api(
     from server.app import create_app
     from server.settings import ServerSettings
     from server.store.database import Database
-    from server.store.influx import InfluxStore
+    from server.store.influx.store import InfluxStore
 
     settings = ServerSettings()
     db = Database(settings.database_url)

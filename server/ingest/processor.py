@@ -21,10 +21,10 @@ the reading that triggers it is dead-lettered (``internal_error``), and the rest
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from common.retry import Retry, RetryPolicy
 from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
 from common.wire.topics import Channel, ParsedTopic, TopicError, parse
 from server.ingest.dead_letters import keep_message, keep_reading
@@ -50,13 +51,15 @@ from server.judging.findings import DEFAULT_TIMEZONE
 from server.judging.readings import HistorySource, Judge
 from server.provisioning import patient_at, record_device
 from server.store.database import Database, DatabaseUnavailable
-from server.store.influx import ReadingRecord, StoreRejected, StoreUnavailable
+from server.store.influx.errors import StoreRejected, StoreUnavailable
+from server.store.influx.schema import ReadingRecord
 from server.store.models import Hub, IngestedReading, now
 
 log = logging.getLogger(__name__)
 
 OUTAGES = (StoreUnavailable, DatabaseUnavailable)
-NOT_JUDGED_RETRIES = (1.0, 3.0)
+#: A history query InfluxDB refused is tried twice more, after 1 s and 3 s (see ``_judged``).
+NOT_JUDGED_RETRY = RetryPolicy(first=1.0, factor=3.0, cap=3.0, attempts=3)
 
 
 class ReadingStore(HistorySource, Protocol):
@@ -207,13 +210,14 @@ class IngestProcessor:
         """Ingest; if InfluxDB refuses the history query, try twice more before giving up on
         judging now: a database coming back from a restart can refuse a query for a moment,
         and a reading kept unjudged waits for someone to replay it."""
-        for pause in NOT_JUDGED_RETRIES:
-            try:
-                return self._ingest_or_race(work)
-            except NotJudged as e:
-                log.warning("history query refused (%s); trying again in %.0fs", e, pause)
-                time.sleep(pause)
-        return self._ingest_or_race(work)
+        retry = Retry(
+            NOT_JUDGED_RETRY,
+            on=(NotJudged,),
+            log=log,
+            message="history query refused (%(error)s); trying again in %(delay).0fs",
+            reraise=True,  # handle() keeps the readings unjudged on the last NotJudged
+        )
+        return retry.call(partial(self._ingest_or_race, work))
 
     def _one_by_one(self, work: _Work) -> list[IngestResult]:
         results = [self._ingest_or_race(work.refusing(work.refused))] if work.refused else []

@@ -15,7 +15,8 @@ from server.ingest.worker import IngestWorker
 from server.processes import INGEST
 from server.settings import ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxStore, StoreError
+from server.store.influx.errors import StoreError
+from server.store.influx.store import InfluxStore
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ After a readings message is processed, the hub gets a ``ReadingReceipt`` naming 
 and what became of it, and only then is the message acknowledged: the hub deletes a
 reading on the receipt, never on the broker's word.
 
-Per message: a store outage is waited out (not acknowledged, retried with backoff); anything
+Per message: a store outage is waited out (not acknowledged, retried under
+:data:`STORE_OUTAGE_RETRY` through ``common.retry``, a stop request ending the wait); anything
 else the message triggers is kept as a dead letter with its reason and the message is
 acknowledged, so one odd byte cannot stop all ingestion. If the loop itself fails, the
 ``Supervisor`` is told and the process exits non-zero for its supervisor to restart it.
@@ -28,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -35,6 +37,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.mqtt import SESSION_EXPIRY_S, BrokerEndpoint, tls_client
+from common.retry import Retry, RetryInterrupted, RetryPolicy
 from common.supervision import Supervisor
 from common.wire.messages import ReadingReceipt
 from common.wire.topics import INGEST_HEARS, Channel, ParsedTopic, TopicError, parse, subscription, topic
@@ -55,6 +58,10 @@ _PRESENCE: dict[Channel, Callable[[Database, str, bytes], object]] = {
     Channel.TELEMETRY: record_hub_telemetry,
 }
 HEARTBEAT_S = 5.0
+#: A store outage (InfluxDB, the database) is waited out for as long as it lasts: the message
+#: stays unacknowledged, so nothing is lost by waiting, and 30 s between tries keeps a
+#: recovering store from being hammered while still noticing its return soon.
+STORE_OUTAGE_RETRY = RetryPolicy(first=1.0, factor=2.0, cap=30.0)
 _RATE_WINDOW_S = 300.0
 
 
@@ -101,6 +108,22 @@ class IngestWorker:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self._outage = Retry(
+            STORE_OUTAGE_RETRY,
+            on=OUTAGES,
+            log=log,
+            level=logging.ERROR,
+            message="store unavailable (%(error)s); message kept unacknowledged, retrying in %(delay).0fs",
+            stop=self._stop,
+        )
+        self._dead_letter_outage = Retry(
+            STORE_OUTAGE_RETRY,
+            on=OUTAGES,
+            log=log,
+            level=logging.ERROR,
+            message="cannot keep the dead letter yet (%(error)s); retrying in %(delay).0fs",
+            stop=self._stop,
+        )
         self._thread = self.supervisor.thread("ingest-worker", self._work)
         self._beat_thread = self.supervisor.thread("ingest-heartbeat", self._beat)
 
@@ -181,49 +204,44 @@ class IngestWorker:
 
     def _process_until_done(self, msg: mqtt.MQTTMessage) -> bool:
         """Process one message; True when it may be acknowledged, False if stopping first."""
-        backoff = 1.0
         payload = bytes(msg.payload)
-        while not self._stop.is_set():
-            try:
-                self._dispatch(msg.topic, payload)
-            except OUTAGES as e:
-                if self.store_down_since is None:
-                    self.store_down_since = time.time()
-                log.error(
-                    "store unavailable (%s); message kept unacknowledged, retrying in %.0fs", e, backoff
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            except Exception as e:  # this message triggers a defect: keep it, go on
-                log.exception("message on %s could not be processed; keeping it as a dead letter", msg.topic)
-                if not self._keep(msg.topic, payload, f"internal error: {type(e).__name__}: {e}"):
-                    return False  # stopping before it was kept: the broker delivers it again
-            self.store_down_since = None
-            return True
-        return False
+        try:
+            self._outage.call(partial(self._dispatch_noting_outages, msg.topic, payload))
+        except RetryInterrupted:
+            return False
+        except Exception as e:  # this message triggers a defect: keep it, go on
+            log.exception("message on %s could not be processed; keeping it as a dead letter", msg.topic)
+            if not self._keep(msg.topic, payload, f"internal error: {type(e).__name__}: {e}"):
+                return False  # stopping before it was kept: the broker delivers it again
+        self.store_down_since = None
+        return True
+
+    def _dispatch_noting_outages(self, topic_name: str, payload: bytes) -> None:
+        """``_dispatch``, noting when a store outage began (``/health`` reports it)."""
+        try:
+            self._dispatch(topic_name, payload)
+        except OUTAGES:
+            if self.store_down_since is None:
+                self.store_down_since = time.time()
+            raise
 
     def _keep(self, topic_name: str, payload: bytes, reason: str) -> bool:
         """Dead-letter a message no handler could process; True once kept, False if the worker
         stops first. An outage here is waited out like any other; anything else escapes and
         fails the loop (the process restarts)."""
-        backoff = 1.0
         try:
             hub_id: str | None = parse(topic_name).hub_id
         except TopicError:
             hub_id = None
-        while not self._stop.is_set():
-            try:
-                self.processor.dead_letter(
-                    topic_name, hub_id, payload, reason, code=RefusalCode.INTERNAL_ERROR
-                )
-                self.dead_lettered += 1
-                return True
-            except OUTAGES as e:
-                log.error("cannot keep the dead letter yet (%s); retrying in %.0fs", e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-        return False
+        keep = partial(
+            self.processor.dead_letter, topic_name, hub_id, payload, reason, code=RefusalCode.INTERNAL_ERROR
+        )
+        try:
+            self._dead_letter_outage.call(keep)
+        except RetryInterrupted:
+            return False
+        self.dead_lettered += 1
+        return True
 
     def _dispatch(self, topic_name: str, payload: bytes) -> None:
         """Route on the topic, parsed once here (the processor keeps a malformed one)."""

@@ -27,7 +27,8 @@ from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from server.judging.findings import PatientRules, alert_rule_id, utc_offset_s
 from server.store.alerts import apply_finding
-from server.store.influx import MAX_QUERY_LIMIT, StoredReading
+from server.store.influx.influxql import MAX_QUERY_LIMIT
+from server.store.influx.schema import StoredReading
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from server.api.auth import Principal, Role, audit
 from server.api.deps import Db
 from server.pages.session import COOKIE, session_principal, signed_in
 from server.settings import ServerSettings
-from server.store.influx import InfluxStore, StoreError
+from server.store.influx.errors import StoreError
+from server.store.influx.store import InfluxStore
 from server.store.models import now
 
 log = logging.getLogger(__name__)

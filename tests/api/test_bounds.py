@@ -16,7 +16,7 @@ from server.api.params import ROW_ID_MAX
 from server.app import create_app
 from server.settings import ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from tests.fixtures.server import Stack
 
 OWN = {"Origin": "http://carewatch.test"}

@@ -24,7 +24,8 @@ from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 from tests.fixtures.browser import signed_in_client
 from tests.fixtures.server import Stack, wait_for
 from tests.support.hanging import HangingServer

@@ -10,13 +10,9 @@ from fastapi.testclient import TestClient
 
 from common.wire.vocabulary import Measure, ReadingKind
 from devstack.process import free_port
-from server.store.influx import (
-    EARLIEST_TIME,
-    LATEST_TIME,
-    InfluxConfig,
-    InfluxStore,
-    TimeOutOfRange,
-)
+from server.store.influx.config import InfluxConfig
+from server.store.influx.schema import EARLIEST_TIME, LATEST_TIME, TimeOutOfRange
+from server.store.influx.store import InfluxStore
 from tests.fixtures.server import Stack
 
 RANGE = "must be between 1677-09-21T00:12:44Z and 2262-04-11T23:47:16Z, the times the reading store can hold"

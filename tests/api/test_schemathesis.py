@@ -40,7 +40,9 @@ from server.processes import INGEST, TICKER
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import MqttSettings, ServerSettings
 from server.store.database import Database, sqlite_url
-from server.store.influx import InfluxConfig, InfluxStore, quote_ident
+from server.store.influx.config import InfluxConfig
+from server.store.influx.influxql import quote_ident
+from server.store.influx.store import InfluxStore
 from tests.fixtures.browser import served
 from tests.fixtures.postgres import new_database
 from tests.support.readings import make_batch, make_reading

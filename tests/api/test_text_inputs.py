@@ -20,7 +20,7 @@ from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.settings import ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from tests.support.readings import make_batch, make_reading
 
 OWN = {"Origin": "http://carewatch.test"}

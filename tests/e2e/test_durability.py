@@ -21,7 +21,8 @@ from server.ingest.processor import IngestProcessor
 from server.ingest.worker import IngestWorker
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 from tests.fixtures.server import wait_for
 
 BP = {Measure.SYSTOLIC: 185.0, Measure.DIASTOLIC: 100.0}

@@ -27,7 +27,8 @@ from devstack.mosquitto import LocalMosquitto
 from devstack.process import Service, free_port
 from server.provisioning import add_hub, add_patient
 from server.store.database import Database
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, AlertEvidence, DeadLetter, IngestedReading
 from tests.faults.hub_process import RED_SPO2
 

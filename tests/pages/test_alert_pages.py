@@ -15,7 +15,7 @@ from devstack.process import free_port
 from server.api.auth import Role, create_user, hash_token
 from server.app import create_app
 from server.settings import ServerSettings
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from server.store.models import PageSession
 from tests.fixtures.browser import served, signed_in_client
 from tests.fixtures.server import Stack, wait_for

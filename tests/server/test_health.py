@@ -38,7 +38,8 @@ from server.settings import (
 )
 from server.store.alerts import apply_finding
 from server.store.database import Database
-from server.store.influx import InfluxConfig, InfluxStore
+from server.store.influx.config import InfluxConfig
+from server.store.influx.store import InfluxStore
 from server.store.models import DeadLetter
 from server.store.models import now as utcnow
 from server.tick import Ticker, TickResult, ticker_detail

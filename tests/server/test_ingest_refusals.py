@@ -18,7 +18,7 @@ from common.wire.vocabulary import Measure, ReadingKind
 from server.ingest.processor import IngestProcessor
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, AlertEvent, AlertEvidence, DeadLetter, Device, IngestedReading
 from tests.support.readings import make_batch, make_reading
 

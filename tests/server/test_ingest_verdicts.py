@@ -24,7 +24,7 @@ from server.ingest.processor import IngestProcessor, IngestResult
 from server.ingest.verdicts import RefusalCode, SplitBatch, split_batch
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, DeadLetter, IngestedReading
 from tests.support.readings import make_batch, make_reading
 

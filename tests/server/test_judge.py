@@ -16,7 +16,10 @@ from server.judging.clock import judge_clock
 from server.judging.findings import DEFAULT_TIMEZONE
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxConfig, InfluxStore, ReadingRecord, StoredReading, StoreUnavailable
+from server.store.influx.config import InfluxConfig
+from server.store.influx.errors import StoreUnavailable
+from server.store.influx.schema import ReadingRecord, StoredReading
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, AlertEvidence, Hub, IngestedReading
 from server.store.overrides import set_override
 from tests.support.readings import make_batch, make_reading

@@ -14,7 +14,7 @@ from server.judging.clock import judge_clock
 from server.judging.findings import DEFAULT_TIMEZONE
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, AlertEvidence
 from server.store.overrides import set_override
 from tests.support.readings import make_batch, make_reading

@@ -19,7 +19,9 @@ from server.ingest.processor import IngestProcessor
 from server.ingest.replay import ReplayError, replay
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
-from server.store.influx import InfluxStore, StoredReading, StoreRejected
+from server.store.influx.errors import StoreRejected
+from server.store.influx.schema import StoredReading
+from server.store.influx.store import InfluxStore
 from server.store.models import Alert, AuditEvent, DeadLetter, IngestedReading
 from tests.server.test_ingest_refusals import T0, letters
 from tests.support.readings import make_batch, make_reading

@@ -41,7 +41,7 @@ from server.ingest.verdicts import UNSEEN
 from server.processes import INGEST, TICKER, process
 from server.settings import HealthSettings, MqttSettings, ServerSettings
 from server.store.database import Database
-from server.store.influx import InfluxStore
+from server.store.influx.store import InfluxStore
 from server.store.models import DeadLetter
 from server.store.models import now as utcnow
 

@@ -12,7 +12,7 @@ from server.api.deps import Clinician, Db, Influx
 from server.api.params import StoreTime
 from server.api.schemas import ReadingOut
 from server.patient_ids import PATIENT_ID_PATTERN
-from server.store.influx import StoreUnavailable
+from server.store.influx.errors import StoreUnavailable
 from server.store.models import Patient
 
 router = APIRouter(tags=["readings"])
