@@ -34,9 +34,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.retry import Retry, RetryPolicy
-from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome, printable_line
+from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome
 from common.wire.topics import Channel, ParsedTopic, TopicError, parse
 from server.ingest.dead_letters import keep_message, keep_reading
+from server.ingest.results import IngestResult
+from server.ingest.results import refused_entry as _refused
 from server.ingest.verdicts import (
     Refusal,
     RefusalCode,
@@ -71,31 +73,6 @@ class ReadingStore(HistorySource, Protocol):
 class NotJudged(Exception):
     """The readings were written but their history could not be read (InfluxDB refused the
     query, not an outage), so no rule ran on them."""
-
-
-@dataclass
-class IngestResult:
-    hub_id: str | None = None
-    batch_id: UUID | None = None
-    stored: int = 0
-    duplicates: int = 0
-    refused: int = 0
-    alerts: list[int] = field(default_factory=list)
-    #: Set when the message as a whole was refused (one dead letter for all of it).
-    dead_letter_reason: str | None = None
-    #: Why each refused reading was refused (whole-message refusals included).
-    refusals: list[str] = field(default_factory=list)
-    #: What the hub is told: one entry per reading with a readable id.
-    receipts: list[ReceiptEntry] = field(default_factory=list)
-
-    def merge(self, other: IngestResult) -> None:
-        self.stored += other.stored
-        self.duplicates += other.duplicates
-        self.refused += other.refused
-        self.alerts += [a for a in other.alerts if a not in self.alerts]
-        self.refusals += other.refusals
-        self.receipts += other.receipts
-        self.dead_letter_reason = self.dead_letter_reason or other.dead_letter_reason
 
 
 @dataclass(frozen=True)
@@ -392,10 +369,3 @@ class IngestProcessor:
         with self.db.session() as s:
             keep_message(s, topic_name, hub_id, payload, reason, code)
         return IngestResult(hub_id=hub_id, refused=1, dead_letter_reason=reason, refusals=[reason])
-
-
-def _refused(reading_id: UUID | None, refusal: Refusal) -> ReceiptEntry:
-    assert reading_id is not None
-    return ReceiptEntry(
-        reading_id=reading_id, outcome=ReceiptOutcome.REFUSED, reason=printable_line(refusal.reason)
-    )

@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from common.wire.messages import Reading, ReadingBatch
 from common.wire.topics import Channel, TopicError, parse
 from server.ingest.dead_letters import reading_letter
-from server.ingest.processor import IngestProcessor, IngestResult
+from server.ingest.processor import IngestProcessor
+from server.ingest.results import IngestResult
 from server.store.models import AuditEvent, DeadLetter, now
 
 

@@ -41,7 +41,8 @@ from common.retry import Retry, RetryInterrupted, RetryPolicy
 from common.supervision import Supervisor
 from common.wire.messages import ReadingReceipt
 from common.wire.topics import INGEST_HEARS, Channel, ParsedTopic, TopicError, parse, subscription, topic
-from server.ingest.processor import OUTAGES, IngestProcessor, IngestResult
+from server.ingest.processor import OUTAGES, IngestProcessor
+from server.ingest.results import IngestResult
 from server.ingest.status import record_hub_status
 from server.ingest.telemetry import record_hub_telemetry
 from server.ingest.verdicts import MessageRefused, RefusalCode

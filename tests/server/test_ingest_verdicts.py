@@ -20,7 +20,8 @@ from sqlalchemy import select
 from common.wire.messages import DeviceIdentity, Quantity, ReceiptOutcome
 from common.wire.topics import Channel, topic
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from server.ingest.processor import IngestProcessor, IngestResult
+from server.ingest.processor import IngestProcessor
+from server.ingest.results import IngestResult
 from server.ingest.verdicts import RefusalCode, SplitBatch, split_batch
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.database import Database
