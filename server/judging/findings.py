@@ -79,18 +79,6 @@ class PatientRules:
         return summary(record, self.of(patient_id), self.changes.get(patient_id, {}), tz, value)
 
 
-#: Engine rules that answer the same clinical question share one alert.
-_ALERT_RULE = {
-    "threshold.systolic": "threshold.blood_pressure",
-    "threshold.diastolic": "threshold.blood_pressure",
-}
-
-
-def alert_rule_id(engine_rule_id: str) -> str:
-    """The alert a finding belongs to: one blood-pressure alert, not one per pressure."""
-    return _ALERT_RULE.get(engine_rule_id, engine_rule_id)
-
-
 def utc_offset_s(tz: ZoneInfo, at: datetime) -> int:
     """The zone's offset from UTC at ``at`` (seconds), for the engine's local days."""
     offset = at.astimezone(tz).utcoffset()

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from alerts.columns import FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
 from alerts.engine import evaluate
+from alerts.lifecycle import alert_rule_id
 from alerts.ruleset.models import RuleSet
 from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from server.judging.findings import PatientRules, alert_rule_id, utc_offset_s
+from server.judging.findings import PatientRules, utc_offset_s
 from server.store.alerts import apply_finding
 from server.store.influx.influxql import MAX_QUERY_LIMIT
 from server.store.influx.schema import StoredReading

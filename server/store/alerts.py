@@ -9,11 +9,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.lifecycle import Action, decide
+from alerts.lifecycle import Action, AlertState, AlertTransitionError, decide, transition
 from alerts.severity import Severity
 from server.store.models import Alert, AlertEvent, AlertEvidence, AlertNotification
 
-OPEN_STATES = ("open", "acknowledged")
+__all__ = [
+    "AlertTransitionError",
+    "Change",
+    "acknowledge",
+    "already_reported",
+    "apply_finding",
+    "escalate_overdue",
+    "events_of",
+    "evidence_of",
+    "owe_notification",
+    "resolve",
+]
+
+OPEN_STATES = tuple(state.value for state in AlertState if state.is_open)
 SYSTEM_ACTOR = "system:ingest"
 
 
@@ -61,7 +74,7 @@ def apply_finding(
             patient_id=patient_id,
             rule_id=rule_id,
             severity=decision.severity.label,
-            status="open",
+            status=AlertState.OPEN,
             summary=summary,
             opened_at=at,
             updated_at=at,
@@ -83,8 +96,8 @@ def apply_finding(
         alert.severity = decision.severity.label
         alert.summary = summary
         alert.updated_at = at
-        if alert.status == "acknowledged":  # a worse finding needs a fresh look
-            alert.status = "open"
+        if alert.status == AlertState.ACKNOWLEDGED:  # a worse finding needs a fresh look
+            alert.status = transition(AlertState.ACKNOWLEDGED, AlertState.OPEN)
         owe_notification(s, alert, "escalated", at)
     else:
         alert.updated_at = at
@@ -115,15 +128,11 @@ def already_reported(s: Session, *, patient_id: str, rule_id: str, evidence: str
 Change = Callable[[Session], Alert]
 
 
-class AlertTransitionError(ValueError):
-    """A change the alert's current state does not allow (e.g. resolving twice)."""
-
-
 def _open_for_change(s: Session, alert_id: int) -> Alert:
     alert = s.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise LookupError(f"no alert {alert_id}")
-    if alert.status == "resolved":
+    if alert.status == AlertState.RESOLVED:
         raise AlertTransitionError(f"alert {alert_id} is already resolved")
     return alert
 
@@ -131,9 +140,9 @@ def _open_for_change(s: Session, alert_id: int) -> Alert:
 def acknowledge(s: Session, alert_id: int, *, actor: str, at: datetime, note: str = "") -> Alert:
     """A clinician has seen the alert and owns it; escalation stops. Repeating it is harmless."""
     alert = _open_for_change(s, alert_id)
-    if alert.status == "acknowledged":
+    if alert.status == AlertState.ACKNOWLEDGED:
         return alert
-    alert.status = "acknowledged"
+    alert.status = transition(AlertState(alert.status), AlertState.ACKNOWLEDGED)
     alert.acknowledged_by = actor
     alert.acknowledged_at = at
     alert.updated_at = at
@@ -147,7 +156,7 @@ def resolve(s: Session, alert_id: int, *, actor: str, at: datetime, outcome: str
     if alert.acknowledged_at is None:  # resolving implies having seen it
         alert.acknowledged_by = actor
         alert.acknowledged_at = at
-    alert.status = "resolved"
+    alert.status = transition(AlertState(alert.status), AlertState.RESOLVED)
     alert.resolved_by = actor
     alert.resolved_at = at
     alert.outcome = outcome
@@ -166,7 +175,7 @@ def escalate_overdue(s: Session, *, now: datetime, after: timedelta, max_tier: i
         s.scalars(
             select(Alert)
             .where(
-                Alert.status == "open",
+                Alert.status == AlertState.OPEN,
                 Alert.severity == Severity.RED.label,
                 Alert.tier < max_tier,
                 func.coalesce(Alert.escalated_at, Alert.opened_at) <= now - after,
