@@ -57,6 +57,10 @@ REASONS: Final[tuple[str, ...]] = (
     "missed_reading",
     "hub_silent",
     "irregular_pulse_repeated",
+    "news2_aggregate",
+    "news2_single_parameter",
+    "retake_flagged",
+    "retake_out_of_range",
 )
 REASON_CODE: Final[dict[str, int]] = {reason: code for code, reason in enumerate(REASONS)}
 
@@ -163,9 +167,9 @@ class FindingRecord:
 
 @dataclass(frozen=True, slots=True)
 class Findings:
-    """At most one finding per patient and rule per evaluation: the strongest.
+    """One finding per offending batch reading and rule, and per clock finding.
 
-    Sorted by patient, then rule (``rule_ids`` order). ``reading`` is the row in the
+    Sorted by patient, rule (``rule_ids`` order), time, then batch row. ``reading`` is the row in the
     *batch* that triggered the finding, −1 for clock-tick findings (missed readings, hub
     silence). ``time`` is that reading's time, a missed reading's deadline or the tick.
     ``value`` is the quantity the rule judged: the reading, the weight gain (kg), the
@@ -183,6 +187,25 @@ class Findings:
 
     def __len__(self) -> int:
         return len(self.patient)
+
+    def strongest(self) -> Findings:
+        """One finding per patient and rule: the highest severity, then the latest, then the
+        last in the batch (what a summary of "what is wrong now" shows)."""
+        order = np.lexsort((self.reading, self.time, self.severity, self.rule, self.patient))
+        patient, rule = self.patient[order], self.rule[order]
+        last = np.ones(len(order), dtype=np.bool_)
+        last[:-1] = (patient[1:] != patient[:-1]) | (rule[1:] != rule[:-1])
+        keep = order[last]
+        return Findings(
+            self.rule_ids,
+            self.patient[keep],
+            self.rule[keep],
+            self.severity[keep],
+            self.time[keep],
+            self.reading[keep],
+            self.reason[keep],
+            self.value[keep],
+        )
 
     def records(self) -> list[FindingRecord]:
         return [

@@ -3,10 +3,11 @@
 The server calls ``evaluate`` with the readings that just arrived (``batch``), the recent
 readings it already holds for the same patients (``history``: at least the longest rule
 window, 14 days by default, plus a few readings for persistence), and on its clock tick the
-tick time. Only batch readings raise findings; history is context. The result holds at
-most one finding per patient and rule (the strongest: highest severity, then latest, then
-last in the batch) because the server keeps one open alert per patient and rule anyway
-(``alerts.lifecycle``), and a burst of readings must not become a burst of alerts.
+tick time. Only batch readings raise findings; history is context. The result holds one
+finding per offending batch reading and rule, so a full re-evaluation of a patient's
+history says what each rule would have raised and when (a clinician trying a threshold
+needs exactly that); the lifecycle (``alerts.lifecycle``, applied by ``alerts.judge``)
+turns a burst of findings into one alert per patient and clinical question.
 
 Pure: NumPy in, NumPy out, no I/O; the oracle is ``alerts.reference.rules``.
 """
@@ -29,11 +30,13 @@ from alerts.columns import (
     kind_code,
     measure_code,
 )
-from alerts.rules import baseline, device_flags, missed, thresholds, trends
+from alerts.rules import baseline, device_flags, missed, news2_home, quality, thresholds, trends
 from alerts.rules.series import BoolArray, FloatArray, IntArray, Series
 from alerts.rules.table import (
     HUB_SILENCE_ID,
     IRREGULAR_PULSE_ID,
+    NEWS2_ID,
+    RETAKE_ID,
     WEIGHT_GAIN_DAILY_ID,
     WEIGHT_GAIN_WINDOW_ID,
     RuleTable,
@@ -43,11 +46,15 @@ from common.wire.vocabulary import Measure, ReadingKind
 __all__ = ["evaluate"]
 
 _INT64_LIMIT: Final[int] = 1 << 62
+_NEWS2_AGGREGATE: Final[int] = REASON_CODE["news2_aggregate"]
+_NEWS2_SINGLE: Final[int] = REASON_CODE["news2_single_parameter"]
+_RETAKE_FLAGGED: Final[int] = REASON_CODE["retake_flagged"]
+_RETAKE_OUT_OF_RANGE: Final[int] = REASON_CODE["retake_out_of_range"]
 
 
 @dataclass(slots=True)
 class _Candidates:
-    """Per-row findings before keeping the strongest per patient and rule."""
+    """Findings as they are found, rule by rule, before the one sort that orders them."""
 
     patient: list[IntArray] = field(default_factory=list)
     rule: list[IntArray] = field(default_factory=list)
@@ -87,22 +94,10 @@ class _Candidates:
         value: FloatArray,
         n_history: int,
     ) -> None:
-        """Keep, per patient, the strongest new row that fired.
-
-        Rows are sorted by patient, time and input order, so among a patient's rows of the
-        highest severity the last is the latest (and, on a tie in time, the last in the
-        batch): the same choice ``strongest`` makes, done here by segment reductions so that
-        a full re-evaluation does not sort every firing row.
-        """
-        fired = np.flatnonzero(series.new & (severity > 0))
-        if len(fired) == 0:
+        """Keep every new row that fired: each offending reading is a finding of its own."""
+        rows = np.flatnonzero(series.new & (severity > 0))
+        if len(rows) == 0:
             return
-        patient = series.patient[fired]
-        starts = np.flatnonzero(np.concatenate(([True], patient[1:] != patient[:-1])))
-        best = np.maximum.reduceat(severity[fired], starts)
-        run = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(fired))))
-        is_best = severity[fired] == best[run]
-        rows = fired[np.maximum.reduceat(np.where(is_best, np.arange(len(fired)), -1), starts)]
         reasons = reason if isinstance(reason, int) else reason[rows]
         self.add(
             rule,
@@ -114,7 +109,8 @@ class _Candidates:
             value[rows],
         )
 
-    def strongest(self, rule_ids: tuple[str, ...]) -> Findings:
+    def findings(self, rule_ids: tuple[str, ...]) -> Findings:
+        """Sorted by patient, rule, time, then batch row (clock findings, row −1, first)."""
         if not self.patient:
             empty = np.zeros(0, dtype=np.int64)
             return Findings(
@@ -129,23 +125,64 @@ class _Candidates:
             )
         patient = np.concatenate(self.patient)
         rule = np.concatenate(self.rule)
-        severity = np.concatenate(self.severity)
         time = np.concatenate(self.time)
         reading = np.concatenate(self.reading)
-        order = np.lexsort((reading, time, severity, rule, patient))
-        patient, rule = patient[order], rule[order]
-        last = np.ones(len(order), dtype=np.bool_)
-        last[:-1] = (patient[1:] != patient[:-1]) | (rule[1:] != rule[:-1])
-        keep = order[last]
+        order = np.lexsort((reading, time, rule, patient))
         return Findings(
             rule_ids=rule_ids,
-            patient=patient[last].astype(np.int32),
-            rule=rule[last].astype(np.int16),
-            severity=severity[keep],
-            time=time[keep],
-            reading=reading[keep],
-            reason=np.concatenate(self.reason)[keep],
-            value=np.concatenate(self.value)[keep],
+            patient=patient[order].astype(np.int32),
+            rule=rule[order].astype(np.int16),
+            severity=np.concatenate(self.severity)[order],
+            time=time[order],
+            reading=reading[order],
+            reason=np.concatenate(self.reason)[order],
+            value=np.concatenate(self.value)[order],
+        )
+
+
+@dataclass(slots=True)
+class _Retakes:
+    """Retake requests gathered from every threshold measure, then one per reading."""
+
+    patient: list[IntArray] = field(default_factory=list)
+    time: list[IntArray] = field(default_factory=list)
+    kind: list[npt.NDArray[np.int8]] = field(default_factory=list)
+    source: list[IntArray] = field(default_factory=list)
+    flagged: list[BoolArray] = field(default_factory=list)
+
+    def add(self, series: Series, wanted: BoolArray, flagged: BoolArray) -> None:
+        rows = np.flatnonzero(wanted)
+        self.patient.append(series.patient[rows])
+        self.time.append(series.time[rows])
+        self.kind.append(series.kind[rows])
+        self.source.append(series.source[rows])
+        self.flagged.append(flagged[rows])
+
+    def report(self, found: _Candidates, rule: int, rules: RuleTable, n_history: int) -> None:
+        """One request per reading (its rows share patient, time and kind), on its first row;
+        the value is how long the patient should wait before measuring again (s)."""
+        if not self.patient:
+            return
+        patient = np.concatenate(self.patient).astype(np.int64)
+        time = np.concatenate(self.time)
+        kind = np.concatenate(self.kind).astype(np.int64)
+        source = np.concatenate(self.source)
+        flagged = np.concatenate(self.flagged)
+        order = np.lexsort((~flagged, source, kind, time, patient))
+        patient, time, kind = patient[order], time[order], kind[order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = (patient[1:] != patient[:-1]) | (time[1:] != time[:-1]) | (kind[1:] != kind[:-1])
+        keep = order[first]
+        any_flag = np.logical_or.reduceat(flagged[order], np.flatnonzero(first)) if len(order) else flagged
+        who = patient[first]
+        found.add(
+            rule,
+            who,
+            np.zeros(len(who), dtype=np.int8),
+            time[first],
+            source[keep] - n_history,
+            np.where(any_flag, _RETAKE_FLAGGED, _RETAKE_OUT_OF_RANGE).astype(np.int8),
+            rules.quality.retake_after_s[who].astype(np.float64),
         )
 
 
@@ -285,14 +322,17 @@ def evaluate(
     rule_index = {rule_id: index for index, rule_id in enumerate(rule_ids)}
     found = _Candidates()
 
+    retakes = _Retakes()
     for params in rules.thresholds:
         series = rows.series(params.measure)
         series = series.where(~np.isnan(series.value))
-        severity, reason, value = thresholds.evaluate(series, params)
+        severity, reason, value, raw = thresholds.evaluate(series, params, rules.quality)
         found.add_rows(rule_index[params.rule_id], series, severity, reason, value, n_history)
+        retakes.add(series, *quality.retake_wanted(series, raw, params.enabled, rules.quality))
 
+    # A weight the scale itself questioned is not a weight: it neither raises nor sets a window.
     weights = rows.series(Measure.WEIGHT)
-    weights = weights.where(np.isfinite(weights.value))
+    weights = weights.where(np.isfinite(weights.value) & ~quality.unconfirmed(weights))
     severity, gain = trends.gain_in_window(weights, rules.weight_gain_window)
     found.add_rows(
         rule_index[WEIGHT_GAIN_WINDOW_ID], weights, severity, trends.GAIN_IN_WINDOW, gain, n_history
@@ -303,8 +343,25 @@ def evaluate(
     for base in rules.baselines:
         series = rows.series(base.measure)
         series = series.where(np.isfinite(series.value))
-        severity, reason, deviation = baseline.evaluate(series, base)
+        severity, reason, deviation = baseline.evaluate(series, base, rules.quality)
         found.add_rows(rule_index[base.rule_id], series, severity, reason, deviation, n_history)
+
+    vitals = {}
+    for measure in news2_home.HOME_PARAMETERS.values():
+        series = rows.series(measure)
+        vitals[measure] = series.where(np.isfinite(series.value))
+    scores = news2_home.evaluate(vitals, rules.news2)
+    fired = scores.severity > 0
+    found.add(
+        rule_index[NEWS2_ID],
+        scores.patient[fired],
+        scores.severity[fired],
+        scores.time[fired],
+        scores.source[fired] - n_history,
+        np.where(scores.single[fired], _NEWS2_SINGLE, _NEWS2_AGGREGATE).astype(np.int8),
+        scores.total[fired],
+    )
+    retakes.report(found, rule_index[RETAKE_ID], rules, n_history)
 
     systolic = rows.series(Measure.SYSTOLIC)
     bp = systolic.where(systolic.kind == kind_code(ReadingKind.BLOOD_PRESSURE))
@@ -320,7 +377,7 @@ def evaluate(
 
     if tick is not None:
         _clock_rules(rules, readings, found, rule_index, int(tick), offsets, last_reading, last_hub_contact)
-    return found.strongest(rule_ids)
+    return found.findings(rule_ids)
 
 
 def _clock_rules(

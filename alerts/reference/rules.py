@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from alerts.reference.news2 import as_recorded
-from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from alerts.reference.news2 import as_recorded, score_reading
+from common.wire.vocabulary import QUALITY_FLAGS, Measure, ReadingKind, StatusFlag
 
 if TYPE_CHECKING:
-    from alerts.ruleset.models import BaselineRule, RuleSet, ThresholdRule
+    from alerts.ruleset.models import BaselineRule, QualityRule, RuleSet, ThresholdRule
 
 DAY = 86400
 MAD_SCALE = 1.4826
@@ -83,6 +83,23 @@ def _run_severity(severities: list[int], position: int, required: int) -> int:
     return min(severities[position + 1 - required : position + 1])
 
 
+def _questioned(row: _Row) -> bool:
+    return any(flag in QUALITY_FLAGS for flag in row.flags)
+
+
+def _after_quality(series: list[_Row], position: int, raw: list[int], run: int, quality: QualityRule) -> int:
+    """A flagged reading counts only if the one just before it (within the confirmation
+    window) also offended, at the weaker of the two."""
+    if not _questioned(series[position]):
+        return run
+    if position == 0:
+        return 0
+    before = series[position - 1]
+    if series[position].time - before.time > round(quality.confirm_within_hours * 3600):
+        return 0
+    return min(run, raw[position - 1])
+
+
 # -- per-reading rules -----------------------------------------------------------------------
 
 
@@ -106,7 +123,7 @@ def threshold_severity(value: float, rule: ThresholdRule) -> tuple[int, str]:
 
 
 def threshold_findings(
-    patient: int, measure: Measure, rule: ThresholdRule, series: list[_Row]
+    patient: int, measure: Measure, rule: ThresholdRule, series: list[_Row], quality: QualityRule
 ) -> list[Finding]:
     series = [row for row in series if not math.isnan(row.value)]
     judged = [threshold_severity(row.value, rule) for row in series]
@@ -115,7 +132,8 @@ def threshold_findings(
     for position, row in enumerate(series):
         if row.batch_index is None:
             continue
-        severity = _run_severity(severities, position, rule.persistence)
+        run = _run_severity(severities, position, rule.persistence)
+        severity = _after_quality(series, position, severities, run, quality)
         if severity:
             out.append(
                 Finding(
@@ -145,13 +163,15 @@ def baseline_judgement(window: list[float], value: float, rule: BaselineRule) ->
     severity = 0
     if rule.red_k is not None and judged > rule.red_k * scale:
         severity = RED
-    elif judged > rule.amber_k * scale:
+    elif judged > rule.amber_k * scale or (
+        rule.clinical_change is not None and judged >= rule.clinical_change - 1e-9
+    ):
         severity = AMBER
     return severity, "above_baseline" if deviation > 0 else "below_baseline", deviation
 
 
 def baseline_findings(
-    patient: int, measure: Measure, rule: BaselineRule, series: list[_Row]
+    patient: int, measure: Measure, rule: BaselineRule, series: list[_Row], quality: QualityRule
 ) -> list[Finding]:
     series = [row for row in series if math.isfinite(row.value)]
     window_s = rule.days * DAY
@@ -167,7 +187,8 @@ def baseline_findings(
     for position, row in enumerate(series):
         if row.batch_index is None:
             continue
-        severity = _run_severity(severities, position, rule.persistence)
+        run = _run_severity(severities, position, rule.persistence)
+        severity = _after_quality(series, position, severities, run, quality)
         if severity:
             _, reason, deviation = judged[position]
             out.append(
@@ -187,7 +208,7 @@ def baseline_findings(
 def weight_gain_findings(
     patient: int, rules: RuleSet, series: list[_Row], utc_offset_s: int
 ) -> list[Finding]:
-    series = [row for row in series if math.isfinite(row.value)]
+    series = [row for row in series if math.isfinite(row.value) and not _questioned(row)]
     window_rule = rules.weight_gain.window
     daily_rule = rules.weight_gain.daily
     out = []
@@ -265,6 +286,110 @@ def irregular_pulse_findings(patient: int, rules: RuleSet, series: list[_Row]) -
     return out
 
 
+NEWS2_MEASURES = {
+    "respiration_rate": Measure.RESPIRATION_RATE,
+    "spo2": Measure.SPO2,
+    "systolic": Measure.SYSTOLIC,
+    "pulse": Measure.PULSE,
+    "temperature": Measure.TEMPERATURE,
+}
+
+
+def news2_findings(
+    patient: int, rules: RuleSet, rows: list[tuple[Reading, int, int | None]]
+) -> list[Finding]:
+    """Partial NEWS2 for each new unflagged reading of a parameter: the latest unflagged value
+    of each parameter within the window up to the reading's time; one finding per reading
+    (patient and time), on its first row."""
+    rule = rules.news2
+    if not rule.enabled:
+        return []
+    usable = [
+        (reading, order, index)
+        for reading, order, index in rows
+        if reading.measure in NEWS2_MEASURES.values()
+        and math.isfinite(reading.value)
+        and not any(flag in QUALITY_FLAGS for flag in reading.flags)
+    ]
+    out = []
+    done: set[int] = set()
+    for reading, _order, index in sorted(usable, key=lambda item: (item[0].time, item[1])):
+        if index is None or reading.time in done:
+            continue
+        done.add(reading.time)
+        latest: dict[str, float] = {}
+        for name, measure in NEWS2_MEASURES.items():
+            candidates = [
+                (r.time, o, r.value)
+                for r, o, _ in usable
+                if r.measure is measure and reading.time - rule.window_minutes * 60 <= r.time <= reading.time
+            ]
+            if candidates:
+                latest[name] = max(candidates)[2]
+        result = score_reading(spo2_scale=rule.spo2_scale, **latest)
+        severity = 0
+        if len(latest) >= rule.min_parameters:
+            if rule.red_at is not None and result.total >= rule.red_at:
+                severity = RED
+            elif result.total >= rule.amber_at:
+                severity = AMBER
+        single = 0
+        if result.any_single_3 and rule.single_parameter_3 is not None:
+            single = SEVERITY[rule.single_parameter_3]
+        if max(severity, single):
+            reason = "news2_single_parameter" if single > severity else "news2_aggregate"
+            out.append(
+                Finding(
+                    patient,
+                    "news2.home",
+                    max(severity, single),
+                    reading.time,
+                    index,
+                    reason,
+                    float(result.total),
+                )
+            )
+    return out
+
+
+RETAKE_WINDOW_S = 3600
+
+
+def retake_findings(
+    patient: int, rules: RuleSet, series_of: dict[Measure, list[_Row]], kind_of: dict[int, ReadingKind]
+) -> list[Finding]:
+    """One retake request per new reading that is flagged, or (if asked) out of a threshold
+    band, unless the same measure was taken within the hour before (it is the retake)."""
+    wanted: dict[tuple[int, ReadingKind], tuple[int, bool]] = {}
+    for measure, rule in rules.thresholds.items():
+        if not rule.enabled:
+            continue
+        series = [row for row in series_of.get(measure, []) if not math.isnan(row.value)]
+        for position, row in enumerate(series):
+            if row.batch_index is None:
+                continue
+            if position > 0 and row.time - series[position - 1].time <= RETAKE_WINDOW_S:
+                continue
+            flagged = _questioned(row)
+            out_of_range = rules.quality.retake_out_of_range and threshold_severity(row.value, rule)[0] > 0
+            if flagged or out_of_range:
+                key = (row.time, kind_of[row.order])
+                first, any_flag = wanted.get(key, (row.batch_index, False))
+                wanted[key] = (min(first, row.batch_index), any_flag or flagged)
+    return [
+        Finding(
+            patient,
+            "quality.retake",
+            0,
+            time,
+            index,
+            "retake_flagged" if flagged else "retake_out_of_range",
+            float(rules.quality.retake_after_minutes * 60),
+        )
+        for (time, _kind), (index, flagged) in wanted.items()
+    ]
+
+
 # -- clock rules -----------------------------------------------------------------------------
 
 
@@ -323,8 +448,8 @@ def evaluate(
     last_reading: Mapping[tuple[int, ReadingKind], int] | None = None,
     last_hub_contact: Mapping[int, int] | None = None,
 ) -> list[Finding]:
-    """The strongest finding per patient and rule (severity, then time, then batch index),
-    sorted by patient and rule id. ``rulesets[p]`` is patient p's effective rule set."""
+    """Every finding: one per offending batch reading and rule, and the clock's, sorted by
+    patient, rule id, time and batch index. ``rulesets[p]`` is patient p's effective rule set."""
     history = list(history)
     batch = list(batch)
     offsets = list(utc_offset_s) if utc_offset_s is not None else [0] * len(rulesets)
@@ -349,12 +474,17 @@ def evaluate(
 
         for measure, threshold in rules.thresholds.items():
             if threshold.enabled:
-                candidates += threshold_findings(patient, measure, threshold, series(measure))
+                candidates += threshold_findings(patient, measure, threshold, series(measure), rules.quality)
         candidates += weight_gain_findings(patient, rules, series(Measure.WEIGHT), offsets[patient])
         for measure, base in rules.baselines.items():
             if base.enabled:
-                candidates += baseline_findings(patient, measure, base, series(measure))
+                candidates += baseline_findings(patient, measure, base, series(measure), rules.quality)
         candidates += irregular_pulse_findings(patient, rules, _series(bp_by_patient.get(patient, [])))
+        mine = [item for item in tagged if item[0].patient == patient]
+        candidates += news2_findings(patient, rules, mine)
+        candidates += retake_findings(
+            patient, rules, {m: series(m) for m in rules.thresholds}, {order: r.kind for r, order, _ in mine}
+        )
 
         if tick is not None:
             last_by_kind: dict[ReadingKind, int] = {}
@@ -370,14 +500,6 @@ def evaluate(
                 contacts.append(last_hub_contact[patient])
             candidates += hub_silence_findings(patient, rules, tick, max(contacts) if contacts else None)
 
-    strongest: dict[tuple[int, str], Finding] = {}
-    for finding in candidates:
-        key = (finding.patient, finding.rule_id)
-        best = strongest.get(key)
-        if best is None or _rank(finding) > _rank(best):
-            strongest[key] = finding
-    return [strongest[key] for key in sorted(strongest)]
-
-
-def _rank(finding: Finding) -> tuple[int, int, int]:
-    return (finding.severity, finding.time, -1 if finding.reading is None else finding.reading)
+    return sorted(
+        candidates, key=lambda f: (f.patient, f.rule_id, f.time, -1 if f.reading is None else f.reading)
+    )

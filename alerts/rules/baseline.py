@@ -13,7 +13,10 @@ two, ``(a + b) / 2``), the deviation ``x − m`` is judged against
 normally distributed readings, so ``amber_k = 3`` reads as "three sigma"; ``min_mad`` stops
 a very steady patient's zero MAD turning every wobble into an alert. ``direction`` says
 which side counts (weight: up; SpO2: down; pulse and BP: both). Strictly greater fires.
-Persistence then applies as for thresholds. Only finite values take part.
+Where guidance names a change that matters whatever the patient's noise (BTS: a fall in
+saturation of 3 % or more), ``clinical_change`` makes a deviation of at least that amber.
+Persistence then applies as for thresholds, then the quality rule (a flagged reading waits
+for confirmation). Only finite values take part.
 
 The window is exact, not approximated: windows of equal length are gathered into a matrix,
 sorted row-wise and their middle elements picked, which is what the oracle does with
@@ -30,13 +33,17 @@ import numpy.typing as npt
 
 from alerts.columns import REASON_CODE
 from alerts.rules.persistence import needed_for, persistent
+from alerts.rules.quality import confirmed
 from alerts.rules.series import FloatArray, IntArray, Series, window_start
-from alerts.rules.table import BaselineParams
+from alerts.rules.table import BaselineParams, QualityParams
 from alerts.severity import Severity
 
 Int8Array = npt.NDArray[np.int8]
 
 MAD_SCALE: Final[float] = 1.4826
+#: A clinical change is compared in the clinician's favour of the written numbers: a fall
+#: from a median of 95.5 to 92.5 is the 3 points it was written as.
+CHANGE_EPSILON: Final[float] = 1e-9
 #: Bound on one gathered block (elements), to keep memory flat on large batches.
 _BLOCK: Final[int] = 1 << 21
 
@@ -91,16 +98,19 @@ def rolling_mad(values: FloatArray, start: IntArray, count: IntArray, median: Fl
     return mad
 
 
-def evaluate(series: Series, params: BaselineParams) -> tuple[Int8Array, Int8Array, FloatArray]:
-    """Severity after persistence, reason and deviation from the median, per row of
-    ``series`` (finite values of the measure only)."""
+def evaluate(
+    series: Series, params: BaselineParams, quality: QualityParams
+) -> tuple[Int8Array, Int8Array, FloatArray]:
+    """Severity after persistence and the quality rule, reason and deviation from the
+    median, per row of ``series`` (finite values of the measure only)."""
     patient = series.patient
     n = len(series)
     severity = np.zeros(n, dtype=np.int8)
     reason = np.zeros(n, dtype=np.int8)
     deviation = np.full(n, np.nan)
     required = params.persistence[patient]
-    needed = needed_for(series, required) & params.enabled[patient]
+    # A flagged row is confirmed by the row before it, so that row's own severity is needed.
+    needed = needed_for(series, np.maximum(required, 2)) & params.enabled[patient]
     if not needed.any():
         return severity, reason, deviation
     start = window_start(series, params.window_s[patient])
@@ -114,14 +124,15 @@ def evaluate(series: Series, params: BaselineParams) -> tuple[Int8Array, Int8Arr
     # The limit is at least amber_k × min_mad, so a deviation within that cannot fire
     # whatever the MAD: only the others need it (exact, and most readings are within).
     mad = np.full(len(rows), np.nan)  # NaN compares false: those rows do not fire
+    change = params.clinical_change[who]
     could = np.flatnonzero(judged > params.amber_k[who] * params.min_mad[who])
     mad[could] = rolling_mad(series.value, start[rows[could]], count[rows[could]], median[could])
     scale = np.maximum(MAD_SCALE * mad, params.min_mad[who])
     red = judged > params.red_k[who] * scale
-    amber = judged > params.amber_k[who] * scale
+    amber = (judged > params.amber_k[who] * scale) | (judged >= change - CHANGE_EPSILON)
     severity[rows] = np.where(
         red, np.int8(Severity.RED), np.where(amber, np.int8(Severity.AMBER), np.int8(0))
     )
     reason[rows] = np.where(dev > 0, np.int8(ABOVE), np.int8(BELOW))
     deviation[rows] = dev
-    return persistent(series, severity, required), reason, deviation
+    return confirmed(series, severity, persistent(series, severity, required), quality), reason, deviation

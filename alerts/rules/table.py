@@ -35,6 +35,8 @@ WEIGHT_GAIN_WINDOW_ID: Final = "trend.weight_gain"
 WEIGHT_GAIN_DAILY_ID: Final = "trend.weight_gain_daily"
 HUB_SILENCE_ID: Final = "hub.silent"
 IRREGULAR_PULSE_ID: Final = "device.irregular_pulse"
+NEWS2_ID: Final = "news2.home"
+RETAKE_ID: Final = "quality.retake"
 
 
 def threshold_rule_id(measure: Measure) -> str:
@@ -92,6 +94,7 @@ class BaselineParams:
     min_mad: FloatArray
     direction: Int8Array
     persistence: IntArray
+    clinical_change: FloatArray  # NaN: none
 
     @property
     def rule_id(self) -> str:
@@ -127,6 +130,24 @@ class IrregularPulseParams:
 
 
 @dataclass(frozen=True, slots=True)
+class News2Params:
+    enabled: BoolArray
+    window_s: IntArray
+    scale_2: BoolArray
+    min_parameters: IntArray
+    amber_at: FloatArray
+    red_at: FloatArray  # NaN: no red band
+    single_3: Int8Array  # severity a single parameter scoring 3 raises, 0 for none
+
+
+@dataclass(frozen=True, slots=True)
+class QualityParams:
+    confirm_s: IntArray
+    retake_after_s: IntArray
+    retake_out_of_range: BoolArray
+
+
+@dataclass(frozen=True, slots=True)
 class RuleTable:
     n_patients: int
     thresholds: tuple[ThresholdParams, ...]
@@ -136,6 +157,8 @@ class RuleTable:
     schedules: tuple[ScheduleParams, ...]
     hub_silence: HubSilenceParams
     irregular_pulse: IrregularPulseParams
+    news2: News2Params
+    quality: QualityParams
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -148,4 +171,6 @@ class RuleTable:
             *(params.rule_id for params in self.schedules),
             HUB_SILENCE_ID,
             IRREGULAR_PULSE_ID,
+            NEWS2_ID,
+            RETAKE_ID,
         )

@@ -5,6 +5,7 @@ on the decimal it was written as, exactly as ``alerts.news2`` rounds before appl
 NEWS2 chart 1: so a band written "at or below 91" agrees with the chart's "≤ 91" for SpO2
 91.4 (recorded 91, red) and 91.5 (recorded 92, amber). Edges are inclusive. Infinite values
 (a device or decoding fault) fall in the extreme band, loudly; NaN is "not measured".
+A quality-flagged reading waits for confirmation (``alerts.rules.quality``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy.typing as npt
 from alerts.columns import REASON_CODE
 from alerts.rounding import recorded_units
 from alerts.rules.persistence import persistent
+from alerts.rules.quality import confirmed
 from alerts.rules.series import FloatArray, IntArray, Series
-from alerts.rules.table import ThresholdParams
+from alerts.rules.table import QualityParams, ThresholdParams
 from alerts.severity import Severity
 
 Int8Array = npt.NDArray[np.int8]
@@ -53,10 +55,14 @@ def classify(series: Series, params: ThresholdParams) -> tuple[Int8Array, Int8Ar
     return severity, reason
 
 
-def evaluate(series: Series, params: ThresholdParams) -> tuple[Int8Array, Int8Array, FloatArray]:
-    """Severity after persistence, reason and judged value, per row of ``series``.
+def evaluate(
+    series: Series, params: ThresholdParams, quality: QualityParams
+) -> tuple[Int8Array, Int8Array, FloatArray, Int8Array]:
+    """Severity after persistence and the quality rule, reason, judged value, and each row's
+    own severity (``raw``, what a retake request looks at), per row of ``series``.
 
     ``series`` must already exclude NaN values (not measured)."""
-    severity, reason = classify(series, params)
+    raw, reason = classify(series, params)
     required = params.persistence[series.patient]
-    return persistent(series, severity, required), reason, series.value
+    run = persistent(series, raw, required)
+    return confirmed(series, raw, run, quality), reason, series.value, raw

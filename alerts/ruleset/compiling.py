@@ -17,6 +17,8 @@ from alerts.rules.table import (
     BaselineParams,
     HubSilenceParams,
     IrregularPulseParams,
+    News2Params,
+    QualityParams,
     RuleTable,
     ScheduleParams,
     ThresholdParams,
@@ -27,6 +29,8 @@ from alerts.ruleset.models import (
     BaselineRule,
     HubSilenceRule,
     IrregularPulseRule,
+    News2Rule,
+    QualityRule,
     RuleSet,
     ScheduleRule,
     ThresholdRule,
@@ -96,6 +100,7 @@ def _baseline_fields(rule: BaselineRule | None) -> dict[str, Any]:
             "min_mad": 0.0,
             "direction": 0,
             "persistence": 1,
+            "clinical_change": np.nan,
         }
     return {
         "enabled": rule.enabled,
@@ -106,6 +111,7 @@ def _baseline_fields(rule: BaselineRule | None) -> dict[str, Any]:
         "min_mad": rule.min_mad,
         "direction": DIRECTION_CODES[rule.direction],
         "persistence": rule.persistence,
+        "clinical_change": _edge(rule.clinical_change),
     }
 
 
@@ -137,6 +143,26 @@ def _irregular_fields(rule: IrregularPulseRule) -> dict[str, Any]:
     }
 
 
+def _news2_fields(rule: News2Rule) -> dict[str, Any]:
+    return {
+        "enabled": rule.enabled,
+        "window_s": rule.window_minutes * 60,
+        "scale_2": rule.spo2_scale == 2,
+        "min_parameters": rule.min_parameters,
+        "amber_at": float(rule.amber_at),
+        "red_at": _edge(rule.red_at),
+        "single_3": 0 if rule.single_parameter_3 is None else _SEVERITY[rule.single_parameter_3],
+    }
+
+
+def _quality_fields(rule: QualityRule) -> dict[str, Any]:
+    return {
+        "confirm_s": rule.confirm_within_s,
+        "retake_after_s": rule.retake_after_minutes * 60,
+        "retake_out_of_range": rule.retake_out_of_range,
+    }
+
+
 _DTYPES: dict[str, type[np.generic]] = {
     "enabled": np.bool_,
     "decimals": np.int64,
@@ -151,6 +177,12 @@ _DTYPES: dict[str, type[np.generic]] = {
     "max_silence_s": np.int64,
     "last_n": np.int64,
     "min_flagged": np.int64,
+    "scale_2": np.bool_,
+    "min_parameters": np.int64,
+    "single_3": np.int8,
+    "confirm_s": np.int64,
+    "retake_after_s": np.int64,
+    "retake_out_of_range": np.bool_,
 }
 
 
@@ -262,6 +294,22 @@ def compile_rules(
             **_columns(
                 [_irregular_fields(rs.irregular_pulse) for rs in effective],
                 _irregular_fields(defaults.irregular_pulse),
+                patients,
+                n_patients,
+            )
+        ),
+        news2=News2Params(
+            **_columns(
+                [_news2_fields(rs.news2) for rs in effective],
+                _news2_fields(defaults.news2),
+                patients,
+                n_patients,
+            )
+        ),
+        quality=QualityParams(
+            **_columns(
+                [_quality_fields(rs.quality) for rs in effective],
+                _quality_fields(defaults.quality),
                 patients,
                 n_patients,
             )

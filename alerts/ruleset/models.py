@@ -26,7 +26,9 @@ __all__ = [
     "BaselineRule",
     "HubSilenceRule",
     "IrregularPulseRule",
+    "News2Rule",
     "PatientOverride",
+    "QualityRule",
     "RuleSet",
     "RuleSetError",
     "ScheduleRule",
@@ -127,6 +129,9 @@ class BaselineRule(_Model):
     min_mad: float = Field(ge=0, le=1000)
     direction: Literal["up", "down", "both"] = "both"
     persistence: int = Field(default=1, ge=1, le=MAX_PERSISTENCE)
+    #: A deviation of at least this many units always counts as amber, however noisy the
+    #: patient: the clinical change guidance names (BTS: a 3 % fall in saturation).
+    clinical_change: float | None = Field(default=None, gt=0, le=1000)
 
     @model_validator(mode="after")
     def _red_beyond_amber(self) -> Self:
@@ -190,6 +195,39 @@ class IrregularPulseRule(_Model):
         return self
 
 
+class QualityRule(_Model):
+    """What an unconfirmed (quality-flagged) reading needs before it raises, and when the hub
+    should ask the patient to take the reading again."""
+
+    source: str = ""
+    confirm_within_hours: float = Field(gt=0, le=24 * 7)
+    retake_after_minutes: int = Field(ge=1, le=120)
+    retake_out_of_range: bool = True
+
+    @property
+    def confirm_within_s(self) -> int:
+        return round(self.confirm_within_hours * 3600)
+
+
+class News2Rule(_Model):
+    """NEWS2 on what is measured at home; see ``alerts.rules.news2_home``."""
+
+    source: str = ""
+    enabled: bool = True
+    window_minutes: int = Field(ge=1, le=24 * 60)
+    spo2_scale: Literal[1, 2] = 1
+    min_parameters: int = Field(ge=1, le=5)
+    amber_at: int = Field(ge=1, le=20)
+    red_at: int | None = Field(default=None, ge=1, le=20)
+    single_parameter_3: AlertSeverity | None = None
+
+    @model_validator(mode="after")
+    def _red_above_amber(self) -> Self:
+        if self.red_at is not None and self.red_at <= self.amber_at:
+            raise ValueError(f"red_at ({self.red_at}) must be greater than amber_at ({self.amber_at})")
+        return self
+
+
 class RuleSet(_Model):
     version: Literal[1]
     thresholds: dict[Measure, ThresholdRule] = {}
@@ -198,6 +236,8 @@ class RuleSet(_Model):
     missed_readings: dict[ReadingKind, ScheduleRule] = {}
     hub_silence: HubSilenceRule
     irregular_pulse: IrregularPulseRule
+    news2: News2Rule
+    quality: QualityRule
 
 
 class PatientOverride(_Model):

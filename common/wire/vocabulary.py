@@ -151,3 +151,19 @@ class StatusFlag(StrEnum):
     DEVICE_CLOCK_UNSET = "device_clock_unset"
     DEVICE_CLOCK_SKEWED = "device_clock_skewed"
     SIMULATED = "simulated"
+
+
+#: Flags that say the value itself may be wrong: the device saw movement, a loose cuff, a
+#: bad position or poor perfusion, or the hub found the value implausible. Such a reading is
+#: kept and shown but *unconfirmed*: it raises no alert on its own (``alerts.rules.quality``);
+#: an irregular pulse or a pulse out of the cuff's range is a finding, not an artefact.
+QUALITY_FLAGS: frozenset[StatusFlag] = frozenset(
+    {
+        StatusFlag.BODY_MOVEMENT,
+        StatusFlag.CUFF_LOOSE,
+        StatusFlag.IMPROPER_POSITION,
+        StatusFlag.LOW_PERFUSION,
+        StatusFlag.SIGNAL_QUESTIONABLE,
+        StatusFlag.IMPLAUSIBLE,
+    }
+)

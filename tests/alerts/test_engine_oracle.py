@@ -70,7 +70,19 @@ def readings(draw: st.DrawFn, n_patients: int) -> oracle.Reading:
     kind = draw(st.sampled_from(KINDS_FOR[measure]))
     slot = draw(st.integers(0, SPAN_DAYS * 48))  # half-hour slots: ties and midnights happen
     jitter = draw(st.sampled_from([0, 0, 0, 1, 59, 1799]))
-    flags = frozenset({StatusFlag.IRREGULAR_PULSE}) if draw(st.integers(0, 2)) == 0 else frozenset()
+    flags = draw(
+        st.sampled_from(
+            [
+                frozenset(),
+                frozenset(),
+                frozenset(),
+                frozenset({StatusFlag.IRREGULAR_PULSE}),
+                frozenset({StatusFlag.CUFF_LOOSE}),  # quality flags: unconfirmed readings
+                frozenset({StatusFlag.IMPLAUSIBLE, StatusFlag.IRREGULAR_PULSE}),
+                frozenset({StatusFlag.LOW_PERFUSION}),
+            ]
+        )
+    )
     return oracle.Reading(
         patient=draw(st.integers(0, n_patients - 1)),
         time=T0 + slot * 1800 + jitter,
@@ -122,6 +134,7 @@ def overrides(draw: st.DrawFn) -> RuleSet:
             "min_mad": draw(st.sampled_from([0.0, 0.1, 0.5, 2.0])),
             "direction": draw(st.sampled_from(["up", "down", "both"])),
             "persistence": draw(st.integers(1, 3)),
+            "clinical_change": draw(st.sampled_from([None, 1.0, 3.0])),
         }
     start = draw(st.integers(0, 40))
     due = draw(st.integers(start + 1, 47))
@@ -143,6 +156,20 @@ def overrides(draw: st.DrawFn) -> RuleSet:
         "enabled": draw(st.integers(0, 4)) > 0,
         "last_n": last_n,
         "min_flagged": draw(st.integers(1, last_n)),
+    }
+    amber_at = draw(st.integers(1, 6))
+    changes["news2"] = {
+        "enabled": draw(st.integers(0, 4)) > 0,
+        "window_minutes": draw(st.sampled_from([30, 60, 240])),
+        "spo2_scale": draw(st.sampled_from([1, 2])),
+        "min_parameters": draw(st.integers(1, 3)),
+        "amber_at": amber_at,
+        "red_at": draw(st.sampled_from([None, amber_at + 2])),
+        "single_parameter_3": draw(st.sampled_from([None, "amber", "red"])),
+    }
+    changes["quality"] = {
+        "confirm_within_hours": draw(st.sampled_from([0.5, 6, 24])),
+        "retake_out_of_range": draw(st.booleans()),
     }
     return apply_override(defaults, changes)
 

@@ -6,9 +6,11 @@ import math
 
 import pytest
 
+from alerts.engine import evaluate
+from alerts.ruleset.compiling import compile_rules
 from alerts.severity import Severity
 from common.wire.vocabulary import Measure
-from tests.alerts.test_rules_support import T0, only, single
+from tests.alerts.test_rules_support import T0, columns, only, reading, single
 
 SPO2 = only({"thresholds": {"spo2": {"enabled": True}}})
 
@@ -52,15 +54,32 @@ def test_systolic_high_and_low_reasons() -> None:
     assert (low.severity, low.reason) == (Severity.AMBER, "below_band")
 
 
-def test_one_finding_per_patient_and_rule_the_strongest_then_latest() -> None:
+def test_a_full_re_evaluation_reports_one_finding_per_offending_reading() -> None:
+    """Back-testing a rule change needs to know what each reading would have raised, not
+    only the worst of the batch (the engine used to keep one finding per patient and rule)."""
     rules = only({"thresholds": {"spo2": {"enabled": True}}})
     batch = [
         (0, T0, Measure.SPO2, 90),
         (0, T0 + 60, Measure.SPO2, 92),
-        (0, T0 + 120, Measure.SPO2, 91),
-        (0, T0 + 180, Measure.SPO2, 93),
+        (0, T0 + 120, Measure.SPO2, 96),
+        (0, T0 + 180, Measure.SPO2, 91),
+        (0, T0 + 240, Measure.SPO2, 93),
     ]
-    (finding,) = single(rules, batch)
+    found = single(rules, batch)
+    assert [(f.reading, f.severity, f.time) for f in found] == [
+        (0, Severity.RED, T0),
+        (1, Severity.AMBER, T0 + 60),
+        (3, Severity.RED, T0 + 180),
+        (4, Severity.AMBER, T0 + 240),
+    ]
+
+
+def test_the_strongest_view_keeps_the_worst_then_latest_per_patient_and_rule() -> None:
+    rules = only({"thresholds": {"spo2": {"enabled": True}}})
+    batch = [(0, T0 + 60 * i, Measure.SPO2, v) for i, v in enumerate((90, 92, 91, 93))]
+    table = compile_rules(rules, 1)
+    strongest = evaluate(table, columns([reading(row) for row in batch])).strongest().records()
+    (finding,) = [f for f in strongest if f.rule_id == "threshold.spo2"]
     assert (finding.severity, finding.time, finding.reading) == (Severity.RED, T0 + 120, 2)
 
 
