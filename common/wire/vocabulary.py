@@ -151,3 +151,29 @@ class StatusFlag(StrEnum):
     DEVICE_CLOCK_UNSET = "device_clock_unset"
     DEVICE_CLOCK_SKEWED = "device_clock_skewed"
     SIMULATED = "simulated"
+
+
+class CheckStatus(StrEnum):
+    """The outcome of one of the hub's self-checks (``carewatch hub doctor``, and its telemetry).
+
+    ``skipped``: not checked because a check it depends on failed (no D-Bus, so no question to
+    ask bluetoothd); the failed one already says what to do.
+    """
+
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class HubCheckName(StrEnum):
+    """The hub's self-checks, in the order they are run and shown."""
+
+    DBUS = "dbus"
+    BLUETOOTHD = "bluetoothd"
+    ADAPTER = "adapter"
+    CLOCK = "clock"
+    DISK = "disk"
+    BROKER = "broker"
+    CERTIFICATES = "certificates"
+    CREDENTIALS = "credentials"
