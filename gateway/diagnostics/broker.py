@@ -113,7 +113,7 @@ def _credentials(tls: ssl.SSLSocket, endpoint: BrokerEndpoint) -> HubCheck:
     if code in mqtt_connect.CREDENTIAL_REFUSALS:
         return failed(
             CREDENTIALS,
-            f"the broker refused hub {endpoint.username}: {reason}",
+            f"the broker refused hub {endpoint.username}'s credentials ({reason})",
             "The hub's password does not match the broker's (or the hub was revoked): re-enrol the hub "
             "from a new bundle, or ask for its password to be rotated and update broker.password_file.",
         )
