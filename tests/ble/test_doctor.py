@@ -27,7 +27,11 @@ pytestmark = pytest.mark.ble
 
 
 def write_config(
-    tmp_path: Path, *, endpoint: BrokerEndpoint | None = None, password: str | None = None, synced: bool = True
+    tmp_path: Path,
+    *,
+    endpoint: BrokerEndpoint | None = None,
+    password: str | None = None,
+    synced: bool = True,
 ) -> Path:
     """A hub.toml; the clock flag exists when ``synced``; ``password`` overrides the endpoint's."""
     (tmp_path / "timesync").mkdir(exist_ok=True)
@@ -162,7 +166,9 @@ def test_an_adapter_name_that_is_not_there_lists_the_ones_that_are(
     config.write_text(config.read_text().replace('adapter = "hci0"', 'adapter = "hci99"'))
     code, checks = checks_of(config)
     assert code == 1
-    assert checks["adapter"]["summary"].startswith("Bluetooth adapter hci99 missing; the adapters present are hci0")
+    assert checks["adapter"]["summary"].startswith(
+        "Bluetooth adapter hci99 missing; the adapters present are hci0"
+    )
     assert checks["adapter"]["fix"].startswith("Set 'adapter' in hub.toml to one of hci0, hci1")
 
 
@@ -172,7 +178,10 @@ def test_clock_not_synchronised(
     config = write_config(tmp_path, endpoint=hub_endpoint("hub-doctor-clock"), synced=False)
     code, out = doctor(config)
     assert code == 1
-    assert "FAILED   clock         clock not synchronised (systemd-timesyncd has not reached a time server)" in out
+    assert (
+        "FAILED   clock         clock not synchronised (systemd-timesyncd has not reached a time server)"
+        in out
+    )
     assert "timedatectl set-ntp true" in out
     (tmp_path / "timesync" / "synchronized").touch()  # timesyncd reached a server
     code, checks = checks_of(config)
@@ -188,7 +197,9 @@ def test_wrong_password_is_refused_by_the_real_broker(
     assert code == 1
     assert "ok       broker        broker localhost:" in out
     # Mosquitto's dynamic-security plugin answers a wrong password with "not authorized" (0x87).
-    assert "FAILED   credentials   the broker refused hub hub-doctor-wrong's credentials (not authorized)" in out
+    assert (
+        "FAILED   credentials   the broker refused hub hub-doctor-wrong's credentials (not authorized)" in out
+    )
     assert "what to do: The hub's password does not match the broker's" in out
     assert "not-the-password" not in out
 
@@ -212,7 +223,16 @@ def test_all_good_on_the_emulated_bluez_and_the_real_broker(
     assert lines[0] == "hub hub-doctor-good"
     assert [line.split()[:2] for line in lines[1:-1]] == [
         ["ok", name]
-        for name in ("dbus", "bluetoothd", "adapter", "clock", "disk", "broker", "certificates", "credentials")
+        for name in (
+            "dbus",
+            "bluetoothd",
+            "adapter",
+            "clock",
+            "disk",
+            "broker",
+            "certificates",
+            "credentials",
+        )
     ]
     assert "Bluetooth adapter hci0 (00:11:22:33:44:55) present and powered" in out
     assert lines[-1] == "all checks passed"
