@@ -239,10 +239,10 @@ class BleHub:
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(self._cancel_loops)
             if not await self._start_radio(stack):
                 log.info("hub stopped before the radio came up")
                 return
+            stack.push_async_callback(self._cancel_loops)  # first out: sessions end before the scan
             self.started.set()
             log.info(
                 "hub running on %s: %d paired device(s), %d supported model(s)",
