@@ -185,6 +185,47 @@ def run(config: ConfigOpt = Path("/etc/carewatch/hub.toml")) -> None:
 
 
 @app.command()
+def doctor(
+    config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the checks as JSON (for scripts and monitoring)")
+    ] = False,
+) -> None:
+    """Check everything the hub needs, and say what to do about what is wrong.
+
+    Checks, in order: the system D-Bus; bluetoothd; the Bluetooth adapter (present, powered, not
+    blocked by rfkill); the clock (synchronised by NTP); free disk space for the outbox; the broker
+    (reachable over TLS, its certificate trusted); the certificates (CA file and the broker's, expiry);
+    the hub's credentials (a real MQTT CONNECT as the hub).
+
+    Each line is ok, WARNING, FAILED, or '-' (not checked because a check it depends on failed), and
+    every problem comes with what to do. Exit status: 0 if nothing failed (warnings allowed), 1 if a
+    check failed, 2 if the configuration cannot be read.
+
+    Safe to run beside a running hub: the credentials check keeps the hub's session and every message
+    queued for it; the running hub is disconnected once and reconnects by itself.
+    """
+    from gateway.diagnostics.doctor import all_checks, any_failed, render_json, render_text
+
+    cfg = _load_config_or_exit(config)
+    checks = all_checks(cfg)
+    typer.echo(render_json(cfg.hub_id, checks) if as_json else render_text(cfg.hub_id, checks))
+    if any_failed(checks):
+        raise typer.Exit(1)
+
+
+def _radio_error(e: Exception, adapter: str) -> str:
+    """A scan failure in plain words: the radio layer that is really broken and what to do,
+    rather than bleak's view of it ("[Errno 2] No such file or directory" for a missing D-Bus)."""
+    import asyncio
+
+    from gateway.diagnostics.bluetooth import explain_radio_failure
+
+    cause = asyncio.run(explain_radio_failure(adapter))
+    return f"cannot scan on {adapter}: {cause}" if cause else str(e)
+
+
+@app.command()
 def scan(
     config: ConfigOpt = Path("/etc/carewatch/hub.toml"),
     seconds: Annotated[float, typer.Option(min=1, max=120, help="how long to listen")] = 10.0,
@@ -206,7 +247,10 @@ def scan(
         allowlist = Allowlist(cfg.allowlist_path)
         typer.echo(f"listening on {cfg.adapter} for {seconds:g}s ...")
         found = asyncio.run(scan_once(cfg.adapter, DeviceClassifier(catalogue, allowlist), seconds))
-    except (CatalogueError, ScannerError, ValueError) as e:
+    except ScannerError as e:
+        typer.echo(f"error: {_radio_error(e, cfg.adapter)}", err=True)
+        raise typer.Exit(2) from None
+    except (CatalogueError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     if not found:
@@ -259,7 +303,7 @@ def pair(
                 scan_once(cfg.adapter, DeviceClassifier(catalogue, None), seconds, stop_on=wanted)
             )
         except ScannerError as e:
-            typer.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {_radio_error(e, cfg.adapter)}", err=True)
             raise typer.Exit(2) from None
         sighting = found.get(wanted)
         if sighting is not None:

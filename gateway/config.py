@@ -60,6 +60,13 @@ class HubConfig(BaseModel):
         le=1024,
         description="space held back on the card for the outbox, released when the card fills (0: none)",
     )
+    clock_sync_flag: Path = Field(
+        default=Path("/run/systemd/timesync/synchronized"),
+        description=(
+            "the file the NTP client keeps while the clock is synchronised (systemd-timesyncd's by default); "
+            "'hub doctor' and the telemetry read it"
+        ),
+    )
     rescue_dir: Path | None = Field(
         default=None,
         description=(

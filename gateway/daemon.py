@@ -30,6 +30,7 @@ def run_hub_process(config_path: Path) -> int:
     from common.supervision import EXIT_LOOP_FAILED, Supervisor
     from gateway.catalogue.loader import load_catalogue
     from gateway.config import load_hub_config
+    from gateway.diagnostics.doctor import local_checks
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import MqttSession
     from gateway.mqtt.telemetry import attach_telemetry_and_config
@@ -78,8 +79,10 @@ def run_hub_process(config_path: Path) -> int:
         interval_s=cfg.telemetry_interval_s,
         spill=spill,
         devices=hub.device_telemetry,
+        checks=lambda: local_checks(cfg),
     )
     hub.on_session_end = telemetry.poke
+    hub.on_radio_change = telemetry.poke  # a broken radio is news for the server straight away
     mqtt.start()
     publisher.start()
     spill.start()

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from common.wire.messages import HubTelemetry
+from common.wire.vocabulary import CheckStatus
 
 BACKLOG_AGE: Final = timedelta(hours=1)
 DISK_LOW_BYTES: Final = 100 * 1024 * 1024
@@ -57,6 +58,11 @@ def attention(hub: HubState, now: datetime) -> list[str]:
         return notes
     if hub.status == "online" and hub.telemetry_at and now - hub.telemetry_at > TELEMETRY_STALE:
         notes.append(f"no telemetry for {_ago(now - hub.telemetry_at)}")
+    for check in t.checks:
+        # The hub's own self-checks (what 'carewatch hub doctor' prints): "Bluetooth adapter hci0
+        # missing" says why a hub that is online takes no readings.
+        if check.status in (CheckStatus.FAILED, CheckStatus.WARNING):
+            notes.append(f"{check.summary}. {check.fix}" if check.fix else check.summary)
     if t.outbox_error:
         notes.append(f"outbox unreadable: {t.outbox_error}")
     if t.held_in_memory:

@@ -29,7 +29,15 @@ from pydantic import (
 
 from common.wire.addresses import BLUETOOTH_ADDRESS_PATTERN, DEVICE_ADDRESS_PATTERN
 from common.wire.topics import HUB_ID_PATTERN
-from common.wire.vocabulary import KIND_MEASURES, KIND_REQUIRED, MEASURES, Measure, ReadingKind
+from common.wire.vocabulary import (
+    KIND_MEASURES,
+    KIND_REQUIRED,
+    MEASURES,
+    CheckStatus,
+    HubCheckName,
+    Measure,
+    ReadingKind,
+)
 
 SCHEMA_V1: Final = "carewatch.readings.v1"
 TELEMETRY_V1: Final = "carewatch.telemetry.v1"
@@ -239,6 +247,18 @@ class DeviceTelemetry(_Strict):
     last_error: LineText | None = Field(default=None, max_length=200)
 
 
+class HubCheck(_Strict):
+    """One of the hub's self-checks as the hub saw it: what it found (``summary``, e.g.
+    "Bluetooth adapter hci0 missing") and, unless it is fine, one plain sentence of what to do.
+    The same record ``carewatch hub doctor`` prints and the telemetry carries, so the server's
+    pages say what a technician on site would read."""
+
+    name: HubCheckName
+    status: CheckStatus
+    summary: LineText = Field(min_length=1)
+    fix: LineText | None = None
+
+
 class HubTelemetry(_Message):
     """The hub's health, on its ``telemetry`` topic every few minutes (QoS 0: the next one
     replaces a lost one). Nothing clinical: no patient, no values."""
@@ -272,6 +292,11 @@ class HubTelemetry(_Message):
         default=None, description="why the hub refused the last configuration it was sent"
     )
     devices: list[DeviceTelemetry] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
+    checks: list[HubCheck] = Field(
+        default_factory=list,
+        max_length=len(HubCheckName),
+        description="the hub's self-checks (radio, clock, disk, certificates), as 'hub doctor' runs them",
+    )
 
 
 class PairedDeviceConfig(_Strict):

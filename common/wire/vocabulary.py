@@ -167,3 +167,29 @@ QUALITY_FLAGS: frozenset[StatusFlag] = frozenset(
         StatusFlag.IMPLAUSIBLE,
     }
 )
+
+
+class CheckStatus(StrEnum):
+    """The outcome of one of the hub's self-checks (``carewatch hub doctor``, and its telemetry).
+
+    ``skipped``: not checked because a check it depends on failed (no D-Bus, so no question to
+    ask bluetoothd); the failed one already says what to do.
+    """
+
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class HubCheckName(StrEnum):
+    """The hub's self-checks, in the order they are run and shown."""
+
+    DBUS = "dbus"
+    BLUETOOTHD = "bluetoothd"
+    ADAPTER = "adapter"
+    CLOCK = "clock"
+    DISK = "disk"
+    BROKER = "broker"
+    CERTIFICATES = "certificates"
+    CREDENTIALS = "credentials"

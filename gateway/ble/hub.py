@@ -25,7 +25,7 @@ from common.retry import RetryPolicy
 from common.wire.messages import MAX_DEVICES_PER_HUB, DeviceTelemetry, printable_line
 from gateway.allowlist import Allowlist
 from gateway.ble.agent import AgentError, RegisteredAgent
-from gateway.ble.scanner import DeviceClassifier, DeviceScanner, Sighting
+from gateway.ble.scanner import DeviceClassifier, DeviceScanner, ScannerError, Sighting
 from gateway.ble.seen import SeenReadings
 from gateway.ble.session import (
     DEFAULT_IDLE_TIMEOUT_S,
@@ -37,6 +37,7 @@ from gateway.ble.session import (
     utc_now,
 )
 from gateway.catalogue.matching import Catalogue
+from gateway.diagnostics.bluetooth import explain_radio_failure
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class HubTuning:
     failure_backoff: float = 5.0  # after a failed session (doubles up to max_backoff)
     max_backoff: float = 60.0
     connect_attempts: int = 3
+    radio_retry_first: float = 2.0  # a broken radio (no D-Bus/bluetoothd/adapter): first retry
+    radio_retry_cap: float = 60.0
 
 
 @dataclass
@@ -167,6 +170,10 @@ class BleHub:
         self.catalogue = catalogue
         #: Called after every device session (the telemetry publisher's poke, in a hub process).
         self.on_session_end: Callable[[], None] | None = None
+        #: Called when the radio fails to start or comes back (the telemetry publisher's poke).
+        self.on_radio_change: Callable[[], None] | None = None
+        #: Why the radio is not usable, in plain words; None while it works.
+        self.radio_error: str | None = None
         self.allowlist = allowlist
         self.seen = seen
         self.sink = sink
@@ -232,15 +239,10 @@ class BleHub:
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            if self.pairing_agent:
-                try:
-                    await stack.enter_async_context(RegisteredAgent(self.allowlist))
-                except AgentError as e:
-                    log.error("%s; devices that need bonding cannot pair until this is fixed", e)
-            scanner = DeviceScanner(self.adapter, self.classifier, self._on_sighting)
-            await scanner.start()
-            stack.push_async_callback(scanner.stop)
-            stack.push_async_callback(self._cancel_loops)
+            if not await self._start_radio(stack):
+                log.info("hub stopped before the radio came up")
+                return
+            stack.push_async_callback(self._cancel_loops)  # first out: sessions end before the scan
             self.started.set()
             log.info(
                 "hub running on %s: %d paired device(s), %d supported model(s)",
@@ -250,6 +252,47 @@ class BleHub:
             )
             await self.stopping.wait()
         log.info("hub stopped")
+
+    async def _start_radio(self, stack: contextlib.AsyncExitStack) -> bool:
+        """Register the pairing agent and start the scan, retrying with back-off while the radio
+        is broken (no D-Bus, no bluetoothd, no adapter). The hub process keeps running meanwhile,
+        so its outbox still drains and its telemetry says what is wrong, instead of exiting and
+        being restarted every few seconds while the server sees only "offline". False if asked
+        to stop first."""
+        tuning = self.tuning
+        delays = RetryPolicy(first=tuning.radio_retry_first, cap=tuning.radio_retry_cap).delays()
+        while not self.stopping.is_set():
+            attempt = contextlib.AsyncExitStack()
+            try:
+                if self.pairing_agent:
+                    try:
+                        await attempt.enter_async_context(RegisteredAgent(self.allowlist))
+                    except AgentError as e:
+                        log.error("%s; devices that need bonding cannot pair until this is fixed", e)
+                scanner = DeviceScanner(self.adapter, self.classifier, self._on_sighting)
+                await scanner.start()
+                attempt.push_async_callback(scanner.stop)
+            except ScannerError as e:
+                await attempt.aclose()
+                cause = await explain_radio_failure(self.adapter)
+                self.radio_error = printable_line(cause or str(e))
+                delay = next(delays)
+                log.error("radio not usable: %s; trying again in %.0fs", self.radio_error, delay)
+                self._radio_changed()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                continue
+            stack.push_async_callback(attempt.aclose)
+            if self.radio_error is not None:
+                log.info("radio usable again on %s", self.adapter)
+                self.radio_error = None
+                self._radio_changed()
+            return True
+        return False
+
+    def _radio_changed(self) -> None:
+        if self.on_radio_change is not None:
+            self.on_radio_change()
 
     async def _cancel_loops(self) -> None:
         # Sessions watch ``stopping`` and disconnect by themselves; give them a moment first.

@@ -23,6 +23,7 @@ from gateway.gatt.ieee11073 import (
     FLOAT_NAN,
     FLOAT_NEGATIVE_INFINITY,
     FLOAT_POSITIVE_INFINITY,
+    SFLOAT_NAN,
     encode_float_raw,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "QUIRKS",
     "Quirk",
     "apply_quirks",
+    "bp_map_zero_not_available",
     "bp_pulse_status_big_endian_user_id_always",
     "temperature_ieee754_float32",
     "validate_quirk_names",
@@ -38,6 +40,7 @@ __all__ = [
 Quirk = Callable[[str, bytes], bytes]
 
 _BP_CHARACTERISTICS: Final = frozenset({uuids.BLOOD_PRESSURE_MEASUREMENT, uuids.INTERMEDIATE_CUFF_PRESSURE})
+_BP_FLAG_USER_ID: Final = 0x08
 _TEMPERATURE_CHARACTERISTICS: Final = frozenset(
     {uuids.TEMPERATURE_MEASUREMENT, uuids.INTERMEDIATE_TEMPERATURE}
 )
@@ -49,10 +52,11 @@ def _need(data: bytes, end: int, context: str, quirk: str, what: str) -> None:
 
 
 def bp_pulse_status_big_endian_user_id_always(characteristic_uuid: str, data: bytes) -> bytes:
-    """A popular Beurer cuff sends pulse rate and measurement status big-endian and always includes the
-    user-id byte, even with its flag clear. Swap the two fields back and drop the undeclared user id
-    (its value is meaningless when the flag is clear). Trailing bytes are passed on for the decoder to
-    reject."""
+    """A Beurer BM-series cuff sends pulse rate and measurement status big-endian and always includes
+    the user-id byte, even with its flag clear. Swap the two fields back and keep the user id, declaring
+    it in the flags: it is the cuff's user button (1 or 2), the only way to tell apart two people who
+    share one cuff, and 0xFF still decodes as "unknown user". Trailing bytes are passed on for the
+    decoder to reject."""
     if characteristic_uuid not in _BP_CHARACTERISTICS:
         return data
     name = "bp_pulse_status_big_endian_user_id_always"
@@ -70,8 +74,8 @@ def bp_pulse_status_big_endian_user_id_always(characteristic_uuid: str, data: by
         out += bytes((data[pos + 1], data[pos]))
         pos += 2
     _need(data, pos + 1, context, name, "always-present user id")
-    if flags & 0x08:
-        out.append(data[pos])
+    out.append(data[pos])
+    out[0] |= _BP_FLAG_USER_ID
     pos += 1
     if flags & 0x10:
         _need(data, pos + 2, context, name, "measurement status")
@@ -79,6 +83,20 @@ def bp_pulse_status_big_endian_user_id_always(characteristic_uuid: str, data: by
         pos += 2
     out += data[pos:]
     return bytes(out)
+
+
+def bp_map_zero_not_available(characteristic_uuid: str, data: bytes) -> bytes:
+    """Some Beurer cuffs (the BM85 among them) do not compute a mean arterial pressure and send its
+    SFLOAT as 0x0000 instead of the spec's NaN (0x07FF). Read literally that is 0 mmHg, a pressure no
+    living patient has, which a chart or a rule would take for a value. Rewrite it to NaN, so the
+    decoder reports "not available". Only the MAP slot (bytes 5-6) of Blood Pressure Measurement is
+    touched; Intermediate Cuff Pressure ignores that slot anyway."""
+    if characteristic_uuid != uuids.BLOOD_PRESSURE_MEASUREMENT:
+        return data
+    _need(data, 7, uuids.display_name(characteristic_uuid), "bp_map_zero_not_available", "pressures")
+    if data[5:7] != b"\x00\x00":
+        return data
+    return data[:5] + SFLOAT_NAN.to_bytes(2, "little") + data[7:]
 
 
 def _float32_to_ieee11073(raw: bytes) -> int:
@@ -113,6 +131,7 @@ def temperature_ieee754_float32(characteristic_uuid: str, data: bytes) -> bytes:
 
 
 QUIRKS: Final[dict[str, Quirk]] = {
+    "bp_map_zero_not_available": bp_map_zero_not_available,
     "bp_pulse_status_big_endian_user_id_always": bp_pulse_status_big_endian_user_id_always,
     "temperature_ieee754_float32": temperature_ieee754_float32,
 }

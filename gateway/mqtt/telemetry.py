@@ -2,6 +2,9 @@
 backlog that is not draining, a filling disk, a device with a flat battery or that stopped
 connecting) before the patient's readings stop arriving.
 
+It carries the hub's self-checks too (``gateway.diagnostics``: radio, clock, disk,
+certificates), so the server can say "Bluetooth adapter missing" rather than nothing.
+
 Published every few minutes while connected, and straight after each (re)connection, at
 QoS 0: telemetry is a snapshot and the next one supersedes a lost one. Readings never
 travel here.
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.wire.messages import DeviceTelemetry, HubTelemetry, printable_line
+from common.wire.messages import DeviceTelemetry, HubCheck, HubTelemetry, printable_line
 from common.wire.topics import Channel, topic
 from gateway.allowlist import Allowlist
 from gateway.mqtt.session import MqttSession
@@ -42,8 +45,10 @@ class HubHealth:
         spill: SpillOver | None = None,
         devices: Callable[[], list[DeviceTelemetry]] | None = None,
         config: RemoteConfigApplier | None = None,
+        checks: Callable[[], list[HubCheck]] | None = None,
     ) -> None:
         self.hub_id = hub_id
+        self.checks = checks
         self.outbox = outbox
         self.software = software
         self.spill = spill
@@ -76,7 +81,19 @@ class HubHealth:
             devices=self.devices() if self.devices is not None else [],
             config_version=self.config.version if self.config is not None else None,
             config_error=self.config.error if self.config is not None else None,
+            checks=self._checks(),
         )
+
+    def _checks(self) -> list[HubCheck]:
+        # A check that breaks must not cost the rest of the report: the hub's health matters
+        # most exactly when something is broken.
+        if self.checks is None:
+            return []
+        try:
+            return self.checks()
+        except Exception:
+            log.exception("could not run the hub's self-checks")
+            return []
 
 
 class TelemetryPublisher:
@@ -143,12 +160,15 @@ def attach_telemetry_and_config(
     interval_s: float,
     spill: SpillOver | None = None,
     devices: Callable[[], list[DeviceTelemetry]] | None = None,
+    checks: Callable[[], list[HubCheck]] | None = None,
 ) -> tuple[TelemetryPublisher, RemoteConfigApplier]:
     """A hub's two conversations with the server besides its readings, set up the same way
     for a real hub and a simulated one: health reports out, configuration in, each new
     configuration reported straight away. Call before ``session.start``."""
     remote = RemoteConfigApplier(hub_id, allowlist, state_dir / "remote-config.json")
-    health = HubHealth(hub_id, outbox, software=software, spill=spill, devices=devices, config=remote)
+    health = HubHealth(
+        hub_id, outbox, software=software, spill=spill, devices=devices, config=remote, checks=checks
+    )
     telemetry = TelemetryPublisher(health, session, interval_s=interval_s)
     remote.on_telemetry_interval = telemetry.set_interval
     remote.on_change = telemetry.poke

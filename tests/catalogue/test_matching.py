@@ -28,6 +28,9 @@ def catalogue() -> Catalogue:
         ("BLEsmart_0000011F28FFB2A7B9D8", [BP], {0x020E: b"\x01\x00"}, "omron-hem-7322t"),
         ("BM57", [BP], {}, "beurer-bm-cuff"),
         ("BM 54", [], {}, "beurer-bm-cuff"),
+        ("BM85", [BP], {}, "beurer-bm85"),  # standard layout: not the big-endian BM-series quirk
+        ("BM 85", [], {}, "beurer-bm85"),
+        ("BM851", [BP], {}, "generic-blood-pressure"),
         ("Nonin3230_502644123", [PLX], {}, "nonin-3230"),
         ("Nonin3230_502644123", ["46A970E0-0D5F-11E2-8B5E-0002A5D5C51B"], {}, "nonin-3230"),
         ("A&D_UC-352_1A2B", [WEIGHT], {}, "and-uc-352ble"),

@@ -43,7 +43,7 @@ def test_beurer_every_flag_combination(flags: int) -> None:
     assert isinstance(value, BloodPressureMeasurement)
     assert value.systolic_mmhg == (round(135 * 7.50062, 1) if flags & 0x01 else 135)
     assert value.pulse_rate_bpm == (72 if flags & 0x04 else None)
-    assert value.user_id == (2 if flags & 0x08 else None)
+    assert value.user_id == 2  # the always-present byte is the cuff's user button, flag or not
     assert value.status == (
         BloodPressureStatus(True, False, False, PulseRange.BELOW, False) if flags & 0x10 else None
     )
@@ -54,10 +54,62 @@ def test_beurer_every_flag_combination(flags: int) -> None:
         unit=PressureUnit.KPA if flags & 0x01 else PressureUnit.MMHG,
         timestamp=datetime(2024, 1, 2, 3, 4, 5) if flags & 0x02 else None,
         pulse_rate=72 if flags & 0x04 else None,
-        user_id=2 if flags & 0x08 else None,
+        user_id=2,
         status=0x0011 if flags & 0x10 else None,
     )
     assert apply_quirks(uuids.BLOOD_PRESSURE_MEASUREMENT, beurer_bytes(flags), [BEURER]) == spec
+
+
+def test_beurer_keeps_the_user_id_so_two_people_sharing_the_cuff_stay_apart() -> None:
+    for user in (1, 2):
+        data = beurer_bytes(0x16)[:-3] + bytes((user,)) + beurer_bytes(0x16)[-2:]
+        value = decode("2a35", data, quirks=[BEURER])
+        assert isinstance(value, BloodPressureMeasurement)
+        assert value.user_id == user
+    unknown = beurer_bytes(0x16)[:-3] + b"\xff" + beurer_bytes(0x16)[-2:]
+    value = decode("2a35", unknown, quirks=[BEURER])
+    assert isinstance(value, BloodPressureMeasurement) and value.user_id is None
+
+
+def bm85_bytes(*, user: int = 2, mean: bytes = b"\x00\x00") -> bytes:
+    """A Beurer BM85 reading, constructed per the Blood Pressure Measurement layout as that cuff sends
+    it (gatt-and-devices.md, "Layouts"; the deviation as reported from published BM85 captures in
+    issue 12): flags 0x1E (timestamp, pulse, user id, status), 128/82 mmHg, the MAP field 0x0000
+    because the cuff computes none, a timestamp, pulse 66 bpm little-endian, user button ``user``,
+    status 0x0004 (irregular pulse). Not a capture: built from the layout, byte by byte."""
+    return (
+        bytes((0x1E,))
+        + struct.pack("<HH", 128, 82)
+        + mean
+        + struct.pack("<HBBBBB", 2024, 3, 9, 7, 45, 12)
+        + struct.pack("<H", 66)
+        + bytes((user,))
+        + struct.pack("<H", 0x0004)
+    )
+
+
+def test_bm85_zero_mean_arterial_pressure_is_not_available() -> None:
+    value = decode("2a35", bm85_bytes(), quirks=["bp_map_zero_not_available"])
+    assert isinstance(value, BloodPressureMeasurement)
+    assert (value.systolic_mmhg, value.diastolic_mmhg) == (128, 82)
+    assert value.mean_arterial_pressure_mmhg is None
+    assert value.pulse_rate_bpm == 66
+    assert value.user_id == 2
+    assert value.status == BloodPressureStatus(irregular_pulse=True)
+    # Without the quirk the same bytes read as a MAP of 0 mmHg: the defect the quirk exists for.
+    literal = decode("2a35", bm85_bytes())
+    assert isinstance(literal, BloodPressureMeasurement) and literal.mean_arterial_pressure_mmhg == 0.0
+
+
+def test_bm85_quirk_keeps_a_real_mean_and_other_characteristics() -> None:
+    value = decode("2a35", bm85_bytes(mean=struct.pack("<H", 97)), quirks=["bp_map_zero_not_available"])
+    assert isinstance(value, BloodPressureMeasurement) and value.mean_arterial_pressure_mmhg == 97
+    quirk = QUIRKS["bp_map_zero_not_available"]
+    cuff = bm85_bytes()[:7]
+    assert quirk(uuids.INTERMEDIATE_CUFF_PRESSURE, cuff) == cuff
+    assert quirk(uuids.WEIGHT_MEASUREMENT, b"\x00\x00\x00\x00\x00\x00\x00") == b"\x00" * 7
+    with pytest.raises(DecodeError, match="pressures"):
+        quirk(uuids.BLOOD_PRESSURE_MEASUREMENT, cuff[:6])
 
 
 def test_without_the_quirk_the_beurer_packet_is_rejected() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from common.wire.messages import Reading, TimeSource
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
-from gateway.catalogue.loader import parse_model
+from gateway.catalogue.loader import load_catalogue, parse_model
 from gateway.catalogue.models import DeviceModel
 from gateway.gatt import decode, uuids
 from gateway.gatt.berrymed import encode_berrymed_frame
@@ -245,6 +245,24 @@ def test_beurer_bytes_decode_only_with_the_quirk() -> None:
     assert reading.flags == ["irregular_pulse"]
     assert reading.measured_at == datetime(2024, 7, 1, 9, 40, tzinfo=LONDON)
     assert [r.payload() for r in reading.raw] == [data]  # raw is what the device sent, before the quirk
+
+
+def test_a_bm85_reading_through_its_catalogue_entry_keeps_the_user_and_has_no_mean() -> None:
+    """The BM85 bytes of tests/gatt/test_quirks.py (standard layout, user button 2, MAP 0x0000)
+    through the model the shipped catalogue picks for a cuff advertising "BM85"."""
+    from tests.gatt.test_quirks import bm85_bytes
+
+    model = load_catalogue().match("BM85", ["1810"], {})
+    assert model is not None
+    (reading,) = readings(assembler(model).feed("2a35", bm85_bytes(user=2), RECEIVED))
+    assert {m.value: q.value for m, q in reading.values.items()} == {
+        "systolic": 128,
+        "diastolic": 82,
+        "pulse": 66,
+    }
+    assert reading.device.user_index == 2
+    (other,) = readings(assembler(model).feed("2a35", bm85_bytes(user=1), RECEIVED))
+    assert other.device.user_index == 1
 
 
 def test_replayed_burst_gives_the_same_ids() -> None:

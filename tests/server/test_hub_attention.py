@@ -84,3 +84,27 @@ def test_devices_with_a_low_battery_or_failing_sessions() -> None:
         "and-ua-651ble 00:09:1F:8A:12:34: battery 20 %",
         "nonin-3230 00:1C:05:00:00:01: pairing refused",
     ]
+
+
+def test_the_hubs_own_failing_checks_say_why_an_online_hub_takes_no_readings() -> None:
+    checks = [
+        {"name": "dbus", "status": "ok", "summary": "system D-Bus reachable at /run/dbus/system_bus_socket"},
+        {"name": "bluetoothd", "status": "ok", "summary": "bluetoothd is running"},
+        {
+            "name": "adapter",
+            "status": "failed",
+            "summary": "Bluetooth adapter hci0 missing",
+            "fix": "Plug in the Bluetooth adapter, then restart bluetooth.",
+        },
+        {
+            "name": "clock",
+            "status": "warning",
+            "summary": "cannot tell whether the clock is synchronised",
+            "fix": "Install and enable an NTP client.",
+        },
+        {"name": "credentials", "status": "skipped", "summary": "not checked: no password"},
+    ]
+    assert attention(online(telemetry(checks=checks)), NOW) == [
+        "Bluetooth adapter hci0 missing. Plug in the Bluetooth adapter, then restart bluetooth.",
+        "cannot tell whether the clock is synchronised. Install and enable an NTP client.",
+    ]

@@ -34,6 +34,15 @@ def snapshot(**over: object) -> dict[str, object]:
                 "last_session_at": AT.isoformat(),
             }
         ],
+        "checks": [
+            {"name": "dbus", "status": "ok", "summary": "system D-Bus reachable"},
+            {
+                "name": "adapter",
+                "status": "failed",
+                "summary": "Bluetooth adapter hci0 missing",
+                "fix": "Plug in the Bluetooth adapter, then restart bluetooth.",
+            },
+        ],
     }
     t.update(over)
     return t
@@ -55,6 +64,8 @@ def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> N
     ("change", "complaint"),
     [
         ({"outbox_depth": -1}, "greater than or equal to 0"),
+        ({"checks": [{"name": "radio", "status": "ok", "summary": "x"}]}, "Input should be 'dbus'"),
+        ({"checks": [{"name": "dbus", "status": "broken", "summary": "x"}]}, "Input should be 'ok'"),
         ({"hub_id": "Hub 42"}, "should match pattern"),
         ({"patient_id": "p-1"}, "Extra inputs are not permitted"),
         ({"devices": [{"address": "nowhere", "model": "x", "readings": 0}]}, "should match pattern"),
