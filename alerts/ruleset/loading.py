@@ -17,16 +17,24 @@ from pydantic import ValidationError
 
 from alerts.ruleset.models import PatientOverride, RuleSet, RuleSetError
 
-__all__ = ["DEFAULTS_PATH", "apply_override", "default_ruleset", "load_ruleset", "parse_ruleset"]
+__all__ = [
+    "DEFAULTS_PATH",
+    "apply_override",
+    "default_ruleset",
+    "load_ruleset",
+    "merge_documents",
+    "parse_ruleset",
+]
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "rules" / "defaults.yaml"
 
 
-def _merged(base: Any, changes: Any) -> Any:
+def merge_documents(base: Any, changes: Any) -> Any:
+    """``changes`` written over ``base``, key by key; an explicit None replaces (removes an edge)."""
     if isinstance(base, dict) and isinstance(changes, dict):
         out = dict(base)
         for key, value in changes.items():
-            out[key] = _merged(base[key], value) if key in base else copy.deepcopy(value)
+            out[key] = merge_documents(base[key], value) if key in base else copy.deepcopy(value)
         return out
     return copy.deepcopy(changes)
 
@@ -45,7 +53,7 @@ def _validated(document: Mapping[str, Any], what: str) -> RuleSet:
 def apply_override(defaults: RuleSet, override: PatientOverride | Mapping[str, Any]) -> RuleSet:
     """The patient's effective rules: ``defaults`` with the override's changes merged on top."""
     changes = override.changes if isinstance(override, PatientOverride) else dict(override)
-    document = _merged(defaults.model_dump(mode="json"), changes)
+    document = merge_documents(defaults.model_dump(mode="json"), changes)
     return _validated(document, "rule override")
 
 

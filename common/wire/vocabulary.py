@@ -8,8 +8,10 @@ the form HL7 FHIR uses, with a human label for pages and e-mails.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class ReadingKind(StrEnum):
@@ -193,3 +195,36 @@ class HubCheckName(StrEnum):
     BROKER = "broker"
     CERTIFICATES = "certificates"
     CREDENTIALS = "credentials"
+
+
+class Condition(StrEnum):
+    """Long-term conditions a patient is monitored for; each selects a condition profile of
+    alert rules (``alerts/rules/profiles.yaml``)."""
+
+    HEART_FAILURE = "heart_failure"
+    COPD = "copd"
+    HYPERTENSION = "hypertension"
+    ATRIAL_FIBRILLATION = "atrial_fibrillation"
+    FRAILTY = "frailty"
+
+
+#: SNOMED CT concepts (clinical findings / disorders) for the conditions, for FHIR export.
+CONDITION_SNOMED: Mapping[Condition, str] = MappingProxyType(
+    {
+        Condition.HEART_FAILURE: "84114007",  # Heart failure (disorder)
+        Condition.COPD: "13645005",  # Chronic obstructive lung disease (disorder)
+        Condition.HYPERTENSION: "38341003",  # Hypertensive disorder, systemic arterial (disorder)
+        Condition.ATRIAL_FIBRILLATION: "49436004",  # Atrial fibrillation (disorder)
+        Condition.FRAILTY: "248279007",  # Frailty (finding)
+    }
+)
+
+CONDITION_LABELS: Mapping[Condition, str] = MappingProxyType(
+    {
+        Condition.HEART_FAILURE: "heart failure",
+        Condition.COPD: "COPD",
+        Condition.HYPERTENSION: "hypertension",
+        Condition.ATRIAL_FIBRILLATION: "atrial fibrillation",
+        Condition.FRAILTY: "frailty",
+    }
+)
