@@ -5,6 +5,7 @@ from the broker, the patient's preferences from the server's configuration. Kept
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import tzinfo
 
@@ -19,6 +20,10 @@ from gateway.mqtt.session import MqttSession
 from gateway.remote_config import RemoteConfigApplier
 
 log = logging.getLogger(__name__)
+
+#: A hub just switched on has not reached the broker yet: a reading in its first seconds is not
+#: "offline" (a false "cannot reach your nurse" alarms a patient more than silence would).
+STARTUP_GRACE_S = 60.0
 
 #: Where the radio hands a reading (``gateway.ble``'s sink), named here so this module needs no radio.
 ReadingSink = Callable[[Reading], object]
@@ -46,6 +51,8 @@ class HubFeedback:
     def __init__(self, service: FeedbackService, session: MqttSession) -> None:
         self.service = service
         self.session = session
+        self._started = time.monotonic()
+        self._ever_connected = False
 
     @classmethod
     def attach(
@@ -62,16 +69,27 @@ class HubFeedback:
             return None
         service = build_feedback(settings, hub_id, tz)
         session.subscribe(topic(hub_id, Channel.COMMANDS), service.command)
-        session.on_connected(service.reconnected)
         publisher.on_receipt = service.readings_confirmed
-        return cls(service, session)
+        hooks = cls(service, session)
+        session.on_connected(hooks._connected)
+        return hooks
+
+    def _connected(self) -> None:
+        self._ever_connected = True
+        self.service.reconnected()
+
+    def connected(self) -> bool:
+        """Whether the hub can reach the server, for telling the patient (the start's grace counts)."""
+        if self.session.connected.is_set():
+            return True
+        return not self._ever_connected and time.monotonic() - self._started < STARTUP_GRACE_S
 
     def watching(self, sink: ReadingSink) -> ReadingSink:
         """``sink`` that also tells the patient: the reading is stored first, then announced."""
 
         def store_then_announce(reading: Reading) -> None:
             sink(reading)
-            self.service.reading_received(reading, connected=self.session.connected.is_set())
+            self.service.reading_received(reading, connected=self.connected())
 
         return store_then_announce
 

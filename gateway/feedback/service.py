@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Announcements waiting to be said; beyond this the newest are dropped (with a log line):
 #: a patient does not need a backlog of chimes after a long replay.
 QUEUE_LIMIT = 16
+#: After an outage, receipts arrive batch after batch: "your nurse's team has it" once, not per batch.
+CONFIRMED_REPEAT_S = 60.0
 
 
 class FeedbackService:
@@ -66,6 +68,7 @@ class FeedbackService:
         self._lock = threading.Lock()
         self._queue: queue.Queue[Announcement | None] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._queued: set[str] = set()
+        self._last_confirmed: datetime | None = None
         self._failures: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedback", daemon=True)
@@ -105,8 +108,15 @@ class FeedbackService:
 
     def readings_confirmed(self, entries: list[ReceiptEntry]) -> None:
         held = sum(1 for e in entries if e.outcome is not ReceiptOutcome.REFUSED)
-        if held:
-            self._announce(ReadingsConfirmed(held))
+        if not held:
+            return
+        now = self.clock()
+        with self._lock:
+            last = self._last_confirmed
+            if last is not None and (now - last).total_seconds() < CONFIRMED_REPEAT_S:
+                return
+            self._last_confirmed = now
+        self._announce(ReadingsConfirmed(held))
 
     def reconnected(self) -> None:
         with self._lock:

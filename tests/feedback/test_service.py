@@ -5,6 +5,7 @@ outage, commands from the server, reminders, and a broken speaker that costs one
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,9 +19,10 @@ from common.wire.feedback_prefs import FeedbackEvent, PatientFeedback, ReadingRe
 from common.wire.messages import ReceiptEntry, ReceiptOutcome
 from common.wire.vocabulary import Measure, ReadingKind
 from gateway.feedback.catalogue import load_phrasebooks
-from gateway.feedback.outputs import PlaybackFailed, WavDirectory
+from gateway.feedback.outputs import AlsaSpeaker, PlaybackFailed, WavDirectory
 from gateway.feedback.service import FeedbackService
 from gateway.feedback.settings import FeedbackSettings
+from gateway.feedback.sound import Voice, speak_to_wav
 from tests.feedback.sox_stat import sox_stat
 from tests.support.readings import make_reading
 
@@ -77,6 +79,49 @@ def test_a_reading_and_its_receipt_are_spoken(made: list[FeedbackService], tmp_p
     s.readings_confirmed([ReceiptEntry(reading_id=uuid.uuid4(), outcome=ReceiptOutcome.REFUSED, reason="x")])
     assert said(s, tmp_path) == ["received", "confirmed"]
     assert sox_stat(tmp_path / "0001-received.wav").rms > 0.02
+
+
+def test_receipts_batch_after_batch_are_said_once_a_minute(
+    made: list[FeedbackService], tmp_path: Path
+) -> None:
+    clock = Clock(NOON)
+    s = service(made, tmp_path, clock)
+    stored = [ReceiptEntry(reading_id=uuid.uuid4(), outcome=ReceiptOutcome.STORED)]
+    # A backlog confirmed in batches after an outage, then a new reading a minute later.
+    for seconds, played in ((0, 1), (20, 1), (59, 1), (61, 2)):
+        clock.now = NOON + timedelta(seconds=seconds)
+        s.readings_confirmed(stored)
+        _wait_until(lambda: s.played == played)  # noqa: B023 - waited on before it changes
+    assert said(s, tmp_path) == ["confirmed", "confirmed"]
+
+
+def test_aplay_plays_through_alsa_and_a_missing_device_is_named(tmp_path: Path) -> None:
+    wav = speak_to_wav("Thank you.", Voice("en-gb"))
+    AlsaSpeaker("null").play("received", wav)  # ALSA's null device: the real aplay, no sound card
+    with pytest.raises(PlaybackFailed, match="aplay -D carewatch-no-such-device failed"):
+        AlsaSpeaker("carewatch-no-such-device").play("received", wav)
+
+
+def test_a_reading_just_after_the_hub_starts_is_not_called_offline(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from gateway.feedback.attach import STARTUP_GRACE_S, HubFeedback
+    from gateway.mqtt.session import MqttSession
+
+    session = cast(MqttSession, SimpleNamespace(connected=threading.Event()))  # never connects
+    hooks = HubFeedback(
+        FeedbackService(
+            FeedbackSettings(), hub_id="hub-0042", tz=LONDON, phrasebooks={}, speaker=WavDirectory(tmp_path)
+        ),
+        session,
+    )
+    assert hooks.connected()  # never connected yet, within the grace: not an outage
+    hooks._started -= STARTUP_GRACE_S
+    assert not hooks.connected()
+    hooks._connected()
+    hooks._started += STARTUP_GRACE_S
+    assert not hooks.connected()  # it was connected once: now a disconnection is an outage
 
 
 def test_the_off_switch_says_nothing(made: list[FeedbackService], tmp_path: Path) -> None:
