@@ -13,6 +13,7 @@ from common.wire.messages import Reading
 from common.wire.topics import Channel, topic
 from gateway.feedback.catalogue import load_phrasebooks
 from gateway.feedback.outputs import AlsaSpeaker, GpioLight, Speaker, WavDirectory
+from gateway.feedback.phrasebook import PhrasebookError
 from gateway.feedback.service import FeedbackService
 from gateway.feedback.settings import FeedbackSettings
 from gateway.mqtt.publisher import OutboxPublisher
@@ -67,7 +68,11 @@ class HubFeedback:
         if not settings.enabled:
             log.info("patient feedback is off ([feedback] enabled = false)")
             return None
-        service = build_feedback(settings, hub_id, tz)
+        try:
+            service = build_feedback(settings, hub_id, tz)
+        except PhrasebookError as e:  # the hub's first job is the readings: it runs silent instead
+            log.error("patient feedback is off: its message catalogue is broken: %s", e)
+            return None
         session.subscribe(topic(hub_id, Channel.COMMANDS), service.command)
         publisher.on_receipt = service.readings_confirmed
         hooks = cls(service, session)
