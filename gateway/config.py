@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.wire.topics import HUB_ID_PATTERN
+from gateway.feedback.settings import FeedbackSettings
 
 
 class ConfigError(ValueError):
@@ -73,6 +74,10 @@ class HubConfig(BaseModel):
             "where readings held in memory go when the outbox disk is full and the hub stops "
             "(default: systemd's RUNTIME_DIRECTORY, else /run/carewatch-hub: RAM, not the SD card)"
         ),
+    )
+
+    feedback: FeedbackSettings = Field(
+        default_factory=FeedbackSettings, description="what the patient hears and sees (off by default)"
     )
 
     @property

@@ -31,6 +31,7 @@ def run_hub_process(config_path: Path) -> int:
     from gateway.catalogue.loader import load_catalogue
     from gateway.config import load_hub_config
     from gateway.diagnostics.doctor import local_checks
+    from gateway.feedback.attach import HubFeedback
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import MqttSession
     from gateway.mqtt.telemetry import attach_telemetry_and_config
@@ -61,15 +62,16 @@ def run_hub_process(config_path: Path) -> int:
     publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
     spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
     spill.recover()
+    feedback = HubFeedback.attach(cfg.feedback, cfg.hub_id, cfg.household_tz(), mqtt, publisher)
     hub = BleHub(
         catalogue=catalogue,
         allowlist=allowlist,
         seen=seen,
-        sink=spill,
+        sink=feedback.watching(spill) if feedback else spill,
         tz=cfg.household_tz(),
         adapter=cfg.adapter,
     )
-    telemetry, _ = attach_telemetry_and_config(
+    telemetry, remote = attach_telemetry_and_config(
         mqtt,
         cfg.hub_id,
         outbox,
@@ -83,6 +85,9 @@ def run_hub_process(config_path: Path) -> int:
     )
     hub.on_session_end = telemetry.poke
     hub.on_radio_change = telemetry.poke  # a broken radio is news for the server straight away
+    if feedback:
+        feedback.follow(remote)
+        feedback.service.start()
     mqtt.start()
     publisher.start()
     spill.start()
@@ -104,6 +109,8 @@ def run_hub_process(config_path: Path) -> int:
     try:
         asyncio.run(main())
     finally:
+        if feedback:
+            feedback.service.stop()
         telemetry.stop()
         publisher.stop()
         spill.close()

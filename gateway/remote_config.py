@@ -1,5 +1,6 @@
-"""Applying the server's configuration on the hub: which devices are paired, and how often
-to report health.
+"""Applying the server's configuration on the hub: which devices are paired, how often to
+report health, and what the hub says to its patient (kept with the version, so a restarted
+hub speaks as the patient wants before it reaches the broker).
 
 The server keeps one retained ``RemoteConfig`` on the hub's ``config`` topic, so a hub hears
 the latest on every connection. It applies a version newer than the one it has recorded
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from common.wire.feedback_prefs import PatientFeedback
 from common.wire.messages import RemoteConfig, printable_line, summarise_validation
 from gateway.allowlist import Allowlist
 from gateway.atomic_file import write_json
@@ -40,23 +42,30 @@ class RemoteConfigApplier:
         self.state_path = state_path
         self.on_telemetry_interval = on_telemetry_interval
         self.on_change = on_change
+        #: Called with the patient's feedback preferences each time a configuration is applied.
+        self.on_patient_feedback: Callable[[PatientFeedback | None], None] | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
-        self.version: int | None = self._recorded_version()
+        self.version: int | None = None
+        self.patient_feedback: PatientFeedback | None = None
+        self._read_record()
 
-    def _recorded_version(self) -> int | None:
+    def _read_record(self) -> None:
         try:
-            version = json.loads(self.state_path.read_text(encoding="utf-8")).get("version")
+            recorded = json.loads(self.state_path.read_text(encoding="utf-8"))
+            version = recorded.get("version")
+            feedback = recorded.get("patient_feedback")
+            self.patient_feedback = None if feedback is None else PatientFeedback.model_validate(feedback)
         except FileNotFoundError:
-            return None
-        except (OSError, ValueError, AttributeError) as e:
+            return
+        except (OSError, ValueError, AttributeError) as e:  # ValidationError is a ValueError
             log.error(
                 "cannot read %s (%s); the next configuration from the server will be applied",
                 self.state_path,
                 e,
             )
-            return None
-        return version if isinstance(version, int) else None
+            return
+        self.version = version if isinstance(version, int) else None
 
     def handle(self, payload: bytes) -> None:
         """One message from the config topic (paho's thread)."""
@@ -83,8 +92,11 @@ class RemoteConfigApplier:
         )
         if config.telemetry_interval_s is not None and self.on_telemetry_interval is not None:
             self.on_telemetry_interval(config.telemetry_interval_s)
-        self._record(config.version)
+        if self.on_patient_feedback is not None:
+            self.on_patient_feedback(config.patient_feedback)
+        self._record(config)
         self.version, self.error = config.version, None
+        self.patient_feedback = config.patient_feedback
         log.info(
             "applied server configuration version %d: %d paired device(s)%s",
             config.version,
@@ -96,5 +108,8 @@ class RemoteConfigApplier:
         self.error = printable_line(reason)
         log.error("refused a configuration from the server: %s", reason)
 
-    def _record(self, version: int) -> None:
-        write_json(self.state_path, {"version": version})
+    def _record(self, config: RemoteConfig) -> None:
+        record: dict[str, object] = {"version": config.version}
+        if config.patient_feedback is not None:
+            record["patient_feedback"] = config.patient_feedback.model_dump(mode="json")
+        write_json(self.state_path, record)

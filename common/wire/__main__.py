@@ -1,9 +1,10 @@
-"""``python -m common.wire [readings|telemetry|hubconfig|receipts]`` prints a published JSON
+"""``python -m common.wire [readings|telemetry|hubconfig|receipts|commands]`` prints a published JSON
 Schema (default: the reading batch)."""
 
 import json
 import sys
 
+from common.wire.commands import commands_json_schema
 from common.wire.messages import (
     json_schema,
     receipts_json_schema,
@@ -16,6 +17,7 @@ SCHEMAS = {
     "telemetry": telemetry_json_schema,
     "hubconfig": remote_config_json_schema,
     "receipts": receipts_json_schema,
+    "commands": commands_json_schema,
 }
 
 which = sys.argv[1] if len(sys.argv) > 1 else "readings"

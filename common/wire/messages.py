@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from common.wire.addresses import BLUETOOTH_ADDRESS_PATTERN, DEVICE_ADDRESS_PATTERN
+from common.wire.feedback_prefs import PatientFeedback
 from common.wire.topics import HUB_ID_PATTERN
 from common.wire.vocabulary import (
     KIND_MEASURES,
@@ -318,6 +319,9 @@ class RemoteConfig(_Message):
     issued_at: AwareDatetime
     paired_devices: list[PairedDeviceConfig] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
     telemetry_interval_s: float | None = Field(default=None, ge=10, le=86400)
+    patient_feedback: PatientFeedback | None = Field(
+        default=None, description="what the hub says to its patient (default: the hub's own settings)"
+    )
 
 
 def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:

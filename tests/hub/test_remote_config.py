@@ -68,3 +68,29 @@ def test_a_configuration_that_does_not_apply_is_refused_and_explained(tmp_path: 
 
 def state(applier: RemoteConfigApplier) -> tuple[str | None, int | None]:
     return applier.error, applier.version
+
+
+def test_the_patients_feedback_preferences_are_applied_and_kept_across_a_restart(tmp_path: Path) -> None:
+    from common.wire.feedback_prefs import PatientFeedback, ReadingReminder
+    from common.wire.vocabulary import ReadingKind
+
+    prefs = PatientFeedback(language="cy", reminders=[ReadingReminder(kind=ReadingKind.WEIGHT, at="08:00")])
+    heard: list[PatientFeedback | None] = []
+    applier = RemoteConfigApplier(
+        "hub-0042", Allowlist(tmp_path / "paired.json"), tmp_path / "remote-config.json"
+    )
+    applier.on_patient_feedback = heard.append
+    message = RemoteConfig(hub_id="hub-0042", version=4, issued_at=datetime.now(UTC), patient_feedback=prefs)
+    applier.handle(message.to_json())
+    assert heard == [prefs] and applier.patient_feedback == prefs
+    restarted = RemoteConfigApplier(
+        "hub-0042", Allowlist(tmp_path / "paired.json"), tmp_path / "remote-config.json"
+    )
+    assert (restarted.version, restarted.patient_feedback) == (4, prefs)
+    # The same version again (the retained copy at every connection) changes nothing.
+    restarted.on_patient_feedback = heard.append
+    restarted.handle(message.to_json())
+    assert heard == [prefs]
+    # A newer configuration without preferences returns the hub to its defaults.
+    restarted.handle(RemoteConfig(hub_id="hub-0042", version=5, issued_at=datetime.now(UTC)).to_json())
+    assert heard == [prefs, None] and restarted.patient_feedback is None

@@ -74,6 +74,13 @@ from gateway.catalogue.loader import default_catalogue_dir, load_catalogue
 print(json.dumps({"dir": str(default_catalogue_dir()), "ids": sorted(m.id for m in load_catalogue())}))
 """
 
+_LOAD_THE_PHRASES = """
+import json
+from gateway.feedback.catalogue import load_phrasebooks
+
+print(json.dumps({"languages": sorted(load_phrasebooks())}))
+"""
+
 
 @dataclass(frozen=True)
 class HubInstall:
@@ -164,6 +171,12 @@ def test_the_catalogue_loads_from_the_installed_package(hub: HubInstall) -> None
     assert isinstance(ids, list)
     assert ids == sorted(p.stem for p in SHIPPED.glob("*.yaml"))
     assert {"and-ua-651ble", "omron-hem-7322t", "berrymed-bci", "generic-blood-pressure"} <= set(ids)
+
+
+def test_what_the_hub_says_ships_in_every_language(hub: HubInstall) -> None:
+    found = hub.python_json(_LOAD_THE_PHRASES)
+    assert found["languages"] == sorted(p.stem for p in (ROOT / "gateway/feedback/phrases").glob("*.toml"))
+    assert {"en", "cy"} <= set(found["languages"])
 
 
 def test_what_hub_run_imports_loads_nothing_of_the_server(hub: HubInstall) -> None:
