@@ -83,9 +83,12 @@ HUB_WRITES: tuple[Channel, ...] = (
     Channel.COMMAND_RESULTS,
 )
 HUB_READS: tuple[Channel, ...] = (Channel.CONFIG, Channel.COMMANDS, Channel.RECEIPTS)
-#: Of what the server sends a hub, what the ingest worker sends (the rest is the control plane:
-#: configuration and commands, sent by the API and the command line).
-INGEST_WRITES: tuple[Channel, ...] = (Channel.RECEIPTS,)
+#: Of what the server sends a hub, what the ingest worker sends: receipts, and the retake
+#: requests its judge raises on arriving readings (commands).
+INGEST_WRITES: tuple[Channel, ...] = (Channel.RECEIPTS, Channel.COMMANDS)
+#: What the control plane (the API and the command line) sends a hub: configuration and
+#: one-off commands.
+CONTROL_WRITES: tuple[Channel, ...] = (Channel.CONFIG, Channel.COMMANDS)
 #: What the ingest worker hears from every hub, and at which QoS (telemetry is a snapshot).
 INGEST_HEARS: tuple[tuple[Channel, int], ...] = (
     (Channel.READINGS, 1),

@@ -8,7 +8,7 @@ Three kinds of identity, each with its own password and nothing more than it nee
   id, so no hub can take over another client's persistent session (a hub's password sits
   on an SD card in a patient's home);
 * the ingest worker (``carewatch-ingest``, client id bound the same way) hears every hub's
-  readings, status and telemetry and writes only receipts;
+  readings, status and telemetry and writes only receipts and retake requests;
 * the server's control plane (``carewatch-server``: the API, the command line) writes hubs'
   configuration and commands and administers the plugin; it reads no readings.
 
@@ -20,15 +20,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from common.wire.topics import HUB_READS, HUB_WRITES, INGEST_HEARS, INGEST_WRITES, ROOT, Channel, topic
+from common.wire.topics import (
+    CONTROL_WRITES,
+    HUB_READS,
+    HUB_WRITES,
+    INGEST_HEARS,
+    INGEST_WRITES,
+    ROOT,
+    topic,
+)
 
 INGEST_USER = "carewatch-ingest"
 SERVER_USER = "carewatch-server"
 INGEST_ROLE = "carewatch-ingest"
 CONTROL_ROLE = "carewatch-control"
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
-#: Control-plane channels: what the server sends a hub besides the ingest's receipts.
-CONTROL_WRITES: tuple[Channel, ...] = tuple(c for c in HUB_READS if c not in INGEST_WRITES)
 
 AclType = Literal[
     "publishClientSend",

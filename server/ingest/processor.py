@@ -283,7 +283,8 @@ class IngestProcessor:
                 keep_reading(s, work.topic, header.hub_id, letter)
             # Reads history from InfluxDB; raises StoreUnavailable like the write above.
             try:
-                result.alerts = self.judge(s, [(pid, r) for pid, r, _ in outcome.fresh], at)
+                judged = self.judge(s, [(pid, r) for pid, r, _ in outcome.fresh], at, header.hub_id)
+                result.alerts, result.retakes = judged.alerts, judged.retakes
             except StoreRejected as e:
                 raise NotJudged(str(e)) from e
             if outcome.fresh and hub is not None:

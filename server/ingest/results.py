@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from common.wire.commands import RetakeRequest
 from common.wire.messages import ReceiptEntry, ReceiptOutcome, printable_line
 from server.ingest.verdicts import Refusal
 
@@ -24,6 +25,8 @@ class IngestResult:
     refusals: list[str] = field(default_factory=list)
     #: What the hub is told: one entry per reading with a readable id.
     receipts: list[ReceiptEntry] = field(default_factory=list)
+    #: Readings the hub should ask the patient to take again (sent after the receipt).
+    retakes: list[RetakeRequest] = field(default_factory=list)
 
     def merge(self, other: IngestResult) -> None:
         self.stored += other.stored
@@ -32,6 +35,7 @@ class IngestResult:
         self.alerts += [a for a in other.alerts if a not in self.alerts]
         self.refusals += other.refusals
         self.receipts += other.receipts
+        self.retakes += other.retakes
         self.dead_letter_reason = self.dead_letter_reason or other.dead_letter_reason
 
 

@@ -291,6 +291,21 @@ class IngestWorker:
             )
             return
         self.receipts_sent += 1
+        for request in result.retakes:
+            # After the receipt, so the hub has said "your nurse's team has it" first; a lost
+            # command only loses the prompt (the reading is stored and judged either way).
+            sent = self.client.publish(topic(result.hub_id, Channel.COMMANDS), request.to_json(), qos=1)
+            if sent.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning(
+                    "retake request for hub %s not sent (%s)", result.hub_id, mqtt.error_string(sent.rc)
+                )
+            else:
+                log.info(
+                    "asked hub %s for a retake of reading %s (%s)",
+                    result.hub_id,
+                    request.reading_id,
+                    request.reason,
+                )
 
     # -- liveness ----------------------------------------------------------------------------
     def metrics(self) -> dict[str, object]:

@@ -4,25 +4,25 @@ A reading that never comes sends no message to react to, so the ticker asks the 
 the tick, about every monitored patient (one with a hub assigned now): when did each kind
 of reading last arrive (the ingest ledger) and when was the hub last heard from. The same
 finding comes back on every tick until it clears, so each occurrence gets an evidence key
-(the missed deadline, the start of the silence) and is reported once: one alert for a
-missed morning weight however many ticks run, and no new one after a clinician resolves it.
+(``alerts.judge.clock_evidence``: the missed deadline, the start of the silence) and is
+reported once: one alert for a missed morning weight however many ticks run, and no new one
+after a clinician resolves it. Which schedules apply to whom is the judge's decision too.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.columns import KINDS, NEVER, FindingRecord, ReadingColumns, kind_code
-from alerts.engine import evaluate
-from alerts.rules.table import HUB_SILENCE_ID
+from alerts.columns import KINDS, NEVER, ReadingColumns, kind_code
+from alerts.judge import judge
 from common.wire.vocabulary import ReadingKind
 from server.judging.findings import PatientRules, utc_offset_s
-from server.store.alerts import already_reported, apply_finding
+from server.store.alerts import already_reported, apply_finding, open_alerts
 from server.store.models import Hub, HubAssignment, IngestedReading
 
 SYSTEM_ACTOR = "system:clock"
@@ -32,37 +32,6 @@ _KIND_NAMES = {kind.value: kind for kind in ReadingKind}
 
 def _epoch(at: datetime | None) -> int:
     return NEVER if at is None else int(at.timestamp())
-
-
-def _iso(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def evidence_key(record: FindingRecord) -> str:
-    """What identifies one occurrence: a silence by when it began, a missed reading by its
-    deadline (fits the 36-character evidence column, and reads well in the API)."""
-    if record.rule_id == HUB_SILENCE_ID:
-        return f"silent-since:{_iso(record.time - int(record.value))}"
-    return f"missed-due:{_iso(record.time)}"
-
-
-def expects(rules: PatientRules, patient_id: str, record: FindingRecord, last: np.ndarray) -> bool:
-    """Is this patient expected to send this kind at all?
-
-    The default schedules (a morning weight) suit most heart-failure patients but not a
-    COPD patient with no scale, who would otherwise get a "missed weight" alert every day:
-    the alert fatigue the service exists to avoid. So a schedule applies to a kind the
-    patient has sent before, or one a clinician set for them explicitly in an override.
-    """
-    if not record.rule_id.startswith(MISSED_PREFIX):
-        return True
-    kind = _KIND_NAMES.get(record.rule_id.removeprefix(MISSED_PREFIX))
-    if kind is None:
-        return True
-    if last[kind_code(kind)] != NEVER:
-        return True
-    explicit = rules.changes.get(patient_id, {}).get("missed_readings", {})
-    return isinstance(explicit, dict) and kind.value in explicit
 
 
 def judge_clock(s: Session, now: datetime, tz: ZoneInfo) -> list[int]:
@@ -95,31 +64,34 @@ def judge_clock(s: Session, now: datetime, tz: ZoneInfo) -> list[int]:
     ):
         if kind in _KIND_NAMES:
             last_reading[index[patient_id], kind_code(_KIND_NAMES[kind])] = _epoch(taken_at)
-    findings = evaluate(
+    judgement = judge(
         rules.table(),
         ReadingColumns.empty(),
         tick=int(now.timestamp()),
         utc_offset_s=utc_offset_s(tz, now),
         last_reading=last_reading,
         last_hub_contact=contact,
+        explicit_schedules=rules.explicit_schedules(),
+        open_alerts={
+            (index[patient_id], rule_id): severity
+            for patient_id, rule_id, severity in open_alerts(s, rules.patients)
+        },
     )
     touched: list[int] = []
-    for record in findings.records():
-        if record.reading is not None:
-            continue
-        patient_id = rules.patients[record.patient]
-        if not expects(rules, patient_id, record, last_reading[record.patient]):
-            continue
-        key = evidence_key(record)
-        if already_reported(s, patient_id=patient_id, rule_id=record.rule_id, evidence=key):
+    for decision in judgement.decisions:
+        patient_id = rules.patients[decision.patient]
+        assert decision.evidence is not None  # every clock finding has its occurrence key
+        if already_reported(
+            s, patient_id=patient_id, rule_id=decision.alert_rule, evidence=decision.evidence
+        ):
             continue
         alert = apply_finding(
             s,
             patient_id=patient_id,
-            rule_id=record.rule_id,
-            severity=record.severity,
-            reading_id=key,
-            summary=rules.summary(record, patient_id, tz),
+            rule_id=decision.alert_rule,
+            severity=decision.finding.severity,
+            reading_id=decision.evidence,
+            summary=rules.summary(decision.finding, patient_id, tz),
             at=now,
             actor=SYSTEM_ACTOR,
         )

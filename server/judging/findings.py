@@ -1,49 +1,34 @@
-"""What ingest and the clock tick share about judging: each patient's rules, local time, and
-the one line a clinician reads about a finding.
+"""What ingest and the clock tick share about judging: each patient's rules and local time.
 
 The engine works on patient *indices* and NumPy columns; the server works on patient ids,
-stored overrides and sentences. This module is the translation, so that the judge on
-arriving readings and the judge on the clock say the same thing the same way.
+stored conditions and overrides. This module is the translation, so that the judge on
+arriving readings and the judge on the clock load the same rules the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from alerts.columns import FindingRecord
-from alerts.rules.table import (
-    HUB_SILENCE_ID,
-    IRREGULAR_PULSE_ID,
-    WEIGHT_GAIN_DAILY_ID,
-    WEIGHT_GAIN_WINDOW_ID,
-    RuleTable,
-)
+from alerts.rules.table import RuleTable
 from alerts.ruleset.compiling import compile_rules
 from alerts.ruleset.loading import default_ruleset
 from alerts.ruleset.models import RuleSet
-from common.wire.vocabulary import KIND_LABELS, MEASURES, Measure, ReadingKind
-from server.store.overrides import current_overrides, effective_rules
+from alerts.summaries import summary
+from common.wire.vocabulary import ReadingKind
+from server.store.overrides import conditions_of, current_overrides, effective_rules
 
 #: Where the service is: local days for daily weights and morning schedules. Patients are
 #: assumed to share the service's zone.
 DEFAULT_TIMEZONE = ZoneInfo("Europe/London")
 
-_MEASURE_NAMES = frozenset(m.value for m in Measure)
-_KIND_NAMES = frozenset(k.value for k in ReadingKind)
-
-
-def label(measure: Measure) -> str:
-    return MEASURES[measure].label
-
-
-def kind_noun(kind: ReadingKind) -> str:
-    return KIND_LABELS[kind]
+_KIND_NAMES = {kind.value: kind for kind in ReadingKind}
 
 
 @dataclass(frozen=True)
@@ -51,15 +36,15 @@ class PatientRules:
     """The rules in force for a set of patients, in the engine's patient order."""
 
     patients: tuple[str, ...]
-    rulesets: Mapping[str, RuleSet]  # effective rules of the patients with a (valid) override
-    changes: Mapping[str, Mapping[str, Any]]  # those patients' stored override changes
+    rulesets: Mapping[str, RuleSet]  # effective rules of patients with conditions or an override
+    changes: Mapping[str, Mapping[str, Any]]  # the patients' stored override changes
 
     @classmethod
     def load(cls, s: Session, patient_ids: Iterable[str]) -> PatientRules:
         patients = tuple(dict.fromkeys(patient_ids))
         stored = current_overrides(s, patients)
-        rulesets = effective_rules(stored)
-        return cls(patients, rulesets, {p: stored[p].changes for p in rulesets})
+        rulesets = effective_rules(stored, conditions_of(s, patients))
+        return cls(patients, rulesets, {p: row.changes for p, row in stored.items()})
 
     def index(self) -> dict[str, int]:
         return {patient: i for i, patient in enumerate(self.patients)}
@@ -73,6 +58,16 @@ class PatientRules:
     def of(self, patient_id: str) -> RuleSet:
         return self.rulesets.get(patient_id, default_ruleset())
 
+    def explicit_schedules(self) -> dict[int, set[ReadingKind]]:
+        """Per patient index, the kinds a clinician scheduled for them explicitly: a missed
+        reading of such a kind counts even before the first reading of it."""
+        out: dict[int, set[ReadingKind]] = {}
+        for i, patient_id in enumerate(self.patients):
+            explicit = self.changes.get(patient_id, {}).get("missed_readings", {})
+            if isinstance(explicit, dict):
+                out[i] = {_KIND_NAMES[k] for k in explicit if k in _KIND_NAMES}
+        return out
+
     def summary(
         self, record: FindingRecord, patient_id: str, tz: ZoneInfo, value: float | None = None
     ) -> str:
@@ -83,61 +78,3 @@ def utc_offset_s(tz: ZoneInfo, at: datetime) -> int:
     """The zone's offset from UTC at ``at`` (seconds), for the engine's local days."""
     offset = at.astimezone(tz).utcoffset()
     return 0 if offset is None else int(offset.total_seconds())
-
-
-def _source_label(source: str) -> str:
-    """The guidance a band comes from: 'NEWS2 chart 1 (…); NICE NG136 (…)' → 'NEWS2/NICE'."""
-    return "/".join(part.split()[0] for part in source.split(";") if part.strip())
-
-
-def _threshold(record: FindingRecord, rules: RuleSet, changes: Mapping[str, Any], measure: Measure) -> str:
-    rule = rules.thresholds.get(measure)
-    decimals = 0 if rule is None else rule.decimals
-    changed = measure.value in changes.get("thresholds", {})
-    sets_source = changed and "source" in changes["thresholds"][measure.value]
-    source = (
-        "patient's own band" if changed and not sets_source else _source_label(rule.source if rule else "")
-    )
-    unit = MEASURES[measure].unit.label
-    sep = "" if unit == "%" else " "
-    why = f"{record.severity.label}, {source}" if source else record.severity.label
-    return f"{label(measure)} {record.value:.{decimals}f}{sep}{unit} ({why})"
-
-
-def summary(
-    record: FindingRecord,
-    rules: RuleSet,
-    changes: Mapping[str, Any],
-    tz: ZoneInfo,
-    value: float | None = None,
-) -> str:
-    """One line a clinician can act on, with the value and unit (never sent by SMS or e-mail).
-
-    ``value`` is the triggering reading's own value, for rules whose finding value is
-    something else (a baseline's deviation).
-    """
-    rule_id, severity = record.rule_id, record.severity.label
-    family, _, name = rule_id.partition(".")
-    if family == "threshold" and name in _MEASURE_NAMES:
-        return _threshold(record, rules, changes, Measure(name))
-    if rule_id == WEIGHT_GAIN_WINDOW_ID:
-        return f"Weight +{record.value:.1f} kg in {rules.weight_gain.window.days} days ({severity})"
-    if rule_id == WEIGHT_GAIN_DAILY_ID:
-        days = rules.weight_gain.daily.consecutive_days
-        return f"Weight up {rules.weight_gain.daily.gain_kg:g} kg or more a day for {days} days ({severity})"
-    if family == "baseline" and name in _MEASURE_NAMES:
-        measure = Measure(name)
-        unit = MEASURES[measure].unit.label
-        base = rules.baselines.get(measure)
-        window = f"{base.days}-day " if base else ""
-        shown = "" if value is None else f" {value:g} {unit},"
-        return f"{label(measure)}{shown} {record.value:+.1f} {unit} from own {window}baseline ({severity})"
-    if family == "missed" and name in _KIND_NAMES:
-        due = datetime.fromtimestamp(record.time, UTC).astimezone(tz)
-        return f"No {kind_noun(ReadingKind(name))} reading by {due:%H:%M} on {due:%a %d %b} ({severity})"
-    if rule_id == HUB_SILENCE_ID:
-        return f"Hub not heard from for {record.value / 3600:.0f} h ({severity})"
-    if rule_id == IRREGULAR_PULSE_ID:
-        last_n = rules.irregular_pulse.last_n
-        return f"Irregular pulse flagged in {record.value:.0f} of the last {last_n} BP readings ({severity})"
-    return f"{rule_id}: {record.reason} {record.value:g} ({severity})"

@@ -2,8 +2,8 @@
 
 Trends and baselines need what came before, so each involved patient's recent readings are
 read back from InfluxDB (once per patient per batch, far enough back for that patient's
-longest rule) and handed to ``alerts.engine.evaluate`` as history; only the batch itself
-can raise findings. History is required, not optional: judging a weight without the days
+longest rule) and handed with the patients' open alerts to ``alerts.judge.judge``; only the
+batch itself can raise findings, and the judge decides what each does to the alerts. History is required, not optional: judging a weight without the days
 before it would silently miss a heart-failure patient's fluid gain, so if InfluxDB cannot
 be read the ``StoreUnavailable`` propagates and the message is delivered again later.
 """
@@ -20,14 +20,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
-from alerts.columns import FindingRecord, ReadingColumns, flag_bit, kind_code, measure_code
-from alerts.engine import evaluate
-from alerts.lifecycle import alert_rule_id
+from alerts.columns import ReadingColumns, flag_bit, kind_code, measure_code
+from alerts.judge import judge
 from alerts.ruleset.models import RuleSet
+from common.wire.commands import RetakeReason, RetakeRequest
 from common.wire.messages import Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
+from server.hub_commands import retake_request
 from server.judging.findings import PatientRules, utc_offset_s
-from server.store.alerts import apply_finding
+from server.store.alerts import apply_finding, open_alerts
 from server.store.influx.influxql import MAX_QUERY_LIMIT
 from server.store.influx.schema import StoredReading
 
@@ -106,6 +107,20 @@ def _values(reading: Reading) -> dict[Measure, float]:
     return {measure: q.value for measure, q in reading.values.items()}
 
 
+@dataclass
+class Judged:
+    """What judging a batch did: the alerts it opened, raised or added evidence to, and the
+    retakes the hub should ask for."""
+
+    alerts: list[int] = field(default_factory=list)
+    retakes: list[RetakeRequest] = field(default_factory=list)
+
+
+#: A retake is asked for only while the patient may still be beside the device: a reading
+#: that arrives late (a hub back from an outage) is not worth a prompt about.
+RETAKE_FRESH_FOR = timedelta(minutes=15)
+
+
 class Judge:
     """Turns fresh readings into alert changes inside the ingest transaction."""
 
@@ -113,10 +128,13 @@ class Judge:
         self.history = history
         self.tz = tz
 
-    def __call__(self, s: Session, fresh: Sequence[tuple[str, Reading]], at: datetime) -> list[int]:
-        """Alert ids opened, escalated or given evidence by these readings."""
+    def __call__(
+        self, s: Session, fresh: Sequence[tuple[str, Reading]], at: datetime, hub_id: str | None = None
+    ) -> Judged:
+        """Load the rules, open alerts and history these readings need; judge; store."""
+        out = Judged()
         if not fresh:
-            return []
+            return out
         rules = PatientRules.load(s, (patient_id for patient_id, _ in fresh))
         index = rules.index()
         batch = _Rows()
@@ -126,43 +144,48 @@ class Judge:
             batch.add(index[patient_id], reading.kind, reading.taken_at, values, reading.flags)
             triggers.extend((reading, value) for value in values.values())
         history = self._history(rules, fresh)
-        findings = evaluate(
+        judgement = judge(
             rules.table(),
             batch.columns(),
             history.columns(),
+            open_alerts={
+                (index[patient_id], rule_id): severity
+                for patient_id, rule_id, severity in open_alerts(s, rules.patients)
+            },
             utc_offset_s=utc_offset_s(self.tz, at),
         )
-        # One alert per patient and clinical question: a high systolic and a high diastolic in
-        # the same blood pressure are one blood-pressure alert, at the stronger severity. Each
-        # reading that offends is evidence of it (at its strongest finding), and the strongest
-        # reading of the batch goes first, so a backlog arriving at once opens (or raises) the
-        # alert once and the others attach to it rather than being forgotten.
-        per_reading: dict[tuple[str, str], dict[int, tuple[FindingRecord, Reading, float]]] = {}
-        for record in findings.records():
-            if record.reading is None:  # clock findings belong to the tick, not to a batch
-                continue
+        for decision in judgement.decisions:
+            record = decision.finding
+            assert record.reading is not None  # no clock findings without a tick
             reading, value = triggers[record.reading]
-            key = (rules.patients[record.patient], alert_rule_id(record.rule_id))
-            readings = per_reading.setdefault(key, {})
-            seen = readings.get(id(reading))
-            if seen is None or record.severity > seen[0].severity:
-                readings[id(reading)] = (record, reading, value)
-        touched: list[int] = []
-        for (patient_id, rule_id), offending in per_reading.items():
-            ordered = sorted(offending.values(), key=lambda f: (-f[0].severity, f[1].taken_at))
-            for record, reading, value in ordered:
-                alert = apply_finding(
-                    s,
-                    patient_id=patient_id,
-                    rule_id=rule_id,
-                    severity=record.severity,
-                    reading_id=str(reading.reading_id),
-                    summary=rules.summary(record, patient_id, self.tz, value),
-                    at=at,
-                )
-                if alert is not None and alert.id not in touched:
-                    touched.append(alert.id)
-        return touched
+            patient_id = rules.patients[record.patient]
+            alert = apply_finding(
+                s,
+                patient_id=patient_id,
+                rule_id=decision.alert_rule,
+                severity=record.severity,
+                reading_id=str(reading.reading_id),
+                summary=rules.summary(record, patient_id, self.tz, value),
+                at=at,
+            )
+            if alert is not None and alert.id not in out.alerts:
+                out.alerts.append(alert.id)
+        if hub_id is not None:
+            for record in judgement.retakes:
+                assert record.reading is not None
+                reading, _ = triggers[record.reading]
+                if reading.taken_at >= at - RETAKE_FRESH_FOR:
+                    reason = (
+                        RetakeReason.QUALITY_FLAG
+                        if record.reason == "retake_flagged"
+                        else RetakeReason.OUT_OF_RANGE
+                    )
+                    out.retakes.append(
+                        retake_request(
+                            hub_id, reading.reading_id, reading.kind, reason, retake_after_s=int(record.value)
+                        )
+                    )
+        return out
 
     def _history(self, rules: PatientRules, fresh: Sequence[tuple[str, Reading]]) -> _Rows:
         """Each patient's readings from before the batch (and not in it), read once."""

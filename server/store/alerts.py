@@ -22,6 +22,7 @@ __all__ = [
     "escalate_overdue",
     "events_of",
     "evidence_of",
+    "open_alerts",
     "owe_notification",
     "resolve",
 ]
@@ -45,6 +46,17 @@ def evidence_of(s: Session, alert_ids: Sequence[int]) -> list[AlertEvidence]:
 def events_of(s: Session, alert_id: int) -> list[AlertEvent]:
     """What happened to the alert (opened, acknowledged, escalated, …), oldest first."""
     return list(s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)))
+
+
+def open_alerts(s: Session, patient_ids: Sequence[str]) -> list[tuple[str, str, Severity]]:
+    """(patient, alert rule, severity) of every open alert of these patients: what the judge
+    decides against."""
+    rows = s.execute(
+        select(Alert.patient_id, Alert.rule_id, Alert.severity).where(
+            Alert.patient_id.in_(patient_ids), Alert.status.in_(OPEN_STATES)
+        )
+    )
+    return [(patient_id, rule_id, Severity.from_label(severity)) for patient_id, rule_id, severity in rows]
 
 
 def apply_finding(

@@ -62,6 +62,8 @@ class Patient(Base):
     nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
     team: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # common.wire.vocabulary.Condition values: they choose the patient's condition profiles.
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class Hub(Base):

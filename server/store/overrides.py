@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.ruleset.loading import apply_override, default_ruleset
+from alerts.ruleset.loading import default_ruleset
 from alerts.ruleset.models import RuleSet, RuleSetError
-from server.store.models import AuditEvent, RuleOverride
+from alerts.ruleset.profiles import rules_for
+from common.wire.vocabulary import Condition
+from server.store.models import AuditEvent, Patient, RuleOverride
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +49,42 @@ def override_history(s: Session, patient_id: str) -> list[RuleOverride]:
     )
 
 
+def conditions_of(s: Session, patient_ids: Iterable[str]) -> dict[str, list[Condition]]:
+    """Each patient's conditions (a condition this server does not know is logged, not used)."""
+    ids = sorted(set(patient_ids))
+    out: dict[str, list[Condition]] = {}
+    for patient_id, stored in s.execute(select(Patient.id, Patient.conditions).where(Patient.id.in_(ids))):
+        known = []
+        for name in stored or []:
+            try:
+                known.append(Condition(name))
+            except ValueError:
+                log.error("patient %s: unknown condition %r ignored", patient_id, name)
+        out[patient_id] = known
+    return out
+
+
 def current_rules(s: Session, patient_id: str) -> tuple[RuleSet, list[RuleOverride]]:
     """What the patient is judged by now, and every override version, newest first.
 
-    A stored override that no longer applies falls back to the defaults (and logs), exactly
+    A stored override that no longer applies falls back to the profiles (and logs), exactly
     as the judge does, so this shows what the patient is really judged by."""
     history = override_history(s, patient_id)
-    effective = default_ruleset()
-    if history:
-        effective = effective_rules({patient_id: history[0]}).get(patient_id, effective)
+    conditions = conditions_of(s, [patient_id])
+    current = {patient_id: history[0]} if history else {}
+    effective = effective_rules(current, conditions).get(patient_id, default_ruleset())
     return effective, history
 
 
 def set_override(
     s: Session, patient_id: str, changes: Mapping[str, Any], *, reason: str, set_by: str, at: datetime
 ) -> RuleOverride:
-    """Validate ``changes`` on top of the defaults and store them as the newest version,
+    """Validate ``changes`` on top of the patient's profiles and store them as the newest version,
     with the audit record in the same transaction (no override without its who and why).
 
     Raises ``RuleSetError`` (nothing stored) when the merged rules do not validate.
     """
-    apply_override(default_ruleset(), changes)
+    rules_for(conditions_of(s, [patient_id]).get(patient_id, []), changes)
     row = RuleOverride(patient_id=patient_id, changes=dict(changes), reason=reason, set_by=set_by, set_at=at)
     s.add(row)
     s.flush()
@@ -84,22 +101,55 @@ def set_override(
     return row
 
 
-def effective_rules(overrides: Mapping[str, RuleOverride]) -> dict[str, RuleSet]:
-    """Each overridden patient's rules: the defaults with the stored changes merged on top.
+def effective_rules(
+    overrides: Mapping[str, RuleOverride], conditions: Mapping[str, Sequence[Condition]] | None = None
+) -> dict[str, RuleSet]:
+    """The rules of every patient with a condition or an override: the defaults, their
+    condition profiles, then the stored changes on top (``alerts.ruleset.profiles``).
 
-    A stored override that no longer validates (the defaults changed under it) must not
-    stop readings being judged, so that patient falls back to the defaults and the problem
-    is logged loudly for someone to re-set the override.
+    A stored override that no longer validates (the defaults or a profile changed under it)
+    must not stop readings being judged, so that patient falls back to the profiles and the
+    problem is logged loudly for someone to re-set the override.
     """
+    conditions = conditions or {}
     out: dict[str, RuleSet] = {}
-    for patient_id, row in overrides.items():
+    for patient_id in sorted(set(overrides) | {p for p, c in conditions.items() if c}):
+        mine = conditions.get(patient_id, [])
+        row = overrides.get(patient_id)
         try:
-            out[patient_id] = apply_override(default_ruleset(), row.changes)
+            out[patient_id] = rules_for(mine, None if row is None else row.changes)
         except RuleSetError as e:
             log.error(
-                "patient %s: stored rule override %d no longer applies, judging on the defaults: %s",
+                "patient %s: stored rule override %s no longer applies, judging on the profiles: %s",
                 patient_id,
-                row.id,
+                None if row is None else row.id,
                 e,
             )
+            out[patient_id] = rules_for(mine)
     return out
+
+
+def set_conditions(
+    s: Session, patient_id: str, conditions: Iterable[Condition], *, reason: str, set_by: str
+) -> list[Condition]:
+    """Change the patient's conditions (and so their profiles), audited with the reason.
+
+    The personal override must still apply on top of the new profiles, or nothing changes
+    (``RuleSetError``): a clinician never silently loses a personal band."""
+    patient = s.get(Patient, patient_id)
+    if patient is None:
+        raise LookupError(f"no patient {patient_id!r}")
+    wanted = sorted(set(conditions), key=list(Condition).index)
+    current = current_overrides(s, [patient_id]).get(patient_id)
+    rules_for(wanted, None if current is None else current.changes)
+    before = list(patient.conditions or [])
+    patient.conditions = [c.value for c in wanted]
+    s.add(
+        AuditEvent(
+            actor=set_by,
+            action="conditions_changed",
+            target=patient_id,
+            detail=json.dumps({"from": before, "to": patient.conditions, "reason": reason}, sort_keys=True),
+        )
+    )
+    return wanted
