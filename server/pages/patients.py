@@ -181,7 +181,7 @@ def change_threshold(
 ) -> Response:
     check_same_origin(request)
     principal = clinician(request, db)
-    form = {k: v[:40] for k, v in posted.items() if k in EDGE_BY_FIELD or k == "persistence"}
+    form = {k: v for k, v in posted.items() if k in EDGE_BY_FIELD or k == "persistence"}
     with db.session() as s:
         if s.get(Patient, patient_id) is None:
             return not_found(request, f"patient {patient_id}", principal)
