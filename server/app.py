@@ -49,6 +49,8 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by the pages from local files (server.pages.docs), under the CSP
+        redoc_url=None,
         title="CareWatch API",
         version="1",
         description="Remote monitoring for community health teams. Authenticate with `Authorization: Bearer <token>`.",

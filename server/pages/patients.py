@@ -1,149 +1,172 @@
-"""A patient's page: what needs action, recent readings, and the personal alert thresholds
-a clinician sets (a COPD patient's 88–92 % target, a hypertensive patient's own limits).
+"""A patient's page: what needs action, recent readings, and the personal alert limits a
+clinician sets (a COPD patient's 88–92 % target, a hypertensive patient's own limits).
 
 A change is a new override version with its reason, validated and audited by the same
 ``server.store.overrides.set_override`` the API uses: the page and the API cannot differ on
-what a valid change is or how it is recorded.
+what a valid change is or how it is recorded. What a form means edge by edge, and the
+history in words, is ``server.pages.thresholds``.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from alerts.ruleset.loading import default_ruleset
-from alerts.ruleset.models import RuleSetError, ThresholdRule
-from common.wire.vocabulary import MEASURES, Measure
+from alerts.ruleset.models import RuleSetError
+from common.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
-from server.pages.render import PageRoute, clinician, first_error, page, recent_readings
+from server.pages.render import PageRoute, clinician, first_error, not_found, page, recent_readings
 from server.pages.session import check_same_origin
+from server.pages.thresholds import (
+    EDGE_BY_FIELD,
+    FieldProblem,
+    Limits,
+    history_in_words,
+    limits,
+    merged_changes,
+    proposal,
+)
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Alert, Patient, now
 from server.store.overrides import current_rules, set_override
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PatientId = Annotated[str, PathParam(pattern=PATIENT_ID_PATTERN)]
+MeasureName = Annotated[str, PathParam(max_length=40)]
 
 
-class FormProblem(ValueError):
-    """A field the clinician filled in that cannot be used, said in their words."""
+class RulesMoved(Exception):
+    """The patient's rules changed (another version was saved) after the form was shown."""
+
+    def __init__(self, version: int, set_by: str) -> None:
+        super().__init__(version)
+        self.set_by = set_by
 
 
-def _threshold_rows(rules: dict[Measure, ThresholdRule]) -> list[dict[str, Any]]:
-    defaults = default_ruleset().thresholds
-    return [
-        {
-            "measure": name.value,
-            "label": MEASURES[name].label.lower(),
-            "rule": rule,
-            "personal": rule != defaults.get(name),
-        }
-        for name, rule in rules.items()
-    ]
+async def _posted(request: Request) -> dict[str, str]:
+    """The form as posted: FastAPI reads an empty box as a missing one, and here an empty
+    box (refused where it would remove a limit) is not the same as a box not sent."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
-def _show(
+Posted = Annotated[dict[str, str], Depends(_posted)]
+
+
+def _state(s: Session, patient_id: str) -> tuple[list[Limits], list[Any]]:
+    effective, history = current_rules(s, patient_id)
+    return limits(effective, history[0].changes if history else {}), history
+
+
+def _version(history: list[Any]) -> int:
+    return history[0].id if history else 0
+
+
+def _page_of(
     request: Request,
     db: Db,
     principal: Principal,
     patient_id: str,
+    template: str,
     status_code: int = 200,
-    error: str = "",
-    form: dict[str, str] | None = None,
+    problems: list[FieldProblem] | None = None,
+    **extra: Any,
 ) -> HTMLResponse:
+    """A page about one patient, with their limits in force and any problems to show: in
+    the error summary, and beside the box each names."""
     with db.session() as s:
         patient = s.get(Patient, patient_id)
         if patient is None:
-            return page(request, "not_found.html", 404, what=f"patient {patient_id}", user=principal)
-        alerts = [
-            {
-                "id": a.id,
-                "severity": a.severity,
-                "status": a.status,
-                "summary": a.summary,
-                "opened_at": a.opened_at,
-            }
-            for a in s.scalars(
-                select(Alert)
-                .where(Alert.patient_id == patient_id, Alert.status != "resolved")
-                .order_by(Alert.opened_at.desc())
-            )
-        ]
-        effective, history = current_rules(s, patient_id)
-        versions = [
-            {
-                "version": r.id,
-                "set_by": r.set_by,
-                "set_at": r.set_at,
-                "reason": r.reason,
-                "changes": json.dumps(r.changes, sort_keys=True),
-            }
-            for r in history
-        ]
-        context = {
+            return not_found(request, f"patient {patient_id}", principal)
+        bands, history = _state(s, patient_id)
+        context: dict[str, Any] = {
             "patient": {"id": patient.id, "name": patient.display_name, "team": patient.team},
-            "alerts": alerts,
-            "thresholds": _threshold_rows(effective.thresholds),
-            "versions": versions,
+            "limits": bands,
+            "version": _version(history),
+            "versions": history_in_words(history),
         }
-    audit(db, principal, "patient_viewed", patient_id, "page")
-    context |= recent_readings(request, db, principal, patient_id)
-    return page(request, "patient.html", status_code, user=principal, error=error, form=form or {}, **context)
+        if template == "patient.html":
+            context["alerts"] = [
+                {
+                    "id": a.id,
+                    "severity": a.severity,
+                    "status": a.status,
+                    "summary": a.summary,
+                    "opened_at": a.opened_at,
+                }
+                for a in s.scalars(
+                    select(Alert)
+                    .where(Alert.patient_id == patient_id, Alert.status != "resolved")
+                    .order_by(Alert.opened_at.desc())
+                )
+            ]
+    problems = problems or []
+    context["error_list"] = [{"field": p.field, "text": p.text} for p in problems]
+    context["errors"] = {p.field: p.text for p in problems if p.field}
+    if "measure" in extra:
+        limit = next((b for b in bands if b.measure.value == extra["measure"]), None)
+        if limit is None:
+            return not_found(request, f"alert limit for {extra['measure']}", principal)
+        extra["limit"] = limit
+    if template == "patient.html":
+        audit(db, principal, "patient_viewed", patient_id, "page")
+        context |= recent_readings(request, db, principal, patient_id)
+    return page(
+        request, template, status_code, user=principal, form=extra.pop("form", {}), **context, **extra
+    )
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(request: Request, db: Db, patient_id: PatientId) -> HTMLResponse:
-    return _show(request, db, clinician(request, db), patient_id)
+    return _page_of(request, db, clinician(request, db), patient_id, "patient.html")
 
 
-def _edge(field: str, text: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return None
+@router.get("/patients/{patient_id}/thresholds/{measure}", response_class=HTMLResponse)
+def change_form(request: Request, db: Db, patient_id: PatientId, measure: MeasureName) -> HTMLResponse:
+    return _page_of(request, db, clinician(request, db), patient_id, "limits_change.html", measure=measure)
+
+
+def _reason(reason: str) -> tuple[str, FieldProblem | None]:
     try:
-        value = float(text)
-    except ValueError:
-        raise FormProblem(f"{field}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise FormProblem(f"{field}: {text!r} is not a number")
-    return value
+        return RuleOverrideIn(reason=reason.strip()).reason, None
+    except ValidationError as e:
+        return "", FieldProblem("reason", first_error(e, "reason"))
 
 
-def _record(
-    request: Request,
+def _store(
     db: Db,
     principal: Principal,
     patient_id: str,
+    version: str,
     reason: str,
-    change: Callable[[dict[str, Any]], dict[str, Any]],
-    form: dict[str, str],
-) -> Response:
-    """Apply ``change`` (current override changes → new changes) as a new version."""
-    try:
-        body = RuleOverrideIn(reason=reason.strip())
-    except ValidationError as e:
-        return _show(request, db, principal, patient_id, 422, first_error(e, "reason"), form)
-    try:
-        with db.session() as s:
-            if s.get(Patient, patient_id) is None:
-                return page(request, "not_found.html", 404, what=f"patient {patient_id}", user=principal)
-            _, history = current_rules(s, patient_id)
-            changes = change(copy.deepcopy(history[0].changes) if history else {})
-            set_override(s, patient_id, changes, reason=body.reason, set_by=principal.username, at=now())
-    except (FormProblem, RuleSetError) as e:  # nothing was stored
-        return _show(request, db, principal, patient_id, 422, str(e), form)
-    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+    change: Callable[[dict[str, Any], list[Limits]], dict[str, Any]],
+) -> None:
+    """Store ``change`` (current override changes, limits in force → new changes) as a new
+    version, unless another version was saved since the form showed ``version``. A post
+    naming no version (a script, an old page) is applied to what is in force: it can only
+    set what it names."""
+    with db.session() as s:
+        bands, history = _state(s, patient_id)
+        if version.strip() and version.strip() != str(_version(history)):
+            raise RulesMoved(history[0].id, history[0].set_by)
+        changes = change(dict(history[0].changes) if history else {}, bands)
+        set_override(s, patient_id, changes, reason=reason, set_by=principal.username, at=now())
+
+
+def _moved(e: RulesMoved) -> FieldProblem:
+    return FieldProblem(
+        None,
+        f"{e.set_by} changed this patient's limits since you opened this page. The page now shows "
+        "the limits in force: check your change and save again",
+    )
 
 
 @router.post("/patients/{patient_id}/thresholds", response_model=None)
@@ -151,51 +174,143 @@ def change_threshold(
     request: Request,
     db: Db,
     patient_id: PatientId,
-    measure: Annotated[str, Form()],
-    red_below: Annotated[str, Form()] = "",
-    red_above: Annotated[str, Form()] = "",
-    amber_below: Annotated[str, Form()] = "",
-    amber_above: Annotated[str, Form()] = "",
-    persistence: Annotated[str, Form()] = "1",
+    measure: Annotated[str, Form(max_length=40)],
+    posted: Posted,
+    version: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     check_same_origin(request)
     principal = clinician(request, db)
-    form = {
-        "measure": measure,
-        "red_below": red_below,
-        "red_above": red_above,
-        "amber_below": amber_below,
-        "amber_above": amber_above,
-        "persistence": persistence,
-        "reason": reason,
-    }
+    form = {k: v for k, v in posted.items() if k in EDGE_BY_FIELD or k == "persistence"}
+    with db.session() as s:
+        if s.get(Patient, patient_id) is None:
+            return not_found(request, f"patient {patient_id}", principal)
+        bands, _ = _state(s, patient_id)
+    limit = next((b for b in bands if b.measure.value == measure), None)
+    if limit is None:
+        return not_found(request, f"alert limit for {measure}", principal)
+    asked = proposal(limit, form)
+    why, reason_problem = _reason(reason)
+    problems = asked.problems + ([reason_problem] if reason_problem else [])
 
-    def change(changes: dict[str, Any]) -> dict[str, Any]:
-        if measure not in {m.value for m in default_ruleset().thresholds}:
-            raise FormProblem(f"Measure: {measure!r} has no threshold rule")
-        if not persistence.strip().isdigit():
-            raise FormProblem(f"Readings in a row: {persistence!r} is not a whole number")
-        changes.setdefault("thresholds", {})[measure] = {
-            "red": {
-                "at_or_below": _edge("Red at or below", red_below),
-                "at_or_above": _edge("Red at or above", red_above),
-            },
-            "amber": {
-                "at_or_below": _edge("Amber at or below", amber_below),
-                "at_or_above": _edge("Amber at or above", amber_above),
-            },
-            "persistence": int(persistence),
-        }
-        return changes
+    def again(status: int, found: list[FieldProblem], keep: bool = True) -> HTMLResponse:
+        shown = {**form, "reason": reason} if keep else {"reason": reason}
+        return _page_of(
+            request,
+            db,
+            principal,
+            patient_id,
+            "limits_change.html",
+            status,
+            found,
+            measure=measure,
+            form=shown,
+        )
 
-    return _record(request, db, principal, patient_id, reason, change, form)
+    if problems:
+        return again(422, problems)
+    try:
+        _store(
+            db,
+            principal,
+            patient_id,
+            version,
+            why,
+            lambda changes, _: merged_changes(changes, Measure(measure), asked.edges, asked.persistence),
+        )
+    except RulesMoved as e:
+        return again(409, [_moved(e)], keep=False)
+    except RuleSetError as e:  # what the page's own checks did not foresee; nothing was stored
+        return again(422, [FieldProblem(None, f"These limits cannot be used together: {e}")])
+    return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)
+
+
+@router.get("/patients/{patient_id}/thresholds/{measure}/remove", response_class=HTMLResponse)
+def remove_form(
+    request: Request, db: Db, patient_id: PatientId, measure: MeasureName, edge: str = ""
+) -> HTMLResponse:
+    principal = clinician(request, db)
+    if edge not in EDGE_BY_FIELD:
+        return not_found(request, f"limit {edge!r} to remove", principal)
+    return _page_of(
+        request, db, principal, patient_id, "limits_remove.html", measure=measure, edge=EDGE_BY_FIELD[edge]
+    )
+
+
+@router.post("/patients/{patient_id}/thresholds/{measure}/remove", response_model=None)
+def remove_edge(
+    request: Request,
+    db: Db,
+    patient_id: PatientId,
+    measure: MeasureName,
+    edge: Annotated[str, Form(max_length=20)],
+    version: Annotated[str, Form(max_length=20)] = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Take one limit away: only with the confirmation the remove page asks for, and a reason."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    if edge not in EDGE_BY_FIELD:
+        return not_found(request, f"limit {edge!r} to remove", principal)
+    why, reason_problem = _reason(reason)
+    problems = [reason_problem] if reason_problem else []
+    if confirm != "yes":
+        problems.insert(0, FieldProblem("confirm", "Confirm that this limit is to be removed"))
+
+    def again(status: int, found: list[FieldProblem]) -> HTMLResponse:
+        return _page_of(
+            request,
+            db,
+            principal,
+            patient_id,
+            "limits_remove.html",
+            status,
+            found,
+            measure=measure,
+            edge=EDGE_BY_FIELD[edge],
+            form={"reason": reason},
+        )
+
+    if problems:
+        return again(422, problems)
+
+    def removed(changes: dict[str, Any], bands: list[Limits]) -> dict[str, Any]:
+        limit = next((b for b in bands if b.measure.value == measure), None)
+        if limit is None or limit.values[edge] is None:
+            raise LookupError(edge)
+        return merged_changes(changes, limit.measure, {edge: None}, None)
+
+    try:
+        _store(db, principal, patient_id, version, why, removed)
+    except RulesMoved as e:
+        return again(409, [_moved(e)])
+    except LookupError:
+        return not_found(request, f"{EDGE_BY_FIELD[edge].label.lower()} limit for {measure}", principal)
+    return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)
 
 
 @router.post("/patients/{patient_id}/rules/reset", response_model=None)
 def reset_rules(
-    request: Request, db: Db, patient_id: PatientId, reason: Annotated[str, Form()] = ""
+    request: Request,
+    db: Db,
+    patient_id: PatientId,
+    reason: Annotated[str, Form()] = "",
+    version: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     check_same_origin(request)
     principal = clinician(request, db)
-    return _record(request, db, principal, patient_id, reason, lambda _: {}, {"reason": reason})
+    why, problem = _reason(reason)
+    if problem is not None:
+        problem = FieldProblem("reset_reason", problem.text)
+        return _page_of(
+            request, db, principal, patient_id, "patient.html", 422, [problem], form={"reset_reason": reason}
+        )
+    try:
+        with db.session() as s:
+            if s.get(Patient, patient_id) is None:
+                return not_found(request, f"patient {patient_id}", principal)
+        _store(db, principal, patient_id, version, why, lambda _c, _b: {})
+    except RulesMoved as e:
+        return _page_of(request, db, principal, patient_id, "patient.html", 409, [_moved(e)])
+    return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)

@@ -4,7 +4,7 @@ and the patient's recent readings from InfluxDB."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,57 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+def problem(
+    request: Request,
+    status_code: int,
+    title: str,
+    *paragraphs: str,
+    user: Principal | None = None,
+    home: str = "",
+    home_text: str = "",
+) -> HTMLResponse:
+    """A page that says what went wrong and where to go next, in the pages' own layout."""
+    return page(
+        request,
+        "problem.html",
+        status_code,
+        title=title,
+        paragraphs=paragraphs,
+        user=user,
+        home=home or (home_for(user) if user else "/alerts"),
+        home_text=home_text,
+    )
+
+
+def not_found(request: Request, what: str, user: Principal | None) -> HTMLResponse:
+    return problem(
+        request,
+        404,
+        "Page not found",
+        f"There is no {what}.",
+        "If you typed the web address, check it is correct. If you followed a link, what it "
+        "pointed to may have been removed.",
+        user=user,
+    )
+
+
+def plainly(error: Mapping[str, Any], label: str) -> str:
+    """One refused field in the words a clinician reads, not the validator's: 'Enter the
+    outcome (at least 3 characters)', not 'String should have at least 3 characters'."""
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    name = label[:1].upper() + label[1:]
+    if kind == "missing":
+        return f"Enter the {label}"
+    if kind == "string_too_short":
+        return f"Enter the {label} (at least {context.get('min_length')} characters)"
+    if kind == "string_too_long":
+        return f"{name} must be {context.get('max_length')} characters or fewer"
+    if kind == "value_error":
+        return f"{name} {str(error.get('msg', '')).removeprefix('Value error, ')}"
+    return f"{name}: {str(error.get('msg', 'not valid')).lower()}"
+
+
 def _unusable(request: Request, principal: Principal | None, e: RequestValidationError) -> HTMLResponse:
     """What a page answers when a parameter cannot be used: a path naming nothing that can
     exist is the not-found page (an alert id beyond what the database holds is as absent as
@@ -87,12 +138,15 @@ def _unusable(request: Request, principal: Principal | None, e: RequestValidatio
         loc = error.get("loc", ())
         if len(loc) >= 2 and loc[0] == "path":
             what = f"{str(loc[1]).removesuffix('_id').replace('_', ' ')} {str(error.get('input', ''))[:80]}"
-            return page(request, "not_found.html", 404, what=what, user=principal)
+            return not_found(request, what, principal)
     loc = errors[0].get("loc", ()) if errors else ()
     field = str(loc[-1]).replace("_", " ") if loc else "request"
-    message = str(errors[0].get("msg", "not valid")) if errors else "not valid"
-    return page(
-        request, "refused.html", 422, problem=f"{field.capitalize()}: {message.lower()}.", user=principal
+    return problem(
+        request,
+        422,
+        "That request cannot be used",
+        f"{plainly(errors[0], field) if errors else 'The request is not valid'}.",
+        user=principal,
     )
 
 
@@ -117,10 +171,9 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-def first_error(e: ValidationError, field: str) -> str:
+def first_error(e: ValidationError, label: str) -> str:
     """A form field the API's own model refused, said the way the page shows it."""
-    message = e.errors()[0]["msg"]
-    return f"{field.capitalize()}: {message.lower()}."
+    return plainly(e.errors()[0], label)
 
 
 #: How far back the alert page shows the patient's readings: the baseline rules' window.

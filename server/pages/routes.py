@@ -7,7 +7,7 @@ Reads and changes go through the same store functions as the API
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,19 +18,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
+from starlette.exceptions import HTTPException
 
 from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, ResolveIn
-from server.pages import hubs, patients
+from server.pages import docs, hubs, patients
+from server.pages.headers import no_such_page, page_headers
 from server.pages.render import (
     PageRoute,
     WrongRole,
     clinician,
     first_error,
     home_for,
+    not_found,
     page,
+    problem,
     recent_readings,
 )
 from server.pages.session import (
@@ -174,13 +178,32 @@ def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
 
 
 def _show(
-    request: Request, db: Db, principal: Principal, alert_id: int, status_code: int = 200, error: str = ""
+    request: Request,
+    db: Db,
+    principal: Principal,
+    alert_id: int,
+    status_code: int = 200,
+    problem: str = "",
+    field: str = "",
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The alert page; ``problem`` is said beside ``field`` (and in the error summary
+    linking to it), or only in the summary when no field is to blame."""
     context = _alert_context(db, alert_id)
     if context is None:
-        return page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+        return not_found(request, f"alert {alert_id}", principal)
     recent = recent_readings(request, db, principal, context["alert"]["patient_id"])
-    return page(request, "alert.html", status_code, user=principal, error=error, **context, **recent)
+    return page(
+        request,
+        "alert.html",
+        status_code,
+        user=principal,
+        error_list=[{"field": field or None, "text": problem}] if problem else [],
+        errors={field: problem} if field else {},
+        form=form or {},
+        **context,
+        **recent,
+    )
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -199,9 +222,9 @@ def _change(
         with db.session() as s:
             apply(s)
     except LookupError:
-        return page(request, "not_found.html", 404, what=f"alert {alert_id}", user=principal)
+        return not_found(request, f"alert {alert_id}", principal)
     except lifecycle.AlertTransitionError as e:
-        return _show(request, db, principal, alert_id, 409, error=str(e))
+        return _show(request, db, principal, alert_id, 409, problem=str(e))
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 
@@ -210,6 +233,7 @@ def _form_change(
     db: Db,
     alert_id: int,
     field: str,
+    typed: str,
     validate: Callable[[], Body],
     change: Callable[[Principal, datetime, Body], lifecycle.Change],
 ) -> Response:
@@ -220,7 +244,7 @@ def _form_change(
     try:
         body = validate()
     except ValidationError as e:
-        return _show(request, db, principal, alert_id, 422, error=first_error(e, field))
+        return _show(request, db, principal, alert_id, 422, first_error(e, field), field, {field: typed})
     return _change(request, db, principal, alert_id, change(principal, now(), body))
 
 
@@ -236,6 +260,7 @@ def acknowledge(
         db,
         alert_id,
         "note",
+        note,
         lambda: AcknowledgeIn(note=note.strip()),
         lambda who, at, body: (
             lambda s: lifecycle.acknowledge(s, alert_id, actor=who.username, at=at, note=body.note)
@@ -255,6 +280,7 @@ def resolve(
         db,
         alert_id,
         "outcome",
+        outcome,
         lambda: ResolveIn(outcome=outcome.strip()),
         lambda who, at, body: (
             lambda s: lifecycle.resolve(s, alert_id, actor=who.username, at=at, outcome=body.outcome)
@@ -269,13 +295,14 @@ def _to_sign_in(request: Request, exc: Exception) -> Response:
 
 def _forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WrongRole)
-    return page(
+    return problem(
         request,
-        "forbidden.html",
         403,
+        "Not available to your role",
+        f"This page is for {exc.page_for}.",
         user=exc.principal,
-        page_for=exc.page_for,
         home=home_for(exc.principal),
+        home_text="Go to your pages",
     )
 
 
@@ -283,27 +310,16 @@ def _foreign(request: Request, exc: Exception) -> Response:
     return Response(f"refused: {exc}", status_code=403, media_type="text/plain")
 
 
-async def _page_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """No script, no framing, no caching of patient data, and an Origin on every post."""
-    response = await call_next(request)
-    if response.headers.get("content-type", "").startswith("text/html"):
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        )
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
 def install(app: FastAPI) -> None:
-    """Mount the pages and their stylesheet, and turn the pages' named errors into what a
+    """Mount the pages, their static files and the API's docs, and turn the pages' named errors into what a
     browser needs (a sign-in redirect, a 403 page)."""
     app.include_router(router)
     app.include_router(patients.router)
     app.include_router(hubs.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(WrongRole, _forbidden)
     app.add_exception_handler(ForeignOrigin, _foreign)
-    app.middleware("http")(_page_headers)
+    app.add_exception_handler(HTTPException, no_such_page)
+    app.middleware("http")(page_headers)

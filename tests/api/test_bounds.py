@@ -92,7 +92,7 @@ def _signed_in(stack: Stack) -> TestClient:
 def _not_found_page(response: httpx.Response, what: str) -> None:
     assert response.status_code == 404, response.text
     assert response.headers["content-type"].startswith("text/html")
-    assert "<h1>Not found</h1>" in response.text
+    assert "<h1>Page not found</h1>" in response.text and "nhsuk-header" in response.text
     assert f"There is no {what}." in response.text
 
 
@@ -116,7 +116,7 @@ def test_the_pages_answer_ids_that_cannot_exist_with_the_not_found_page(stack: S
     long_token = anonymous.post("/sign-in", data={"token": "x" * 201}, headers=OWN)
     assert long_token.status_code == 422
     assert long_token.headers["content-type"].startswith("text/html")
-    assert "Token: string should have at most 200 characters." in long_token.text
+    assert "Token must be 200 characters or fewer." in long_token.text
     no_measure = client.post("/patients/p-bound-2/thresholds", data={"reason": "why"}, headers=OWN)
     assert (no_measure.status_code, no_measure.headers["content-type"][:9]) == (422, "text/html")
-    assert "Measure: field required." in no_measure.text
+    assert "Enter the measure." in no_measure.text

@@ -149,6 +149,24 @@ def test_the_wheel_ships_the_catalogue_and_none_of_the_developers_tools(hub: Hub
     assert shipped >= {p.name for p in SHIPPED.glob("*.yaml")}
 
 
+def test_the_wheel_ships_the_pages_with_their_design_system_and_docs(hub: HubInstall) -> None:
+    """The pages' assets are vendored files in the package, so a server needs no Node and no CDN."""
+    names = set(zipfile.ZipFile(hub.wheel).namelist())
+    static = "server/pages/static/"
+    assert {
+        f"{static}nhsuk/nhsuk-frontend.min.css",
+        f"{static}nhsuk/nhsuk-frontend.min.js",
+        f"{static}nhsuk/images/favicon.ico",
+        f"{static}nhsuk/images/nhsuk-icon-arrow-down.svg",
+        f"{static}swagger-ui/swagger-ui-bundle.js",
+        f"{static}swagger-ui/swagger-ui.css",
+        f"{static}carewatch.js",
+        f"{static}docs.js",
+        "server/pages/templates/_nhs.html",
+        "server/pages/templates/docs.html",
+    } <= names
+
+
 def test_the_console_lists_its_groups(hub: HubInstall) -> None:
     result = hub.carewatch("--help")
     assert result.returncode == 0, result.stderr

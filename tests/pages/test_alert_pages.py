@@ -40,7 +40,7 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page).to_have_url(re.compile(r"/sign-in\?next=/alerts/\d+$"))
         page.fill("#token", "cw_not-a-real-token")
         page.click("button:has-text('Sign in')")
-        expect(page.get_by_role("alert")).to_have_text("That token is not valid.")
+        expect(page.locator("#token-error")).to_have_text("Error: That token is not valid.")
         page.fill("#token", stack.token)
         page.click("button:has-text('Sign in')")
         expect(page).to_have_url(f"{base}/alerts/{alert_id}")
@@ -52,10 +52,10 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page.locator("table.readings")).to_contain_text("systolic 200 mmHg · diastolic 95 mmHg")
 
         # The work list shows it, red, needing action.
-        page.click("text=← All alerts")
+        page.click("a.nhsuk-back-link:has-text('All alerts')")
         row = page.locator(f"tr[data-alert-id='{alert_id}']")
-        expect(row.locator(".badge")).to_have_text("RED")
-        expect(row.locator("td.status")).to_have_text("open")
+        expect(row.locator(".cw-severity")).to_have_text("RED")
+        expect(row.locator(".cw-status")).to_have_text("open")
         row.locator(f"a[href='/alerts/{alert_id}']").click()
 
         page.fill("#note", "calling the patient now")
@@ -67,7 +67,9 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         page.click("button:has-text('Resolve')")
         expect(page.locator("dd.status")).to_have_text("resolved")
         page.goto(f"{base}/alerts?view=resolved")
-        expect(page.locator(f"tr[data-alert-id='{alert_id}'] td.status")).to_have_text("resolved")
+        resolved_row = page.locator(f"tr[data-alert-id='{alert_id}']")
+        expect(resolved_row.locator(".cw-status")).to_have_text("resolved")
+        expect(resolved_row.locator(".cw-severity")).to_have_text("Red, resolved")  # no longer looks urgent
         page.goto(f"{base}/alerts")
         expect(page.locator(".empty")).to_have_text("No alerts need action.")
 
@@ -105,7 +107,7 @@ def test_a_technician_lands_on_the_hubs_and_sees_no_clinical_page(stack: Stack, 
         row = page.locator("tr[data-hub-id='hub-page-4']")
         expect(row.locator("td.status")).to_contain_text("online")
         expect(row).to_contain_text("p-page-4")
-        expect(row.locator("td.attention")).to_have_text("nothing")
+        expect(row.locator("td.attention .cw-muted")).to_have_text("nothing")
 
         response = page.goto(f"{base}/alerts")
         assert response is not None and response.status == 403
@@ -145,7 +147,7 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
     own = {"Origin": "http://carewatch.test"}
     short = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "ok"}, headers=own)
     assert short.status_code == 422
-    assert "Outcome: string should have at least 3 characters." in short.text
+    assert "Enter the outcome (at least 3 characters)" in short.text
     done = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "phoned patient"}, headers=own)
     assert done.status_code == 200
     assert stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json()["status"] == "resolved"

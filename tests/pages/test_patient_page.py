@@ -27,23 +27,28 @@ def test_a_personal_spo2_band_set_on_the_page_judges_the_next_reading(stack: Sta
         expect(page.locator("h1")).to_contain_text("Colin Oxley")
         expect(page.locator("table.readings").first).to_contain_text("spo2 95 %")
         spo2 = page.locator("tr[data-measure='spo2']")
-        expect(spo2.locator("td").nth(1)).to_have_text("91.0")  # NEWS2 scale 1: red at or below 91
-        expect(spo2.locator(".personal")).to_have_count(0)
+        expect(spo2.locator("td.red_below")).to_contain_text("91%")  # NEWS2 scale 1: red at or below 91
+        expect(spo2.locator(".cw-personal")).to_have_count(0)
 
-        # A typo is refused with the field named, and nothing is stored.
-        page.select_option("#measure", "spo2")
+        # A typo is refused beside its box, and nothing is stored.
+        page.get_by_role("link", name="Change SpO2 limits").click()
         page.fill("#red_below", "84")
         page.fill("#amber_below", "8 7")
         page.fill("#reason", "COPD, CO2 retainer: BTS target 88-92 %")
-        page.click("button:has-text('Save band')")
-        expect(page.get_by_role("alert")).to_have_text("Amber at or below: '8 7' is not a number")
+        page.click("button:has-text('Save changes')")
+        expect(page.locator("#amber_below-error")).to_have_text(
+            "Error: Enter amber at or below as a number in %, like 93"
+        )
         expect(page.locator("#red_below")).to_have_value("84")  # what was typed is kept
 
         page.fill("#amber_below", "87")
-        page.click("button:has-text('Save band')")
-        expect(spo2.locator(".personal")).to_have_text("personal")
-        expect(spo2.locator("td").nth(1)).to_have_text("84.0")
-        expect(spo2.locator("td").nth(3)).to_have_text("87.0")
+        page.click("button:has-text('Save changes')")
+        expect(spo2.locator(".cw-personal")).to_have_count(2)
+        expect(spo2.locator("td.red_below")).to_contain_text("84%")
+        expect(spo2.locator("td.amber_below")).to_contain_text("87%")
+        expect(page.locator("ol.history")).to_contain_text(
+            "SpO2 red at or below: 91 → 84%; SpO2 amber at or below: 93 → 87%"
+        )
         expect(page.locator("ol.history")).to_contain_text("COPD, CO2 retainer: BTS target 88-92 %")
 
     # Recorded with who and why, and used for the next reading: 86 % is amber for this
@@ -75,7 +80,7 @@ def test_returning_to_the_defaults_needs_a_reason_and_is_a_new_version(stack: St
     own = {"Origin": "http://carewatch.test"}
     refused = client.post("/patients/p-pat-2/rules/reset", data={"reason": ""}, headers=own)
     assert refused.status_code == 422
-    assert "Reason: string should have at least 3 characters." in refused.text
+    assert "Enter the reason (at least 3 characters)" in refused.text
     done = client.post("/patients/p-pat-2/rules/reset", data={"reason": "seen by renal team"}, headers=own)
     assert done.status_code == 200
     rules = stack.api.get("/api/v1/patients/p-pat-2/rules", headers=stack.auth()).json()

@@ -35,7 +35,7 @@ def test_rotation_and_disabling_sign_the_browser_out(stack: Stack, browser: Brow
         expect(page).to_have_url(re.compile(r"/sign-in\?next=/alerts$"))
         page.fill("#token", old)
         page.click("button:has-text('Sign in')")
-        expect(page.get_by_role("alert")).to_have_text("That token is not valid.")
+        expect(page.locator("#token-error")).to_have_text("Error: That token is not valid.")
         _sign_in(page, base, new)
         expect(page.locator(".who")).to_contain_text("matron-browser")
 
