@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from common.wire.messages import DeviceIdentity
 from common.wire.topics import RESERVED_PREFIX, valid_hub_id
+from common.wire.vocabulary import Condition
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
 from server.store.models import AuditEvent, Device, Hub, HubAssignment, Patient, now
@@ -26,6 +28,7 @@ def add_patient(
     actor: str,
     nhs_number: str | None = None,
     team: str = "default",
+    conditions: Sequence[Condition] = (),
 ) -> None:
     try:
         check_patient_id(patient_id)
@@ -34,8 +37,18 @@ def add_patient(
     with db.session() as s:
         if s.get(Patient, patient_id) is not None:
             raise ProvisioningError(f"patient {patient_id!r} already exists")
-        s.add(Patient(id=patient_id, display_name=display_name, nhs_number=nhs_number, team=team))
-        s.add(AuditEvent(actor=actor, action="patient_added", target=patient_id))
+        wanted = sorted(set(conditions), key=list(Condition).index)
+        s.add(
+            Patient(
+                id=patient_id,
+                display_name=display_name,
+                nhs_number=nhs_number,
+                team=team,
+                conditions=[c.value for c in wanted],
+            )
+        )
+        detail = "conditions: " + ", ".join(c.value for c in wanted) if wanted else ""
+        s.add(AuditEvent(actor=actor, action="patient_added", target=patient_id, detail=detail))
 
 
 def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "", patient_id: str | None = None) -> None:

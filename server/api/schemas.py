@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from alerts.ruleset.models import RuleSet
-from common.wire.vocabulary import Measure, ReadingKind
+from common.wire.vocabulary import Condition, Measure, ReadingKind
 
 #: C0 control characters but tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -192,8 +192,24 @@ class RuleOverrideOut(BaseModel):
     set_at: datetime
 
 
+class ConditionsIn(BaseModel):
+    """The patient's long-term conditions, which choose their condition profiles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conditions: list[Condition] = Field(
+        max_length=len(Condition), description='e.g. ["copd", "atrial_fibrillation"]'
+    )
+    reason: PersonText = Field(min_length=3, max_length=2000, description="why (kept in the audit trail)")
+
+
 class PatientRulesOut(BaseModel):
     patient_id: str
-    effective: RuleSet = Field(description="the rules this patient is judged by: defaults + current override")
+    conditions: list[Condition] = Field(
+        description="the conditions whose profiles apply, in the profiles' order"
+    )
+    effective: RuleSet = Field(
+        description="the rules this patient is judged by: defaults + condition profiles + current override"
+    )
     override: RuleOverrideOut | None = Field(description="the override in force (newest version), if any")
     history: list[RuleOverrideOut] = Field(description="every override version, newest first")

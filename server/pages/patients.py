@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.ruleset.models import RuleSetError
+from alerts.ruleset.profiles import profile_changes
 from common.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
@@ -37,7 +38,7 @@ from server.pages.thresholds import (
 )
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Alert, Patient, now
-from server.store.overrides import current_rules, set_override
+from server.store.overrides import conditions_of, current_rules, set_override
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PatientId = Annotated[str, PathParam(pattern=PATIENT_ID_PATTERN)]
@@ -63,7 +64,8 @@ Posted = Annotated[dict[str, str], Depends(_posted)]
 
 def _state(s: Session, patient_id: str) -> tuple[list[Limits], list[Any]]:
     effective, history = current_rules(s, patient_id)
-    return limits(effective, history[0].changes if history else {}), history
+    profile = profile_changes(conditions_of(s, [patient_id]).get(patient_id, []))
+    return limits(effective, history[0].changes if history else {}, profile), history
 
 
 def _version(history: list[Any]) -> int:

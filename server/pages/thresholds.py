@@ -42,8 +42,8 @@ PERSISTENCE_LABEL = "Readings in a row before alerting"
 
 class Source(StrEnum):
     """Where an edge's value comes from. A condition profile (COPD, heart failure) sits
-    between the service defaults and a personal override once the rules loader returns one:
-    ``edge_source`` is the one place that decides, given the profile's changes."""
+    between the service defaults and a personal override (``alerts.ruleset.profiles``):
+    ``edge_source`` is the one place that decides, given the profiles' changes."""
 
     DEFAULT = "Service default"
     CONDITION_PROFILE = "Condition profile"
@@ -98,13 +98,15 @@ def with_unit(value: float | None, decimals: int, unit: str) -> str:
     return f"{value:.{decimals}f} {unit}".replace(" %", "%")
 
 
-def limits(effective: RuleSet, personal: Mapping[str, Any]) -> list[Limits]:
+def limits(
+    effective: RuleSet, personal: Mapping[str, Any], profile: Mapping[str, Any] | None = None
+) -> list[Limits]:
     defaults = default_ruleset().thresholds
     out = []
     for measure, rule in effective.thresholds.items():
         spec = MEASURES[measure]
-        sources = {e.field: edge_source(measure.value, (e.band, e.side), personal) for e in EDGES}
-        sources["persistence"] = edge_source(measure.value, ("persistence",), personal)
+        sources = {e.field: edge_source(measure.value, (e.band, e.side), personal, profile) for e in EDGES}
+        sources["persistence"] = edge_source(measure.value, ("persistence",), personal, profile)
         out.append(
             Limits(
                 measure=measure,

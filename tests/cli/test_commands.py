@@ -61,7 +61,29 @@ def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquit
         CAREWATCH_MQTT__PASSWORD_FILE=str(broker.server_password_file),
     )
     assert run("server", "migrate", env=env).returncode == 0
-    assert run("server", "patient", "add", "p-0007", "Ada Example", env=env).returncode == 0
+    added = run("server", "patient", "add", "p-0007", "Ada Example", "--condition", "copd", env=env)
+    assert added.returncode == 0, added.stderr
+    assert run("server", "patient", "conditions", "p-0007", env=env).stdout.strip() == "copd"
+    no_reason = run("server", "patient", "conditions", "p-0007", "--condition", "heart_failure", env=env)
+    assert (no_reason.returncode, "--reason" in no_reason.stderr) == (2, True)
+    changed = run(
+        "server",
+        "patient",
+        "conditions",
+        "p-0007",
+        "--condition",
+        "copd",
+        "--condition",
+        "atrial_fibrillation",
+        "--reason",
+        "ECG confirmed AF",
+        env=env,
+    )
+    assert changed.stdout.strip() == "patient p-0007: copd, atrial_fibrillation", changed.stderr
+    unknown = run(
+        "server", "patient", "conditions", "p-0007", "--condition", "gout", "--reason", "x" * 5, env=env
+    )
+    assert unknown.returncode == 2
     dup = run("server", "patient", "add", "p-0007", "Again", env=env)
     assert dup.returncode == 2
     assert "already exists" in dup.stderr

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from alerts.ruleset.models import RuleSetError
 from server.api.auth import audit
 from server.api.deps import Clinician, Db
-from server.api.schemas import PatientRulesOut, RuleOverrideIn, RuleOverrideOut
+from server.api.schemas import ConditionsIn, PatientRulesOut, RuleOverrideIn, RuleOverrideOut
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Patient, RuleOverride, now
-from server.store.overrides import current_rules, set_override
+from server.store.overrides import conditions_of, current_rules, set_conditions, set_override
 
 router = APIRouter(tags=["rules"])
 
@@ -38,6 +38,7 @@ def _rules(s: Session, patient_id: str) -> PatientRulesOut:
     current = history[0] if history else None
     return PatientRulesOut(
         patient_id=patient_id,
+        conditions=conditions_of(s, [patient_id]).get(patient_id, []),
         effective=effective,
         override=None if current is None else _version(current),
         history=[_version(row) for row in history],
@@ -64,4 +65,20 @@ def set_patient_rules(
             s.flush()
             return _rules(s, patient_id)
     except RuleSetError as e:  # nothing was stored
+        raise HTTPException(422, str(e)) from None
+
+
+@router.put("/api/v1/patients/{patient_id}/conditions", response_model=PatientRulesOut)
+def set_patient_conditions(
+    principal: Clinician, db: Db, patient_id: PatientId, body: ConditionsIn
+) -> PatientRulesOut:
+    """Change the patient's conditions, and with them their condition profiles (audited)."""
+    try:
+        with db.session() as s:
+            if s.get(Patient, patient_id) is None:
+                raise HTTPException(404, f"no patient {patient_id!r}")
+            set_conditions(s, patient_id, body.conditions, reason=body.reason, set_by=principal.username)
+            s.flush()
+            return _rules(s, patient_id)
+    except RuleSetError as e:  # the personal override would not apply on the new profiles
         raise HTTPException(422, str(e)) from None
