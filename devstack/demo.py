@@ -27,6 +27,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from common.wire.vocabulary import Condition
 from devstack.influxdb import LocalInfluxDB
 from devstack.mosquitto import LocalMosquitto
 from devstack.process import Service, ServiceError, port_open
@@ -75,6 +76,16 @@ def write_secret(path: Path, text: str) -> None:
         f.write(text)
 
 
+#: The demo's caseload, round robin: each patient's conditions choose their alert profiles.
+DEMO_CONDITIONS: tuple[tuple[Condition, ...], ...] = (
+    (Condition.HEART_FAILURE, Condition.ATRIAL_FIBRILLATION),
+    (Condition.COPD,),
+    (Condition.HYPERTENSION,),
+    (Condition.HEART_FAILURE, Condition.HYPERTENSION),
+    (Condition.FRAILTY,),
+)
+
+
 def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -> tuple[Path, str]:
     """Demo patients, hubs with fresh MQTT passwords, and a clinician token."""
     lines = []
@@ -83,7 +94,8 @@ def _provision(db: Database, mosq: LocalMosquitto, patients: int, state: Path) -
     for i in range(1, patients + 1):
         pid, hub_id = f"p-{i:04d}", f"sim-hub-{i:04d}"
         if pid not in existing:
-            add_patient(db, pid, f"Demo patient {i}", actor="demo")
+            conditions = DEMO_CONDITIONS[(i - 1) % len(DEMO_CONDITIONS)]
+            add_patient(db, pid, f"Demo patient {i}", actor="demo", conditions=conditions)
             add_hub(db, hub_id, actor="demo")
             assign_hub(db, hub_id, pid, actor="demo")
         lines.append(f"{hub_id} {mosq.add_hub(hub_id).password}")
