@@ -14,7 +14,6 @@ escalate, and each alert is reviewed and resolved ``review_delay_s`` after it op
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
@@ -23,6 +22,7 @@ import numpy.typing as npt
 
 from alerts.columns import KINDS, NEVER, ReadingColumns
 from alerts.engine import evaluate
+from alerts.evaluation.alert_log import AlertLog
 from alerts.evaluation.cohort import Cohort
 from alerts.evaluation.profiles import RulesFor, rules_for
 from alerts.lifecycle import Action, alert_rule_id, decide
@@ -33,13 +33,11 @@ from alerts.ruleset.models import RuleSet
 from alerts.severity import Severity
 from common.wire.vocabulary import ReadingKind
 
-__all__ = ["OPERATIONAL_PREFIXES", "AlertLog", "Event", "clock_events", "lookback_s", "replay", "rule_table"]
+__all__ = ["Event", "clock_events", "lookback_s", "replay", "rule_table"]
 
 HOUR: Final = 3600
 DAY: Final = 86400
 REVIEW_DELAY_S: Final = 24 * HOUR
-#: Alerts about the service rather than the patient's body.
-OPERATIONAL_PREFIXES: Final = ("missed.", "hub.")
 _SPAN: Final = 1 << 36  # packs (patient, time) into one sortable int64
 #: (server time, 0 batch / 1 tick, finding time, engine rule, patient, severity, reading id, artefact)
 Event = tuple[int, int, int, str, int, int, int, int]
@@ -68,38 +66,6 @@ def rule_table(rulesets: list[RuleSet]) -> RuleTable:
     defaults = distinct[common] if distinct else default_ruleset()
     overrides = {p: distinct[w] for p, w in enumerate(which) if w != common}
     return compile_rules(defaults, len(rulesets), overrides)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertLog:
-    """Every alert opened or escalated, in the order the server would have done it.
-
-    ``time`` is when the server acted (the end of the batch's hour, or the tick);
-    ``reading`` the triggering reading id (−1 for a clock finding); ``artefact`` that
-    reading's ground truth (0 = a true reading, or a clock finding); ``attached`` counts
-    findings that only added evidence to an open alert.
-    """
-
-    patient: npt.NDArray[np.int64]
-    time: npt.NDArray[np.int64]
-    rule: tuple[str, ...]  # alert rule id, per event
-    engine_rule: tuple[str, ...]
-    action: tuple[Action, ...]
-    severity: npt.NDArray[np.int8]
-    reading: npt.NDArray[np.int64]
-    artefact: npt.NDArray[np.int8]
-    attached: int
-
-    def __len__(self) -> int:
-        return len(self.patient)
-
-    @property
-    def clinical(self) -> npt.NDArray[np.bool_]:
-        return np.array([not r.startswith(OPERATIONAL_PREFIXES) for r in self.rule], dtype=np.bool_)
-
-    @property
-    def opened(self) -> npt.NDArray[np.bool_]:
-        return np.array([a is Action.OPEN for a in self.action], dtype=np.bool_)
 
 
 class _Lifecycle:
