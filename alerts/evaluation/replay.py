@@ -163,6 +163,8 @@ def _virtual(table: RuleTable, patients: npt.NDArray[np.int64]) -> RuleTable:
 
 #: Batches judged in one engine call: bounded so memory stays flat on a big cohort.
 _GROUPS_PER_CALL: Final = 4000
+#: Hourly ticks judged in one engine call (as virtual patients, see ``_clock_events``).
+_TICKS_PER_CALL: Final = 24
 
 
 def _batch_events(cohort: Cohort, table: RuleTable, lookback: npt.NDArray[np.int64]) -> list[Event]:
@@ -230,7 +232,14 @@ def clock_events(cohort: Cohort, rules: RulesFor = rules_for) -> list[Event]:
 def _clock_events(cohort: Cohort, table: RuleTable, rulesets: list[RuleSet]) -> list[Event]:
     """Findings of the hourly clock tick: missed readings (only of kinds the patient has
     sent, or was explicitly asked for: the server's ``expects``) and hub silence, each
-    occurrence once (the server keys them by deadline, or by when the silence began)."""
+    occurrence once (the server keys them by deadline, or by when the silence began).
+
+    A day of ticks goes to the engine in one call: the clock rules see the tick only as
+    local time (tick + UTC offset) and as time since the last reading or contact, so a
+    patient judged at hour h is a virtual patient whose offset is h's distance from the
+    call's tick and whose last-reading and contact times are moved by the same amount.
+    ``tests/alerts/test_evaluation_replay.py`` checks this against one call per hour.
+    """
     r = cohort.readings
     n = cohort.n_patients
     explicit = _expected(rulesets)
@@ -246,28 +255,55 @@ def _clock_events(cohort: Cohort, table: RuleTable, rulesets: list[RuleSet]) -> 
     events: list[Event] = []
     if not (any(s.enabled.any() for s in table.schedules) or table.hub_silence.enabled.any()):
         return events  # no clock rule for anyone: every tick would find nothing
-    for hour in range(ticks):
-        now = cohort.start + (hour + 1) * HOUR
-        arrived = by_arrival[hour_bounds[hour] : hour_bounds[hour + 1]]
-        np.maximum.at(
-            last_reading, (r.patient[arrived], r.kind[arrived].astype(np.int64)), r.taken_at[arrived]
+    for h0 in range(0, ticks, _TICKS_PER_CALL):
+        hours = range(h0, min(h0 + _TICKS_PER_CALL, ticks))
+        snapshots, contacts = [], []
+        for hour in hours:
+            now = cohort.start + (hour + 1) * HOUR
+            arrived = by_arrival[hour_bounds[hour] : hour_bounds[hour + 1]]
+            np.maximum.at(
+                last_reading, (r.patient[arrived], r.kind[arrived].astype(np.int64)), r.taken_at[arrived]
+            )
+            snapshots.append(last_reading.copy())
+            contact = np.full(n, now, dtype=np.int64)
+            down = (outages.start <= now) & (now < outages.end)
+            contact[outages.patient[down]] = outages.start[down]
+            contacts.append(contact)
+        # Virtual patient v = (hour v // n, patient v % n). The engine sees one tick, the
+        # last; each virtual patient's clock is set back to its own hour by a UTC offset,
+        # and its times shifted with it, so each judges exactly as its own tick would.
+        tick = cohort.start + hours[-1] * HOUR + HOUR
+        now_v = cohort.start + (np.repeat(np.array(hours), n) + 1) * HOUR
+        offset = now_v - tick
+        last_v = np.concatenate(snapshots)
+        last_v = np.where(last_v == NEVER, NEVER, last_v - offset[:, None])
+        contact_v = np.concatenate(contacts) - offset
+        patients = np.tile(np.arange(n), len(hours))
+        clock = evaluate(
+            _virtual(table, patients),
+            empty,
+            None,
+            tick=tick,
+            utc_offset_s=offset,
+            last_reading=last_v,
+            last_hub_contact=contact_v,
         )
-        contact = np.full(n, now, dtype=np.int64)
-        down = (outages.start <= now) & (now < outages.end)
-        contact[outages.patient[down]] = outages.start[down]
-        clock = evaluate(table, empty, None, tick=now, last_reading=last_reading, last_hub_contact=contact)
-        for p, rule, severity, time, value in zip(
-            clock.patient.tolist(),
-            clock.rule.tolist(),
-            clock.severity.tolist(),
-            clock.time.tolist(),
-            clock.value.tolist(),
-            strict=True,
-        ):
+        found = sorted(
+            zip(
+                clock.patient.tolist(),
+                clock.rule.tolist(),
+                clock.severity.tolist(),
+                clock.time.tolist(),
+                clock.value.tolist(),
+                strict=True,
+            )
+        )  # virtual patients are hour-major, so this is hour by hour
+        for v, rule, severity, shifted, value in found:
+            p, now, time = v % n, int(now_v[v]), shifted + int(offset[v])
             rule_id = clock.rule_ids[rule]
             if rule_id.startswith("missed."):
                 kind = ReadingKind(rule_id.removeprefix("missed."))
-                if last_reading[p, kind_index[kind]] == NEVER and not explicit.get((p, kind)):
+                if snapshots[v // n][p, kind_index[kind]] == NEVER and not explicit.get((p, kind)):
                     continue
             evidence = time - int(value) if rule_id == HUB_SILENCE_ID else time
             if (p, rule_id, evidence) in seen:

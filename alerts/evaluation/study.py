@@ -113,10 +113,10 @@ def _baseline_k(k: float) -> dict[str, Any]:
 
 #: Each sweep: its label, the values tried (the default among them) and the change each is.
 SWEEPS: Final[dict[str, tuple[tuple[float, ...], float, Callable[[Any], Mapping[str, Any]]]]] = {
-    "SpO2 red edge (amber = red + 2), %": ((89, 91, 92), 91, _spo2),
-    "Systolic amber high edge, mmHg": ((150, 160, 170), 150, _systolic),
-    "Weight gain in 3 days, kg": ((1.5, 2.0, 2.5), 2.0, _weight),
-    "Baseline amber k (all baselines)": ((2.5, 3.0, 4.0), 3.0, _baseline_k),
+    "SpO2 red edge (amber = red + 2), %": ((88, 89, 90, 91, 92), 91, _spo2),
+    "Systolic amber high edge, mmHg": ((150, 160, 170, 180), 150, _systolic),
+    "Weight gain in 3 days, kg": ((1.5, 2.0, 2.5, 3.0), 2.0, _weight),
+    "Baseline amber k (all baselines)": ((2.5, 3.0, 4.0, 5.0), 3.0, _baseline_k),
 }
 
 
