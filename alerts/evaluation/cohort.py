@@ -199,12 +199,14 @@ def arrival_times(
 ) -> npt.NDArray[np.int64]:
     """When each reading reaches the server: seconds after it is taken, or, taken while its
     hub is offline, in the burst just after the hub comes back."""
+    online = time + rng.integers(UPLOAD_DELAY_S[0], UPLOAD_DELAY_S[1] + 1, len(time))
+    if len(outages.patient) == 0:
+        return online.astype(np.int64)
     span = 1 << 40
     keys = outages.patient * span + outages.start
     at = np.searchsorted(keys, patient * span + time, side="right") - 1
     safe = np.maximum(at, 0)
     inside = (at >= 0) & (outages.patient[safe] == patient) & (time < outages.end[safe])
-    online = time + rng.integers(UPLOAD_DELAY_S[0], UPLOAD_DELAY_S[1] + 1, len(time))
     burst = outages.end[safe] + rng.integers(0, BURST_SPREAD_S + 1, len(time))
     return np.where(inside, burst, online).astype(np.int64)
 

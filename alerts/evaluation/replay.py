@@ -141,23 +141,18 @@ def _virtual(table: RuleTable, patients: npt.NDArray[np.int64]) -> RuleTable:
     own history, in one engine call.
     """
 
-    def indexed(params: Any) -> Any:
-        arrays = {
-            f.name: getattr(params, f.name)[patients]
-            for f in dataclasses.fields(params)
-            if isinstance(getattr(params, f.name), np.ndarray)
-        }
-        return dataclasses.replace(params, **arrays)
+    def indexed(value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.shape[:1] == (table.n_patients,):
+            return value[patients]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: indexed(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return dataclasses.replace(value, **fields)
+        if isinstance(value, tuple):
+            return tuple(indexed(item) for item in value)
+        return value  # a measure, a kind, a rule id: the same for every patient
 
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(table):
-        value = getattr(table, f.name)
-        if f.name == "n_patients":
-            changes[f.name] = len(patients)
-        elif isinstance(value, tuple):
-            changes[f.name] = tuple(indexed(params) for params in value)
-        else:
-            changes[f.name] = indexed(value)
+    changes = {f.name: indexed(getattr(table, f.name)) for f in dataclasses.fields(table)}
+    changes["n_patients"] = len(patients)
     return dataclasses.replace(table, **changes)
 
 

@@ -43,6 +43,8 @@ def _days(x: float) -> str:
 
 def _delay(s: Score) -> str:
     q1, q3 = s.overall.delay_iqr_days
+    if math.isnan(s.overall.median_delay_days):
+        return "–"
     return f"{_days(s.overall.median_delay_days)} ({_days(q1)}–{_days(q3)})"
 
 
@@ -190,8 +192,14 @@ def _plots(study: StudyResult, out: Path) -> tuple[Path, ...]:
             fa = [p.clinical_fa_per_pw for p in points]
             sens = [p.sensitivity for p in points]
             ax.plot(fa, sens, marker="o")
-            for p in points:
-                ax.annotate(f"{p.value:g}{' *' if p.default else ''}", (p.clinical_fa_per_pw, p.sensitivity))
+            for i, p in enumerate(points):
+                ax.annotate(
+                    f"{p.value:g}{' *' if p.default else ''}",
+                    (p.clinical_fa_per_pw, p.sensitivity),
+                    xytext=(3, -12 - 10 * (i % 3)),
+                    textcoords="offset points",
+                    fontsize=8,
+                )
             ax.plot([result.naive.clinical_fa_per_pw], [result.naive.sensitivity], marker="s", color="grey")
             ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
             ax.axhline(0.9, color="grey", linestyle="--", linewidth=1)
