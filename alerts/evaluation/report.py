@@ -16,7 +16,7 @@ import numpy as np
 from alerts.evaluation.artefacts import ARTEFACT_NAMES
 from alerts.evaluation.episodes import EPISODE_TYPES
 from alerts.evaluation.physiology import CONDITIONS, SOURCES
-from alerts.evaluation.scoring import RECOVERY_MARGIN_S, Score
+from alerts.evaluation.scoring import RECOVERY_MARGIN_S, Score, TypeScore
 from alerts.evaluation.study import CohortResult, StudyResult
 
 __all__ = ["GOAL", "ReportFiles", "headline_table", "write_report"]
@@ -24,6 +24,22 @@ __all__ = ["GOAL", "ReportFiles", "headline_table", "write_report"]
 #: The lead's target: detection at an acceptable false-alert rate, and no type left behind.
 GOAL = "≥ 90 % of episodes detected at ≤ 0.5 clinical false alerts per patient-week, every type ≥ 80 %"
 MARKDOWN = "README.md"
+LIMITS = "\n".join(
+    [
+        "- Times are UTC and the service's zone is taken as UTC (a January start: Europe/London "
+        "winter time); the clocks changing in late March is not modelled.",
+        "- Every patient has at most one episode; nothing else happens to them (no intercurrent "
+        "illness that is not labelled).",
+        "- An alert is resolved a fixed delay after it opens; acknowledgement and escalation of "
+        "unacknowledged red alerts are not replayed.",
+        "- A hub is heard from continuously while online and not at all during an outage.",
+        "- Any clinical alert inside an episode's window detects it, including one that would have "
+        "fired anyway (a hypertensive patient's routine amber BP): with many false alerts, "
+        "sensitivity flatters; read it beside the false-alert rate.",
+        "- The sources below are cited as recalled; the exact figures should be checked against "
+        "the papers. Rates marked 'assumption' have no published source.",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +57,12 @@ def _days(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.1f}"
 
 
-def _delay(s: Score) -> str:
-    q1, q3 = s.overall.delay_iqr_days
-    if math.isnan(s.overall.median_delay_days):
+def _delay(s: Score | TypeScore) -> str:
+    t = s.overall if isinstance(s, Score) else s
+    q1, q3 = t.delay_iqr_days
+    if math.isnan(t.median_delay_days):
         return "–"
-    return f"{_days(s.overall.median_delay_days)} ({_days(q1)}–{_days(q3)})"
+    return f"{_days(t.median_delay_days)} ({_days(q1)}–{_days(q3)})"
 
 
 def _goal_met(s: Score) -> bool:
@@ -73,8 +90,8 @@ def headline_table(results: list[CohortResult]) -> str:
 
 def _by_type(result: CohortResult) -> str:
     lines = [
-        "| episode type | episodes | engine sensitivity | engine, on its signs | engine median delay, days "
-        "| naive sensitivity | naive, on its signs | naive median delay, days |",
+        "| episode type | episodes | engine sensitivity | engine, on its signs | engine delay, days: median (IQR) "
+        "| naive sensitivity | naive, on its signs | naive delay, days: median (IQR) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in EPISODE_TYPES:
@@ -85,8 +102,8 @@ def _by_type(result: CohortResult) -> str:
         naive_signs = result.naive.on_signs_by_type[name]
         lines.append(
             f"| {name} | {engine.episodes} | {_pct(engine.sensitivity)} | {_pct(engine_signs.sensitivity)} "
-            f"| {_days(engine.median_delay_days)} | {_pct(naive.sensitivity)} "
-            f"| {_pct(naive_signs.sensitivity)} | {_days(naive.median_delay_days)} |"
+            f"| {_delay(engine)} | {_pct(naive.sensitivity)} "
+            f"| {_pct(naive_signs.sensitivity)} | {_delay(naive)} |"
         )
     return "\n".join(lines)
 
@@ -269,6 +286,7 @@ def write_report(study: StudyResult, out: Path | str) -> ReportFiles:
         sections += [f"## {study.validation.label}", "", _by_type(study.validation), ""]
     sections += ["## The cohorts", ""]
     sections += [_cohort_facts(result) for result in results]
+    sections += ["", "## Limits", "", LIMITS]
     sections += ["", "## Sources of the generator's numbers", "", "| key | source |", "|---|---|"]
     sections += [f"| {key} | {text} |" for key, text in SOURCES.items()]
     markdown = out / MARKDOWN

@@ -155,3 +155,29 @@ def test_an_episode_moves_the_signs_it_should(episode_type: str) -> None:
             changes.append(peak.mean() - np.median(before))
     assert changes
     assert np.median(changes) > 1.0 if measure is Measure.WEIGHT else np.median(changes) < -1.5
+
+
+@pytest.mark.parametrize(
+    ("measure", "low", "high"),
+    [
+        (Measure.SYSTOLIC, 6.5, 9.5),  # Kikuya 2008: home SBP day-by-day SD about 8 mmHg
+        (Measure.DIASTOLIC, 4.0, 7.0),  # about 5-6 mmHg
+        (Measure.SPO2, 0.9, 1.8),  # Burton 2015: 1-1.5 % (COPD more)
+        (Measure.WEIGHT, 0.5, 1.0),  # stable HF: the 2 kg/72 h rule stays about 97 % specific
+        (Measure.TEMPERATURE, 0.15, 0.35),  # Geneva 2019: about 0.2-0.3 °C
+    ],
+)
+def test_true_readings_vary_within_a_person_as_the_sources_say(
+    measure: Measure, low: float, high: float
+) -> None:
+    cohort = generate(7, n_patients=80, days=45)
+    r = cohort.readings
+    clean = (r.artefact == 0) & ~r.retake & ~np.isin(r.patient, cohort.episodes.patient)
+    morning = (r.taken_at - cohort.start) % DAY < 14 * 3600
+    mine = clean & morning & (r.measure == measure_code(measure))
+    day = (r.taken_at - cohort.start) // DAY
+    first = np.unique(r.patient[mine].astype(np.int64) * 1000 + day[mine], return_index=True)[1]
+    patient, value = r.patient[mine][first], r.value[mine][first]
+    sds = [value[patient == p].std() for p in np.unique(patient) if np.count_nonzero(patient == p) >= 20]
+    assert len(sds) >= 10
+    assert low <= float(np.median(sds)) <= high
