@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts.evaluation.cohort import generate
@@ -43,6 +45,7 @@ def main() -> None:
     cohort = generate(args.seed, args.patients, args.days)
     generated = time.perf_counter() - began
     values = len(cohort.readings)
+    readings = len(np.unique(cohort.readings.reading))
     conditions = [cohort.conditions(p) for p in range(cohort.n_patients)]
     scores: dict[str, Score] = {}
     times: dict[str, float] = {}
@@ -53,12 +56,16 @@ def main() -> None:
         scores[name] = score(log, cohort.episodes, conditions, cohort.days)
 
     print(
-        f"cohort: {args.patients} patients × {args.days} days, seed {args.seed}: {values} values, "
+        f"cohort: {args.patients} patients × {args.days} days, seed {args.seed}: {readings} readings "
+        f"({values} measured values), "
         f"{len(cohort.episodes)} episodes"
     )
     print(f"generation: {generated:.2f} s")
     for name, seconds in times.items():
-        print(f"replay ({name}): {seconds:.2f} s, {values / seconds:,.0f} values/s")
+        print(
+            f"replay ({name}): {seconds:.2f} s, {readings / seconds:,.0f} readings/s "
+            f"({values / seconds:,.0f} measured values/s)"
+        )
     print()
     rows: list[tuple[str, Callable[[Score], str]]] = [
         ("sensitivity", lambda s: f"{100 * s.sensitivity:.0f} %"),

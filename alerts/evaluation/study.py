@@ -158,7 +158,7 @@ def run_study(
     validation = None
     if validation_seed is not None:
         validation = evaluate_cohort(
-            f"validation, not tuned on (seed {validation_seed})",
+            f"validation: not tuned on (seed {validation_seed})",
             validation_seed,
             n_patients,
             days,

@@ -28,7 +28,7 @@ def test_evaluate_writes_the_report_and_prints_the_headline(tmp_path: Path) -> N
         "## Threshold sweeps",
     ):
         assert heading in report
-    assert "validation, not tuned on (seed 2)" in report
+    assert "validation: not tuned on (seed 2)" in report
     assert "resolved 12 h after they open" in report
     for png in ("sensitivity_by_type.png", "sweeps.png"):
         assert (tmp_path / "a" / png).read_bytes().startswith(b"\x89PNG")
