@@ -1,6 +1,6 @@
 """``carewatch server …``: run the API, the ingest worker and the ticker; provision patients,
 hubs, users and the broker's identities; deal with what the server refused and with
-notifications given up on.
+notifications given up on; evaluate the alert engine on a synthetic cohort.
 
 Settings come from ``CAREWATCH_*`` environment variables (see server/settings.py and the
 README); heavy libraries are imported inside commands so ``--help`` stays fast.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from server.cli import dead_letters, processes
+from server.cli import dead_letters, evaluate, processes
 from server.cli.broker import broker_app
 from server.cli.hubs import hub_app
 from server.cli.notifications import notifications_app
@@ -27,6 +27,7 @@ app.command()(processes.api)
 app.command()(processes.ingest)
 app.command()(processes.tick)
 app.command("dead-letters")(dead_letters.dead_letters)
+app.command()(evaluate.evaluate)
 app.add_typer(patient_app, name="patient")
 app.add_typer(hub_app, name="hub")
 app.add_typer(user_app, name="user")
