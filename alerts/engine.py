@@ -30,7 +30,7 @@ from alerts.columns import (
     kind_code,
     measure_code,
 )
-from alerts.rules import baseline, device_flags, missed, news2_home, quality, thresholds, trends
+from alerts.rules import averages, baseline, device_flags, missed, news2_home, quality, thresholds, trends
 from alerts.rules.series import BoolArray, FloatArray, IntArray, Series
 from alerts.rules.table import (
     HUB_SILENCE_ID,
@@ -38,6 +38,7 @@ from alerts.rules.table import (
     NEWS2_ID,
     RETAKE_ID,
     WEIGHT_GAIN_DAILY_ID,
+    WEIGHT_GAIN_WEEK_ID,
     WEIGHT_GAIN_WINDOW_ID,
     RuleTable,
 )
@@ -332,11 +333,13 @@ def evaluate(
 
     # A weight the scale itself questioned is not a weight: it neither raises nor sets a window.
     weights = rows.series(Measure.WEIGHT)
-    weights = weights.where(np.isfinite(weights.value) & ~quality.unconfirmed(weights))
+    weights = weights.where(np.isfinite(weights.value) & ~quality.unconfirmed(weights, rules.quality))
     severity, gain = trends.gain_in_window(weights, rules.weight_gain_window)
     found.add_rows(
         rule_index[WEIGHT_GAIN_WINDOW_ID], weights, severity, trends.GAIN_IN_WINDOW, gain, n_history
     )
+    severity, gain = trends.gain_in_window(weights, rules.weight_gain_week)
+    found.add_rows(rule_index[WEIGHT_GAIN_WEEK_ID], weights, severity, trends.GAIN_IN_WINDOW, gain, n_history)
     severity, gain = trends.gain_on_consecutive_days(weights, rules.weight_gain_daily, offsets)
     found.add_rows(rule_index[WEIGHT_GAIN_DAILY_ID], weights, severity, trends.GAIN_ON_DAYS, gain, n_history)
 
@@ -346,11 +349,17 @@ def evaluate(
         severity, reason, deviation = baseline.evaluate(series, base, rules.quality)
         found.add_rows(rule_index[base.rule_id], series, severity, reason, deviation, n_history)
 
+    for average in rules.averages:
+        series = rows.series(average.measure)
+        series = series.where(np.isfinite(series.value) & ~quality.unconfirmed(series, rules.quality))
+        severity, reason, mean = averages.evaluate(series, average)
+        found.add_rows(rule_index[average.rule_id], series, severity, reason, mean, n_history)
+
     vitals = {}
     for measure in news2_home.HOME_PARAMETERS.values():
         series = rows.series(measure)
         vitals[measure] = series.where(np.isfinite(series.value))
-    scores = news2_home.evaluate(vitals, rules.news2)
+    scores = news2_home.evaluate(vitals, rules.news2, rules.quality)
     fired = scores.severity > 0
     found.add(
         rule_index[NEWS2_ID],

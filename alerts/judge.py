@@ -53,13 +53,15 @@ class Judgement:
     retakes: tuple[FindingRecord, ...]  # readings the hub should ask the patient to retake
 
 
-def clock_evidence(record: FindingRecord) -> str:
+def clock_evidence(record: FindingRecord, last_of_kind: int = NEVER) -> str:
     """What identifies one occurrence of a clock finding, which comes back on every tick until
-    it clears: a silence by when it began, a missed reading by its deadline (fits the
-    36-character evidence column and reads well in the API)."""
+    it clears: a silence by when it began, a run of missed readings by the last reading before
+    it (``last_of_kind``), so a patient who stops weighing for a week is one alert, not one
+    a day, and a clinician who resolved it is not asked again until the next run. Fits the
+    36-character evidence column and reads well in the API."""
     if record.rule_id == HUB_SILENCE_ID:
         return f"silent-since:{_iso(record.time - int(record.value))}"
-    return f"missed-due:{_iso(record.time)}"
+    return "missed-after:" + ("never" if last_of_kind == NEVER else _iso(last_of_kind))
 
 
 def _iso(epoch_s: int) -> str:
@@ -81,6 +83,13 @@ def _expected(
     if last is not None and last[kind_code(kind)] != NEVER:
         return True
     return kind in explicit
+
+
+def _last_of_kind(record: FindingRecord, last: npt.NDArray[np.int64] | None) -> int:
+    kind = _KIND_NAMES.get(record.rule_id.removeprefix(_MISSED_PREFIX))
+    if kind is None or last is None:
+        return NEVER
+    return int(last[kind_code(kind)])
 
 
 def judge(
@@ -127,7 +136,7 @@ def judge(
             last = None if last_reading is None else last_reading[record.patient]
             if not _expected(record, last, explicit.get(record.patient, ())):
                 continue
-            evidence = clock_evidence(record)
+            evidence = clock_evidence(record, _last_of_kind(record, last))
         candidates.append((alert_rule_id(record.rule_id), record, evidence))
     candidates.sort(
         key=lambda c: (

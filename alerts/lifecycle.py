@@ -80,10 +80,14 @@ _ALERT_RULE: Final = MappingProxyType(
     {
         "threshold.systolic": "threshold.blood_pressure",
         "threshold.diastolic": "threshold.blood_pressure",
+        "average.systolic": "threshold.blood_pressure",
+        "average.diastolic": "threshold.blood_pressure",
+        "trend.weight_gain_week": "trend.weight_gain",
     }
 )
 
 
 def alert_rule_id(engine_rule_id: str) -> str:
-    """The alert a finding belongs to: one blood-pressure alert, not one per pressure."""
+    """The alert a finding belongs to: one blood-pressure alert (a reading or an average, high
+    or low, systolic or diastolic), one weight-gain alert whichever window saw it."""
     return _ALERT_RULE.get(engine_rule_id, engine_rule_id)

@@ -2,8 +2,7 @@
 variants the sweeps try.
 
 ``rules_for`` is the one place a patient's conditions choose their rules, so condition
-profiles (HF, COPD on SpO2 scale 2, hypertension, AF, frailty) are added here and nowhere
-else; today everyone gets the defaults.
+profiles (HF, COPD on SpO2 scale 2, hypertension, AF, frailty) apply here and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,15 +13,29 @@ from typing import Any, Final
 
 from alerts.ruleset.loading import apply_override, default_ruleset
 from alerts.ruleset.models import RuleSet
+from alerts.ruleset.profiles import rules_for as profile_rules_for
+from common.wire.vocabulary import Condition
 
 __all__ = ["NAIVE_CHANGES", "RulesFor", "naive_rules_for", "rules_for", "with_changes"]
 
 RulesFor = Callable[[tuple[str, ...]], RuleSet]
 
 
+#: The cohort's condition names, as the server's conditions.
+CONDITIONS: Final[Mapping[str, Condition]] = {
+    "hf": Condition.HEART_FAILURE,
+    "copd": Condition.COPD,
+    "hypertension": Condition.HYPERTENSION,
+    "frail": Condition.FRAILTY,
+    "af": Condition.ATRIAL_FIBRILLATION,
+}
+
+
+@cache
 def rules_for(conditions: tuple[str, ...]) -> RuleSet:
-    """The engine's rules for a patient with these conditions (e.g. ``("hf", "af")``)."""
-    return default_ruleset()
+    """The engine's rules for a patient with these conditions (e.g. ``("hf", "af")``): the
+    defaults and the condition profiles, exactly as the server enrols them."""
+    return profile_rules_for([CONDITIONS[name] for name in conditions])
 
 
 _OFF: Final = {"enabled": False}
@@ -47,6 +60,8 @@ NAIVE_CHANGES: Final[Mapping[str, Any]] = {
     "missed_readings": {"weight": _OFF},
     "hub_silence": _OFF,
     "irregular_pulse": _OFF,
+    "news2": _OFF,
+    "quality": _OFF,  # fixed thresholds know nothing of a device's quality flags
 }
 
 

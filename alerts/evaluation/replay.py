@@ -26,7 +26,7 @@ from alerts.evaluation.alert_log import AlertLog
 from alerts.evaluation.cohort import Cohort
 from alerts.evaluation.profiles import RulesFor, rules_for
 from alerts.lifecycle import Action, alert_rule_id, decide
-from alerts.rules.table import HUB_SILENCE_ID, RuleTable
+from alerts.rules.table import RuleTable
 from alerts.ruleset.compiling import compile_rules
 from alerts.ruleset.loading import default_ruleset
 from alerts.ruleset.models import RuleSet
@@ -296,11 +296,13 @@ def _clock_events(cohort: Cohort, table: RuleTable, rulesets: list[RuleSet]) -> 
         for v, rule, severity, shifted, value in found:
             p, now, time = v % n, int(now_v[v]), shifted + int(offset[v])
             rule_id = clock.rule_ids[rule]
+            evidence = time - int(value)  # a silence: when it began
             if rule_id.startswith("missed."):
                 kind = ReadingKind(rule_id.removeprefix("missed."))
-                if snapshots[v // n][p, kind_index[kind]] == NEVER and not explicit.get((p, kind)):
+                last = int(snapshots[v // n][p, kind_index[kind]])
+                if last == NEVER and not explicit.get((p, kind)):
                     continue
-            evidence = time - int(value) if rule_id == HUB_SILENCE_ID else time
+                evidence = last  # a run of missed readings: the last reading before it
             if (p, rule_id, evidence) in seen:
                 continue
             seen.add((p, rule_id, evidence))

@@ -21,7 +21,7 @@ from alerts.reference.news2 import as_recorded, score_reading
 from common.wire.vocabulary import QUALITY_FLAGS, Measure, ReadingKind, StatusFlag
 
 if TYPE_CHECKING:
-    from alerts.ruleset.models import BaselineRule, QualityRule, RuleSet, ThresholdRule
+    from alerts.ruleset.models import AverageRule, BaselineRule, QualityRule, RuleSet, ThresholdRule
 
 DAY = 86400
 MAD_SCALE = 1.4826
@@ -90,7 +90,7 @@ def _questioned(row: _Row) -> bool:
 def _after_quality(series: list[_Row], position: int, raw: list[int], run: int, quality: QualityRule) -> int:
     """A flagged reading counts only if the one just before it (within the confirmation
     window) also offended, at the weaker of the two."""
-    if not _questioned(series[position]):
+    if not quality.enabled or not _questioned(series[position]):
         return run
     if position == 0:
         return 0
@@ -103,7 +103,7 @@ def _after_quality(series: list[_Row], position: int, raw: list[int], run: int, 
 # -- per-reading rules -----------------------------------------------------------------------
 
 
-def threshold_severity(value: float, rule: ThresholdRule) -> tuple[int, str]:
+def threshold_severity(value: float, rule: ThresholdRule | AverageRule) -> tuple[int, str]:
     quantum = Decimal(1).scaleb(-rule.decimals)
     recorded = as_recorded(value, quantum)
     assert recorded is not None
@@ -208,14 +208,20 @@ def baseline_findings(
 def weight_gain_findings(
     patient: int, rules: RuleSet, series: list[_Row], utc_offset_s: int
 ) -> list[Finding]:
-    series = [row for row in series if math.isfinite(row.value) and not _questioned(row)]
-    window_rule = rules.weight_gain.window
+    questioned = rules.quality.enabled
+    series = [row for row in series if math.isfinite(row.value) and not (questioned and _questioned(row))]
     daily_rule = rules.weight_gain.daily
     out = []
+    windows = (
+        ("trend.weight_gain", rules.weight_gain.window),
+        ("trend.weight_gain_week", rules.weight_gain.week),
+    )
     for position, row in enumerate(series):
         if row.batch_index is None:
             continue
-        if window_rule.enabled:
+        for rule_id, window_rule in windows:
+            if not window_rule.enabled:
+                continue
             earlier = [e.value for e in series[:position] if e.time >= row.time - window_rule.days * DAY]
             if earlier:
                 gain = row.value - min(earlier)
@@ -223,7 +229,7 @@ def weight_gain_findings(
                     out.append(
                         Finding(
                             patient,
-                            "trend.weight_gain",
+                            rule_id,
                             SEVERITY[window_rule.severity],
                             row.time,
                             row.batch_index,
@@ -286,6 +292,41 @@ def irregular_pulse_findings(patient: int, rules: RuleSet, series: list[_Row]) -
     return out
 
 
+def average_findings(
+    patient: int, measure: Measure, rule: AverageRule, series: list[_Row], quality: QualityRule
+) -> list[Finding]:
+    """The mean of the measure's readings in [time − days, time] (this one included, flagged
+    ones left out), judged against the average's bands once there are min_readings; a
+    reading fires when its average is in a worse band than the previous reading's."""
+    series = [
+        row for row in series if math.isfinite(row.value) and not (quality.enabled and _questioned(row))
+    ]
+    judged: list[tuple[int, str, float]] = []
+    for position, row in enumerate(series):
+        quantum = Decimal(1).scaleb(-rule.decimals)
+        window = [
+            int(as_recorded(e.value, quantum).scaleb(rule.decimals))  # type: ignore[union-attr]
+            for e in series[: position + 1]
+            if e.time >= row.time - rule.days * DAY
+        ]
+        mean = sum(window) / len(window) / 10**rule.decimals
+        if len(window) < rule.min_readings:
+            judged.append((0, "", mean))
+        else:
+            judged.append((*threshold_severity(mean, rule), mean))
+    out = []
+    for position, row in enumerate(series):
+        severity, reason, mean = judged[position]
+        previous = judged[position - 1][0] if position else 0
+        if row.batch_index is not None and severity > previous:
+            out.append(
+                Finding(
+                    patient, f"average.{measure.value}", severity, row.time, row.batch_index, reason, mean
+                )
+            )
+    return out
+
+
 NEWS2_MEASURES = {
     "respiration_rate": Measure.RESPIRATION_RATE,
     "spo2": Measure.SPO2,
@@ -309,7 +350,7 @@ def news2_findings(
         for reading, order, index in rows
         if reading.measure in NEWS2_MEASURES.values()
         and math.isfinite(reading.value)
-        and not any(flag in QUALITY_FLAGS for flag in reading.flags)
+        and not (rules.quality.enabled and any(flag in QUALITY_FLAGS for flag in reading.flags))
     ]
     out = []
     done: set[int] = set()
@@ -361,6 +402,8 @@ def retake_findings(
     """One retake request per new reading that is flagged, or (if asked) out of a threshold
     band, unless the same measure was taken within the hour before (it is the retake)."""
     wanted: dict[tuple[int, ReadingKind], tuple[int, bool]] = {}
+    if not rules.quality.enabled:
+        return []
     for measure, rule in rules.thresholds.items():
         if not rule.enabled:
             continue
@@ -405,7 +448,7 @@ def missed_findings(
             continue
         deadline_day = today if seconds_into_today >= schedule.due_by_s else today - 1
         local_midnight_in_utc = deadline_day * DAY - utc_offset_s
-        opens = local_midnight_in_utc + schedule.window_start_s
+        opens = local_midnight_in_utc - (schedule.days - 1) * DAY + schedule.window_start_s
         deadline = local_midnight_in_utc + schedule.due_by_s
         last = last_by_kind.get(kind)
         if last is None or last < opens:
@@ -480,6 +523,9 @@ def evaluate(
             if base.enabled:
                 candidates += baseline_findings(patient, measure, base, series(measure), rules.quality)
         candidates += irregular_pulse_findings(patient, rules, _series(bp_by_patient.get(patient, [])))
+        for measure, average in rules.averages.items():
+            if average.enabled:
+                candidates += average_findings(patient, measure, average, series(measure), rules.quality)
         mine = [item for item in tagged if item[0].patient == patient]
         candidates += news2_findings(patient, rules, mine)
         candidates += retake_findings(

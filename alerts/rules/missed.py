@@ -8,7 +8,8 @@ Missed reading: a schedule expects a reading of a kind every local day in
 T (today's if T is at or past ``due_by``, else yesterday's) is missed when the patient's
 last reading of that kind is before that day's ``window_start``. A late reading (after
 ``due_by``, before the tick) therefore clears it: the service wanted the reading, not
-punctuality. Local time is UTC + ``utc_offset_s`` for the patient at the tick (the server
+punctuality. With ``days`` = N the reading is missed only when none came since the window
+of N − 1 days before (N consecutive scheduled days without one). Local time is UTC + ``utc_offset_s`` for the patient at the tick (the server
 looks the offset up in the patient's zone, e.g. Europe/London, so this module needs no tz
 database). A patient with no reading ever is missing one.
 
@@ -43,7 +44,7 @@ def missed(
     due_today = local - day * SECONDS_PER_DAY >= params.due_by_s
     deadline_day = np.where(due_today, day, day - 1)
     midnight = deadline_day * SECONDS_PER_DAY - utc_offset_s
-    opens = midnight + params.window_start_s
+    opens = midnight - (params.days - 1) * SECONDS_PER_DAY + params.window_start_s
     deadline = midnight + params.due_by_s
     is_missed = params.enabled & (last_reading < opens)
     return is_missed, deadline, tick - deadline

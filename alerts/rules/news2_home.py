@@ -25,7 +25,7 @@ import numpy.typing as npt
 from alerts.news2 import score
 from alerts.rules.quality import unconfirmed
 from alerts.rules.series import FloatArray, IntArray, Series
-from alerts.rules.table import News2Params
+from alerts.rules.table import News2Params, QualityParams
 from alerts.severity import Severity
 from common.wire.vocabulary import Measure
 
@@ -97,10 +97,10 @@ def _first_row_per_reading(
     return patient[order], time[order], source[order]
 
 
-def evaluate(by_measure: dict[Measure, Series], params: News2Params) -> HomeScores:
+def evaluate(by_measure: dict[Measure, Series], params: News2Params, quality: QualityParams) -> HomeScores:
     """Score every new, unflagged reading of a NEWS2 parameter; ``by_measure`` holds each
     parameter's finite rows."""
-    clean = {measure: series.where(~unconfirmed(series)) for measure, series in by_measure.items()}
+    clean = {measure: series.where(~unconfirmed(series, quality)) for measure, series in by_measure.items()}
     patient_parts, time_parts, source_parts = [], [], []
     for series in clean.values():
         new = np.flatnonzero(series.new)

@@ -32,15 +32,19 @@ RETAKE_WINDOW_S: Final[int] = 3600
 _LONG_AGO: Final[int] = -(1 << 62)
 
 
-def unconfirmed(series: Series) -> BoolArray:
+def unconfirmed(series: Series, params: QualityParams | None = None) -> BoolArray:
+    """Rows a device or the hub questioned (and, given ``params``, whose patient's rules
+    hold such readings back)."""
     flagged: BoolArray = (series.flags & np.uint32(QUALITY_MASK)) != 0
+    if params is not None:
+        flagged &= params.enabled[series.patient]
     return flagged
 
 
 def confirmed(series: Series, raw: Int8Array, run: Int8Array, params: QualityParams) -> Int8Array:
     """``run`` (a rule's severity after persistence) with flagged rows held back unless the
     previous reading of the measure, within the confirmation window, also offended (``raw``)."""
-    flagged = unconfirmed(series)
+    flagged = unconfirmed(series, params)
     if not flagged.any():
         return run
     previous = shifted_within_group(series, raw, 1, np.int8(0))
@@ -55,9 +59,10 @@ def retake_wanted(
 ) -> tuple[BoolArray, BoolArray]:
     """New rows for which the hub should ask for a retake, and whether each is for a flag
     (else for being out of range)."""
-    flagged = unconfirmed(series)
+    flagged = unconfirmed(series, params)
     previous_time = shifted_within_group(series, series.time, 1, _LONG_AGO).astype(np.int64)
     first_try = series.time - previous_time > RETAKE_WINDOW_S
     out_of_range = (raw > 0) & params.retake_out_of_range[series.patient]
-    wanted: BoolArray = series.new & enabled[series.patient] & first_try & (flagged | out_of_range)
+    on = enabled[series.patient] & params.enabled[series.patient]
+    wanted: BoolArray = series.new & on & first_try & (flagged | out_of_range)
     return wanted, flagged

@@ -33,6 +33,7 @@ DIRECTION_CODES: Final[Mapping[str, int]] = MappingProxyType({"both": 0, "up": 1
 
 WEIGHT_GAIN_WINDOW_ID: Final = "trend.weight_gain"
 WEIGHT_GAIN_DAILY_ID: Final = "trend.weight_gain_daily"
+WEIGHT_GAIN_WEEK_ID: Final = "trend.weight_gain_week"
 HUB_SILENCE_ID: Final = "hub.silent"
 IRREGULAR_PULSE_ID: Final = "device.irregular_pulse"
 NEWS2_ID: Final = "news2.home"
@@ -45,6 +46,10 @@ def threshold_rule_id(measure: Measure) -> str:
 
 def baseline_rule_id(measure: Measure) -> str:
     return f"baseline.{measure.value}"
+
+
+def average_rule_id(measure: Measure) -> str:
+    return f"average.{measure.value}"
 
 
 def missed_rule_id(kind: ReadingKind) -> str:
@@ -102,11 +107,29 @@ class BaselineParams:
 
 
 @dataclass(frozen=True, slots=True)
+class AverageParams:
+    measure: Measure
+    enabled: BoolArray
+    decimals: IntArray
+    window_s: IntArray
+    min_readings: IntArray
+    red_low: FloatArray
+    amber_low: FloatArray
+    amber_high: FloatArray
+    red_high: FloatArray
+
+    @property
+    def rule_id(self) -> str:
+        return average_rule_id(self.measure)
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleParams:
     kind: ReadingKind
     enabled: BoolArray
     window_start_s: IntArray
     due_by_s: IntArray
+    days: IntArray
     severity: Int8Array
 
     @property
@@ -142,6 +165,7 @@ class News2Params:
 
 @dataclass(frozen=True, slots=True)
 class QualityParams:
+    enabled: BoolArray
     confirm_s: IntArray
     retake_after_s: IntArray
     retake_out_of_range: BoolArray
@@ -152,8 +176,10 @@ class RuleTable:
     n_patients: int
     thresholds: tuple[ThresholdParams, ...]
     weight_gain_window: WeightGainWindowParams
+    weight_gain_week: WeightGainWindowParams
     weight_gain_daily: WeightGainDailyParams
     baselines: tuple[BaselineParams, ...]
+    averages: tuple[AverageParams, ...]
     schedules: tuple[ScheduleParams, ...]
     hub_silence: HubSilenceParams
     irregular_pulse: IrregularPulseParams
@@ -166,8 +192,10 @@ class RuleTable:
         return (
             *(params.rule_id for params in self.thresholds),
             WEIGHT_GAIN_WINDOW_ID,
+            WEIGHT_GAIN_WEEK_ID,
             WEIGHT_GAIN_DAILY_ID,
             *(params.rule_id for params in self.baselines),
+            *(params.rule_id for params in self.averages),
             *(params.rule_id for params in self.schedules),
             HUB_SILENCE_ID,
             IRREGULAR_PULSE_ID,

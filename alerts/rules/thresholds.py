@@ -18,7 +18,7 @@ from alerts.rounding import recorded_units
 from alerts.rules.persistence import persistent
 from alerts.rules.quality import confirmed
 from alerts.rules.series import FloatArray, IntArray, Series
-from alerts.rules.table import QualityParams, ThresholdParams
+from alerts.rules.table import AverageParams, QualityParams, ThresholdParams
 from alerts.severity import Severity
 
 Int8Array = npt.NDArray[np.int8]
@@ -34,10 +34,17 @@ def edge_units(edges: FloatArray, decimals: IntArray) -> FloatArray:
     return units
 
 
-def classify(series: Series, params: ThresholdParams) -> tuple[Int8Array, Int8Array]:
+def classify(series: Series, params: ThresholdParams | AverageParams) -> tuple[Int8Array, Int8Array]:
     """Per-row severity (before persistence) and reason, for non-NaN rows of the measure."""
-    patient = series.patient
-    value = recorded_units(series.value, params.decimals[patient])
+    return banded(series.value, series.patient, params)
+
+
+def banded(
+    values: FloatArray, patient: IntArray, params: ThresholdParams | AverageParams
+) -> tuple[Int8Array, Int8Array]:
+    """Severity and reason of each value under its patient's bands (an average is judged
+    like a reading: at the recording precision, edges inclusive)."""
+    value = recorded_units(values, params.decimals[patient])
     # Edges are converted per patient (thousands), then gathered per row (millions).
     red_low = edge_units(params.red_low, params.decimals)[patient]
     red_high = edge_units(params.red_high, params.decimals)[patient]

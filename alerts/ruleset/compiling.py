@@ -14,6 +14,7 @@ import numpy as np
 
 from alerts.rules.table import (
     DIRECTION_CODES,
+    AverageParams,
     BaselineParams,
     HubSilenceParams,
     IrregularPulseParams,
@@ -26,6 +27,7 @@ from alerts.rules.table import (
     WeightGainWindowParams,
 )
 from alerts.ruleset.models import (
+    AverageRule,
     BaselineRule,
     HubSilenceRule,
     IrregularPulseRule,
@@ -115,13 +117,44 @@ def _baseline_fields(rule: BaselineRule | None) -> dict[str, Any]:
     }
 
 
+def _average_fields(rule: AverageRule | None) -> dict[str, Any]:
+    if rule is None:
+        return {
+            "enabled": False,
+            "decimals": 0,
+            "window_s": 86400,
+            "min_readings": 1,
+            "red_low": np.nan,
+            "amber_low": np.nan,
+            "amber_high": np.nan,
+            "red_high": np.nan,
+        }
+    return {
+        "enabled": rule.enabled,
+        "decimals": rule.decimals,
+        "window_s": rule.days * 86400,
+        "min_readings": rule.min_readings,
+        "red_low": _edge(rule.red.at_or_below),
+        "amber_low": _edge(rule.amber.at_or_below),
+        "amber_high": _edge(rule.amber.at_or_above),
+        "red_high": _edge(rule.red.at_or_above),
+    }
+
+
 def _schedule_fields(rule: ScheduleRule | None) -> dict[str, Any]:
     if rule is None:
-        return {"enabled": False, "window_start_s": 0, "due_by_s": 1, "severity": int(Severity.AMBER)}
+        return {
+            "enabled": False,
+            "window_start_s": 0,
+            "due_by_s": 1,
+            "days": 1,
+            "severity": int(Severity.AMBER),
+        }
     return {
         "enabled": rule.enabled,
         "window_start_s": rule.window_start_s,
         "due_by_s": rule.due_by_s,
+        "days": rule.days,
         "severity": _SEVERITY[rule.severity],
     }
 
@@ -157,6 +190,7 @@ def _news2_fields(rule: News2Rule) -> dict[str, Any]:
 
 def _quality_fields(rule: QualityRule) -> dict[str, Any]:
     return {
+        "enabled": rule.enabled,
         "confirm_s": rule.confirm_within_s,
         "retake_after_s": rule.retake_after_minutes * 60,
         "retake_out_of_range": rule.retake_out_of_range,
@@ -178,6 +212,7 @@ _DTYPES: dict[str, type[np.generic]] = {
     "last_n": np.int64,
     "min_flagged": np.int64,
     "scale_2": np.bool_,
+    "days": np.int64,
     "min_parameters": np.int64,
     "single_3": np.int8,
     "confirm_s": np.int64,
@@ -223,6 +258,7 @@ def compile_rules(
 
     threshold_measures = ordered({m for rs in everyone for m in rs.thresholds}, list(Measure))
     baseline_measures = ordered({m for rs in everyone for m in rs.baselines}, list(Measure))
+    average_measures = ordered({m for rs in everyone for m in rs.averages}, list(Measure))
     schedule_kinds = ordered({k for rs in everyone for k in rs.missed_readings}, list(ReadingKind))
 
     thresholds = tuple(
@@ -249,6 +285,18 @@ def compile_rules(
         )
         for measure in baseline_measures
     )
+    averages = tuple(
+        AverageParams(
+            measure=measure,
+            **_columns(
+                [_average_fields(rs.averages.get(measure)) for rs in effective],
+                _average_fields(defaults.averages.get(measure)),
+                patients,
+                n_patients,
+            ),
+        )
+        for measure in average_measures
+    )
     schedules = tuple(
         ScheduleParams(
             kind=kind,
@@ -272,6 +320,14 @@ def compile_rules(
                 n_patients,
             )
         ),
+        weight_gain_week=WeightGainWindowParams(
+            **_columns(
+                [_window_fields(rs.weight_gain.week) for rs in effective],
+                _window_fields(defaults.weight_gain.week),
+                patients,
+                n_patients,
+            )
+        ),
         weight_gain_daily=WeightGainDailyParams(
             **_columns(
                 [_daily_fields(rs.weight_gain.daily) for rs in effective],
@@ -281,6 +337,7 @@ def compile_rules(
             )
         ),
         baselines=baselines,
+        averages=averages,
         schedules=schedules,
         hub_silence=HubSilenceParams(
             **_columns(

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_LAST_N",
     "MAX_PERSISTENCE",
     "AlertSeverity",
+    "AverageRule",
     "Band",
     "BaselineRule",
     "HubSilenceRule",
@@ -116,7 +117,26 @@ class WeightGainDailyRule(_Model):
 
 class WeightGainRules(_Model):
     window: WeightGainWindowRule
+    week: WeightGainWindowRule
     daily: WeightGainDailyRule
+
+
+class AverageRule(_Model):
+    """Bands on the average of the readings over the last ``days`` (NICE NG136 judges home
+    BP on the average of several days' readings, not on one reading)."""
+
+    source: str = ""
+    enabled: bool = True
+    decimals: int = Field(ge=0, le=2)
+    days: int = Field(ge=1, le=30)
+    min_readings: int = Field(ge=1, le=100)
+    red: Band = Band()
+    amber: Band = Band()
+
+    @model_validator(mode="after")
+    def _edges_consistent(self) -> Self:
+        ThresholdRule(decimals=self.decimals, red=self.red, amber=self.amber)
+        return self
 
 
 class BaselineRule(_Model):
@@ -154,6 +174,9 @@ class ScheduleRule(_Model):
     enabled: bool = True
     window_start: str = "00:00"
     due_by: str
+    #: Consecutive scheduled days without a reading before the team is alerted (the hub
+    #: reminds the patient on the first; see gateway/feedback).
+    days: int = Field(default=1, ge=1, le=MAX_CONSECUTIVE_DAYS)
     severity: AlertSeverity = "amber"
 
     @model_validator(mode="after")
@@ -200,6 +223,7 @@ class QualityRule(_Model):
     should ask the patient to take the reading again."""
 
     source: str = ""
+    enabled: bool = True  # off: flagged readings are judged like clean ones, and no retakes
     confirm_within_hours: float = Field(gt=0, le=24 * 7)
     retake_after_minutes: int = Field(ge=1, le=120)
     retake_out_of_range: bool = True
@@ -233,6 +257,7 @@ class RuleSet(_Model):
     thresholds: dict[Measure, ThresholdRule] = {}
     weight_gain: WeightGainRules
     baselines: dict[Measure, BaselineRule] = {}
+    averages: dict[Measure, AverageRule] = {}
     missed_readings: dict[ReadingKind, ScheduleRule] = {}
     hub_silence: HubSilenceRule
     irregular_pulse: IrregularPulseRule

@@ -117,6 +117,11 @@ def overrides(draw: st.DrawFn) -> RuleSet:
             "gain_kg": draw(st.sampled_from([0.5, 1.0, 1.5, 2.0])),
             "severity": draw(st.sampled_from(["amber", "red"])),
         },
+        "week": {
+            "enabled": draw(st.integers(0, 2)) > 0,
+            "days": draw(st.integers(2, 7)),
+            "gain_kg": draw(st.sampled_from([0.5, 1.0, 2.3])),
+        },
         "daily": {
             "enabled": draw(st.booleans()),
             "consecutive_days": draw(st.integers(1, 3)),
@@ -143,7 +148,21 @@ def overrides(draw: st.DrawFn) -> RuleSet:
             "enabled": draw(st.integers(0, 4)) > 0,
             "window_start": f"{start // 2:02d}:{start % 2 * 30:02d}",
             "due_by": f"{due // 2:02d}:{due % 2 * 30:02d}",
+            "days": draw(st.integers(1, 3)),
         },
+    }
+    changes["averages"] = {
+        measure: {
+            "enabled": draw(st.integers(0, 3)) > 0,
+            "days": draw(st.integers(1, 4)),
+            "min_readings": draw(st.integers(1, 4)),
+            "amber": {"at_or_above": draw(st.sampled_from([None, edge])), "at_or_below": low},
+            "red": {"at_or_above": draw(st.sampled_from([None, edge + 20]))},
+        }
+        for measure, edge, low in (
+            ("systolic", 150, draw(st.sampled_from([None, 100]))),
+            ("diastolic", 95, None),
+        )
     }
     if draw(st.booleans()):
         changes["missed_readings"]["blood_pressure"] = {"due_by": "20:00"}
@@ -168,6 +187,7 @@ def overrides(draw: st.DrawFn) -> RuleSet:
         "single_parameter_3": draw(st.sampled_from([None, "amber", "red"])),
     }
     changes["quality"] = {
+        "enabled": draw(st.integers(0, 4)) > 0,
         "confirm_within_hours": draw(st.sampled_from([0.5, 6, 24])),
         "retake_out_of_range": draw(st.booleans()),
     }

@@ -81,12 +81,13 @@ def test_a_worse_finding_escalates_the_open_alert() -> None:
     assert events == [("threshold.spo2", Action.OPEN, 1), ("threshold.spo2", Action.ESCALATE, 2)]
 
 
-def test_a_clock_finding_with_the_same_deadline_does_not_reopen_a_resolved_alert() -> None:
-    # One weight on day 0, then none: days 1 and 2 each miss their 11:00 deadline. Every
-    # hourly tick after 11:00 finds the same deadline missed; reviewed after 2 h, the alert
-    # must not reopen for it (the server keys clock evidence by rule and deadline).
-    log = replay(hand_cohort([weight(0, 80.0)], days=3), review_delay_s=2 * HOUR)
-    assert opened(log, "missed.weight") == [T0 + DAY + 11 * HOUR, T0 + 2 * DAY + 11 * HOUR]
+def test_a_run_of_missed_readings_is_one_alert_even_after_it_is_resolved() -> None:
+    # One weight on day 0, then none: day 2's 11:00 deadline is the second missed morning
+    # (the default wants two), day 3's the third. Every hourly tick after finds the run
+    # still missed; reviewed after 2 h, the alert must not reopen for it (the server keys
+    # clock evidence by the last reading before the run).
+    log = replay(hand_cohort([weight(0, 80.0)], days=4), review_delay_s=2 * HOUR)
+    assert opened(log, "missed.weight") == [T0 + 2 * DAY + 11 * HOUR]
 
 
 def test_a_missed_schedule_applies_only_to_kinds_the_patient_has_sent() -> None:
@@ -181,7 +182,11 @@ def test_a_day_of_ticks_in_one_call_gives_exactly_what_one_tick_per_hour_gives()
                 and last[record.patient, KINDS.index(ReadingKind.WEIGHT)] == NEVER
             ):
                 continue
-            evidence = record.time - int(record.value) if record.rule_id == "hub.silent" else record.time
+            evidence = (
+                record.time - int(record.value)
+                if record.rule_id == "hub.silent"
+                else int(last[record.patient, KINDS.index(ReadingKind.WEIGHT)])
+            )
             if (record.patient, record.rule_id, evidence) not in seen:
                 seen.add((record.patient, record.rule_id, evidence))
                 hourly.append(

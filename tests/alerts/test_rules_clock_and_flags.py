@@ -6,7 +6,7 @@ from alerts.severity import Severity
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from tests.alerts.test_rules_support import DAY, HOUR, T0, only, single
 
-MISSED = only({"missed_readings": {"weight": {"enabled": True}}})
+MISSED = only({"missed_readings": {"weight": {"enabled": True, "days": 1}}})
 SILENCE = only({"hub_silence": {"enabled": True}})
 IRREGULAR = only({"irregular_pulse": {"enabled": True}})
 FLAG = frozenset({StatusFlag.IRREGULAR_PULSE})

@@ -11,7 +11,7 @@ from alerts.ruleset.models import RuleSetError
 from alerts.ruleset.profiles import band_origin, load_profiles, profile_changes, rules_for
 from alerts.severity import Severity
 from common.wire.vocabulary import Condition, Measure, StatusFlag
-from tests.alerts.test_rules_support import HOUR, T0, single
+from tests.alerts.test_rules_support import DAY, HOUR, T0, single
 
 IRREGULAR = frozenset({StatusFlag.IRREGULAR_PULSE})
 
@@ -47,14 +47,26 @@ def test_copd_uses_spo2_scale_2_and_its_target_range() -> None:
     assert general.severity == Severity.RED
 
 
-def test_a_treated_hypertensive_patient_needs_two_high_readings() -> None:
+def test_a_treated_hypertensive_patient_is_judged_on_the_weeks_average_and_a_confirmed_severe_reading() -> (
+    None
+):
     hypertension = rules_for([Condition.HYPERTENSION])
-    first = (0, T0, Measure.SYSTOLIC, 165)
-    assert single(hypertension, [first]) == []
-    (second,) = single(hypertension, [(0, T0 + 300, Measure.SYSTOLIC, 168)], history=[first])
-    assert (second.rule_id, second.severity) == ("threshold.systolic", Severity.AMBER)
-    (general,) = single(rules_for([]), [first])
-    assert general.severity == Severity.AMBER
+    week = [(0, T0 + day * DAY, Measure.SYSTOLIC, 157 + day) for day in range(4)]  # 157 … 160
+    # A general patient's week averaging 158.5 is NICE stage 2 (≥ 150): amber once, when
+    # the fourth reading makes the average; a treated hypertensive patient's line is 160.
+    (general,) = single(rules_for([]), week[3:], history=week[:3])
+    assert (general.rule_id, general.severity, general.value) == ("average.systolic", Severity.AMBER, 158.5)
+    assert single(hypertension, week[3:], history=week[:3]) == []
+    higher = [*week[:3], (0, T0 + 3 * DAY, Measure.SYSTOLIC, 166)]
+    (uncontrolled,) = single(hypertension, higher[3:], history=higher[:3])
+    assert (uncontrolled.rule_id, uncontrolled.value) == ("average.systolic", 160.0)
+    # The next reading of a still-high week raises nothing new: the average was high already.
+    assert single(hypertension, [(0, T0 + 4 * DAY, Measure.SYSTOLIC, 166)], history=higher) == []
+    # A severe reading needs its retake (or the next reading) to confirm it.
+    severe = (0, T0 + 5 * DAY, Measure.SYSTOLIC, 186)
+    assert [f.rule_id for f in single(hypertension, [severe])] == []
+    (confirmed,) = single(hypertension, [(0, T0 + 5 * DAY + 300, Measure.SYSTOLIC, 184)], history=[severe])
+    assert (confirmed.rule_id, confirmed.severity) == ("threshold.systolic", Severity.RED)
 
 
 def test_personal_override_wins_over_profiles_and_later_profiles_over_earlier() -> None:

@@ -35,7 +35,8 @@ KIND_OF = {
 #: Every rule off: unit tests switch on the one they test.
 ALL_OFF: dict[str, Any] = {
     "thresholds": {m.value: {"enabled": False} for m in default_ruleset().thresholds},
-    "weight_gain": {"window": {"enabled": False}, "daily": {"enabled": False}},
+    "weight_gain": {"window": {"enabled": False}, "week": {"enabled": False}, "daily": {"enabled": False}},
+    "averages": {m.value: {"enabled": False} for m in default_ruleset().averages},
     "baselines": {m.value: {"enabled": False} for m in default_ruleset().baselines},
     "missed_readings": {k.value: {"enabled": False} for k in default_ruleset().missed_readings},
     "hub_silence": {"enabled": False},
