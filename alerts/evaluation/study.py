@@ -95,12 +95,12 @@ def evaluate_cohort(
     )
 
 
-def _spo2(red: int) -> dict[str, Any]:
-    return {"thresholds": {"spo2": {"red": {"at_or_below": red}, "amber": {"at_or_below": red + 2}}}}
+def _spo2_fall(points: float) -> dict[str, Any]:
+    return {"baselines": {"spo2": {"clinical_change": points}}}
 
 
-def _systolic(amber: int) -> dict[str, Any]:
-    return {"thresholds": {"systolic": {"amber": {"at_or_above": amber}}}}
+def _systolic_average(amber: int) -> dict[str, Any]:
+    return {"averages": {"systolic": {"amber": {"at_or_above": amber}}}}
 
 
 def _weight(kg: float) -> dict[str, Any]:
@@ -108,15 +108,16 @@ def _weight(kg: float) -> dict[str, Any]:
 
 
 def _baseline_k(k: float) -> dict[str, Any]:
-    return {"baselines": {m: {"amber_k": k} for m in ("weight", "pulse", "systolic", "spo2")}}
+    return {"baselines": {m: {"amber_k": k} for m in ("weight", "pulse", "systolic")}}
 
 
-#: Each sweep: its label, the values tried (the default among them) and the change each is.
+#: Each sweep: its label, the values tried (the default among them) and the change each is
+#: (applied for every patient, over their condition profiles).
 SWEEPS: Final[dict[str, tuple[tuple[float, ...], float, Callable[[Any], Mapping[str, Any]]]]] = {
-    "SpO2 red edge (amber = red + 2), %": ((88, 89, 90, 91, 92), 91, _spo2),
-    "Systolic amber high edge, mmHg": ((150, 160, 170, 180), 150, _systolic),
+    "SpO2 fall from own baseline that always counts, %": ((3, 4, 5, 6), 4, _spo2_fall),
+    "Home systolic 7-day average amber edge, mmHg": ((140, 150, 160, 170), 150, _systolic_average),
     "Weight gain in 3 days, kg": ((1.5, 2.0, 2.5, 3.0), 2.0, _weight),
-    "Baseline amber k (all baselines)": ((2.5, 3.0, 4.0, 5.0), 3.0, _baseline_k),
+    "Baseline amber k (weight, pulse, systolic)": ((2.5, 3.0, 4.0, 5.0), 3.0, _baseline_k),
 }
 
 

@@ -130,8 +130,8 @@ def test_alerts_follow_the_lifecycle_one_open_alert_rising_never_falling(
     setup(database)
     proc = IngestProcessor(database, influx_store)
     t = topic("hub-ref-1", Channel.READINGS)
-    # Diastolic stays below its amber edge (95), so only the systolic rule is in play.
-    for i, (sys, dia) in enumerate([(155, 90), (185, 92), (152, 88), (118, 76)]):
+    # Low systolic pressures (NEWS2: ≤ 100 amber, ≤ 90 red); diastolic stays normal.
+    for i, (sys, dia) in enumerate([(98, 62), (88, 58), (97, 60), (118, 76)]):
         reading = make_reading(
             values={Measure.SYSTOLIC: sys, Measure.DIASTOLIC: dia}, taken_at=T0 + timedelta(hours=i)
         )
@@ -146,11 +146,11 @@ def test_alerts_follow_the_lifecycle_one_open_alert_rising_never_falling(
     assert [(a.rule_id, a.severity, a.status) for a in alerts] == [
         ("threshold.blood_pressure", "red", "open")
     ]
-    assert alerts[0].summary == "Systolic 185 mmHg (red, NEWS2/NICE)"
+    assert alerts[0].summary == "Systolic 88 mmHg (red, NEWS2/NICE)"
     assert evidence == [
-        ("amber", "Systolic 155 mmHg (amber, NEWS2/NICE)"),
-        ("red", "Systolic 185 mmHg (red, NEWS2/NICE)"),
-        ("amber", "Systolic 152 mmHg (amber, NEWS2/NICE)"),
+        ("amber", "Systolic 98 mmHg (amber, NEWS2/NICE)"),
+        ("red", "Systolic 88 mmHg (red, NEWS2/NICE)"),
+        ("amber", "Systolic 97 mmHg (amber, NEWS2/NICE)"),
     ]
     assert events == ["opened", "severity_raised"]
     assert len(devices) == 1
