@@ -14,12 +14,12 @@ escalate, and each alert is reviewed and resolved ``review_delay_s`` after it op
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from alerts.backtest import lookback_s
 from alerts.columns import KINDS, NEVER, ReadingColumns
 from alerts.engine import evaluate
 from alerts.evaluation.alert_log import AlertLog
@@ -41,13 +41,6 @@ REVIEW_DELAY_S: Final = 24 * HOUR
 _SPAN: Final = 1 << 36  # packs (patient, time) into one sortable int64
 #: (server time, 0 batch / 1 tick, finding time, engine rule, patient, severity, reading id, artefact)
 Event = tuple[int, int, int, str, int, int, int, int]
-
-
-def lookback_s(rules: RuleSet) -> int:
-    """The server's ``lookback()``: how far back a judgement can look, plus a day's margin."""
-    days = [rules.weight_gain.window.days, rules.weight_gain.daily.consecutive_days + 1]
-    days += [base.days for base in rules.baselines.values() if base.enabled]
-    return int(timedelta(days=max(days) + 1).total_seconds())
 
 
 def rule_table(rulesets: list[RuleSet]) -> RuleTable:

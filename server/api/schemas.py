@@ -203,6 +203,30 @@ class ConditionsIn(BaseModel):
     reason: PersonText = Field(min_length=3, max_length=2000, description="why (kept in the audit trail)")
 
 
+class RulePreviewIn(BaseModel):
+    """A rule change to try on the patient's history before saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[str, Any] = Field(default_factory=dict, description="as for PUT …/rules")
+    days: int = Field(default=90, ge=1, le=365, description="how much history to replay")
+
+
+class PreviewCount(BaseModel):
+    opened: int = Field(description="alerts that would have opened")
+    escalated: int = Field(description="open alerts whose severity would have risen")
+    by_rule: dict[str, int] = Field(description="alerts opened, by alert rule")
+
+
+class RulePreviewOut(BaseModel):
+    patient_id: str
+    days: int
+    readings: int = Field(description="readings replayed")
+    current: PreviewCount = Field(description="under the rules in force now")
+    proposed: PreviewCount = Field(description="under the rules with the change")
+    note: str = Field(description="what the replay does and does not include")
+
+
 class PatientRulesOut(BaseModel):
     patient_id: str
     conditions: list[Condition] = Field(

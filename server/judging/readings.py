@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
+from alerts.backtest import lookback_s
 from alerts.columns import ReadingColumns, flag_bit, kind_code, measure_code
 from alerts.judge import judge
 from alerts.ruleset.models import RuleSet
@@ -34,8 +35,6 @@ from server.store.influx.schema import StoredReading
 
 log = logging.getLogger(__name__)
 
-#: Read a day more than the longest rule needs, so a window edge never falls on a missing day.
-HISTORY_MARGIN = timedelta(days=1)
 
 _FLAG_BITS = {flag.value: flag_bit(flag) for flag in StatusFlag}
 
@@ -54,14 +53,13 @@ class HistorySource(Protocol):
 
 
 def lookback(rules: RuleSet) -> timedelta:
-    """How far back a reading's judgement can look under these rules, plus a margin."""
-    days = [rules.weight_gain.window.days, rules.weight_gain.daily.consecutive_days + 1]
-    days += [base.days for base in rules.baselines.values() if base.enabled]
-    return timedelta(days=max(days)) + HISTORY_MARGIN
+    """How far back a reading's judgement can look under these rules, plus a day's margin
+    (``alerts.backtest.lookback_s``: the same span the preview and the evaluation read)."""
+    return timedelta(seconds=lookback_s(rules))
 
 
 @dataclass
-class _Rows:
+class EngineRows:
     """Engine rows (one per measured value) built up reading by reading."""
 
     patient: list[int] = field(default_factory=list)
@@ -137,7 +135,7 @@ class Judge:
             return out
         rules = PatientRules.load(s, (patient_id for patient_id, _ in fresh))
         index = rules.index()
-        batch = _Rows()
+        batch = EngineRows()
         triggers: list[tuple[Reading, float]] = []  # per batch row: its reading and value
         for patient_id, reading in fresh:
             values = _values(reading)
@@ -187,10 +185,10 @@ class Judge:
                     )
         return out
 
-    def _history(self, rules: PatientRules, fresh: Sequence[tuple[str, Reading]]) -> _Rows:
+    def _history(self, rules: PatientRules, fresh: Sequence[tuple[str, Reading]]) -> EngineRows:
         """Each patient's readings from before the batch (and not in it), read once."""
         in_batch = {reading.reading_id for _, reading in fresh}
-        rows = _Rows()
+        rows = EngineRows()
         for patient, patient_id in enumerate(rules.patients):
             times = [reading.taken_at for pid, reading in fresh if pid == patient_id]
             since = min(times) - lookback(rules.of(patient_id))

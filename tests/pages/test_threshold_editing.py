@@ -47,7 +47,7 @@ def test_saving_one_edge_leaves_every_other_edge_as_it_was(stack: Stack, browser
         for box, value in (
             ("red_below", "90"),
             ("amber_below", "100"),
-            ("amber_above", "150"),
+            ("amber_above", ""),  # high BP turns amber on the week's average, not one reading
             ("red_above", "180"),
         ):
             expect(page.locator(f"#{box}")).to_have_value(value)
@@ -59,7 +59,7 @@ def test_saving_one_edge_leaves_every_other_edge_as_it_was(stack: Stack, browser
         row = page.locator("tr[data-measure='systolic']")
         expect(row.locator("td.red_below")).to_contain_text("90 mmHg")
         expect(row.locator("td.amber_below")).to_contain_text("100 mmHg")
-        expect(row.locator("td.amber_above")).to_contain_text("150 mmHg")
+        expect(row.locator("td.amber_above")).to_contain_text("no limit")
         expect(row.locator("td.red_above")).to_contain_text("170 mmHg")
         expect(row.locator("td.red_above .cw-personal")).to_have_attribute("data-source", "Personal")
         expect(row.locator(".cw-personal")).to_have_count(1)  # only the changed limit is personal
@@ -69,7 +69,7 @@ def test_saving_one_edge_leaves_every_other_edge_as_it_was(stack: Stack, browser
         )
 
     assert _systolic(stack, "p-edge-1")["red"] == {"at_or_below": 90.0, "at_or_above": 170.0}
-    assert _systolic(stack, "p-edge-1")["amber"] == {"at_or_below": 100.0, "at_or_above": 150.0}
+    assert _systolic(stack, "p-edge-1")["amber"] == {"at_or_below": 100.0, "at_or_above": None}
     [version] = _history(stack, "p-edge-1")
     assert version["changes"] == {"thresholds": {"systolic": {"red": {"at_or_above": 170.0}}}}
 
@@ -83,7 +83,7 @@ def test_a_form_post_with_one_box_changes_that_edge_and_an_empty_box_removes_not
     saved = client.post("/patients/p-edge-2/thresholds", data=one_box, headers=OWN, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     assert _systolic(stack, "p-edge-2")["red"] == {"at_or_below": 90.0, "at_or_above": 170.0}
-    assert _systolic(stack, "p-edge-2")["amber"] == {"at_or_below": 100.0, "at_or_above": 150.0}
+    assert _systolic(stack, "p-edge-2")["amber"] == {"at_or_below": 100.0, "at_or_above": None}
 
     empties = {"red_below": "", "amber_below": "", "amber_above": "", "red_above": "165", "persistence": "1"}
     refused = client.post(
@@ -122,7 +122,7 @@ def test_an_unusable_value_is_said_in_plain_words_beside_its_box(stack: Stack, b
         page.fill("#amber_above", "15O")
         page.click("button:has-text('Save changes')")
         expect(page.locator("#amber_above-error")).to_have_text(
-            "Error: Enter amber at or above as a number in mmHg, like 150"
+            "Error: Enter amber at or above as a number in mmHg, like 100"
         )
         expect(page.locator(".nhsuk-error-summary")).not_to_contain_text("Value error")
     assert _history(stack, "p-edge-3") == []
@@ -155,7 +155,7 @@ def test_removing_an_edge_needs_the_explicit_confirmation(stack: Stack, browser:
             "Systolic red at or above: 180 mmHg → no limit, by"
         )
     assert _systolic(stack, "p-edge-4")["red"] == {"at_or_below": 90.0, "at_or_above": None}
-    assert _systolic(stack, "p-edge-4")["amber"] == {"at_or_below": 100.0, "at_or_above": 150.0}
+    assert _systolic(stack, "p-edge-4")["amber"] == {"at_or_below": 100.0, "at_or_above": None}
 
 
 def test_a_change_made_meanwhile_by_someone_else_is_not_overwritten(stack: Stack) -> None:

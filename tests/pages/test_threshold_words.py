@@ -22,7 +22,7 @@ def test_only_the_boxes_that_differ_are_changed_and_the_rest_kept() -> None:
     boxes = {
         "red_below": "90",
         "amber_below": "100",
-        "amber_above": "150",
+        "amber_above": "",  # no single-reading amber high edge by default (the average has it)
         "red_above": "170",
         "persistence": "1",
     }
@@ -64,10 +64,10 @@ def test_each_problem_is_said_beside_the_box_to_correct() -> None:
             "Red at or below must not be above amber at or below (100 mmHg): a low reading turns amber before red",
         )
     ]
-    assert said(amber_below="160") == [
+    assert said(amber_below="185") == [
         (
             "amber_below",
-            "Amber at or below (160 mmHg) overlaps amber at or above (150 mmHg): "
+            "Amber at or below (185 mmHg) overlaps red at or above (180 mmHg): "
             "no reading can be both too low and too high",
         )
     ]

@@ -147,8 +147,7 @@ def test_clock_rules_report_each_silence_once_and_follow_each_patients_rules(dat
     with database.session() as s:
         keys = sorted(e.reading_id for e in s.scalars(select(AlertEvidence)))
     assert keys == [
-        "missed-due:2026-05-04T10:00:00Z",  # one alert, one evidence row per missed morning
-        "missed-due:2026-05-05T10:00:00Z",
+        "missed-after:never",  # one alert and one evidence row for the whole run of missed mornings
         "silent-since:2026-05-04T09:00:00Z",
         "silent-since:2026-05-04T09:00:00Z",
     ]
