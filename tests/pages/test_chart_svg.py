@@ -31,7 +31,7 @@ def test_the_patients_own_limits_are_lines_shaded_and_labelled() -> None:
     lines = root.findall(".//s:line[@class='limit limit-red']", NS) + root.findall(
         ".//s:line[@class='limit limit-amber']", NS
     )
-    assert sorted(line.get("data-value") for line in lines) == ["84", "87"]
+    assert sorted(line.get("data-value", "") for line in lines) == ["84", "87"]
     assert root.find(".//s:line[@class='limit limit-red']", NS).get("stroke-dasharray") == "7 4"  # type: ignore[union-attr]
     assert root.find(".//s:line[@class='limit limit-amber']", NS).get("stroke-dasharray") == "2 3"  # type: ignore[union-attr]
     labels = ["".join(t.itertext()) for t in root.findall(".//s:text[@class='limit-label']", NS)]

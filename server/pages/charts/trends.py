@@ -23,7 +23,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from alerts.ruleset.models import RuleSet
-from common.wire.vocabulary import KIND_LABELS, MEASURES, QUALITY_FLAGS, Measure, ReadingKind
+from common.wire.vocabulary import KIND_LABELS, KIND_REQUIRED, MEASURES, QUALITY_FLAGS, Measure, ReadingKind
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.pages.charts.model import Chart, Edge, Limit, Point, Series
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
 #: How long a page waits for InfluxDB before it says the readings are unavailable.
-PAGE_BUDGET = 1.5
+PAGE_BUDGET = 1.2
 TABLE_ROWS = 60
 MAX_POINTS = 5000
 _QUALITY = frozenset(f.value for f in QUALITY_FLAGS)
@@ -106,16 +106,20 @@ def build_charts(
     """One chart per group with readings in the period (rows oldest first)."""
     charts: list[Chart] = []
     for key, title, measures in GROUPS:
+
+        def alerting(r: StoredReading, m: Measure, measures: tuple[Measure, ...] = measures) -> bool:
+            """An alert's reading is marked on the line that is beyond a limit (systolic 178,
+            not its diastolic 95), or on every line when none is (a trend, a baseline)."""
+            if str(r.reading_id) not in evidence:
+                return False
+            out = {n for n in measures if n in r.values and beyond(limits_of(rules, n), r.values[n])}
+            return m in out or not out
+
         series = tuple(
             Series(
                 MEASURES[m].label,
                 tuple(
-                    Point(
-                        r.taken_at.astimezone(zone),
-                        r.values[m],
-                        alerting=str(r.reading_id) in evidence,
-                        flags=_doubtful(r.flags),
-                    )
+                    Point(r.taken_at.astimezone(zone), r.values[m], alerting(r, m), _doubtful(r.flags))
                     for r in rows
                     if m in r.values
                 ),
@@ -193,7 +197,8 @@ def measured_words(r: StoredReading) -> str:
         shown: tuple[Measure, ...] = (Measure.SYSTOLIC, Measure.DIASTOLIC)
     else:
         shown = ()
-    rest = [m for m in MEASURES if m in r.values and m not in shown]
+    first = KIND_REQUIRED[r.kind]  # what the reading is for comes first: "SpO2 95 % · Pulse 80 /min"
+    rest = sorted((m for m in MEASURES if m in r.values and m not in shown), key=lambda m: m not in first)
     parts.extend(f"{MEASURES[m].label} {r.values[m]:g} {MEASURES[m].unit.label}" for m in rest)
     return " · ".join(parts)
 
