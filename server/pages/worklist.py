@@ -45,11 +45,24 @@ def _list_context(db: Db, view: str) -> dict[str, Any]:
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def work_list(request: Request, db: Db, view: str = "open", done: str = "") -> HTMLResponse:
+def work_list(
+    request: Request, db: Db, view: str = "open", acknowledged: int = -1, skipped: int = 0
+) -> HTMLResponse:
+    """``acknowledged``/``skipped``: what the last "Acknowledge selected" did (counts, not
+    words, so a link cannot put its own sentence on the page)."""
     principal = clinician(request, db)
     context = _list_context(db, view)
     audit(db, principal, "alerts_listed", "*", f"page view={context['view']} n={context['count']}")
-    return page(request, "alerts.html", user=principal, done=done[:200], **context)
+    return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped), **context)
+
+
+def _done(acknowledged: int, skipped: int) -> str:
+    if acknowledged < 0:
+        return ""
+    if acknowledged == 0 and skipped == 0:
+        return "Tick the alerts to acknowledge first."
+    said = f"{acknowledged} alert{'s' if acknowledged != 1 else ''} acknowledged"
+    return said + (f"; {skipped} already resolved or gone." if skipped > 0 else ".")
 
 
 @router.get("/alerts/live", response_class=HTMLResponse)
@@ -71,8 +84,6 @@ def acknowledge_several(
     check_same_origin(request)
     principal = clinician(request, db)
     chosen = sorted(set(alert_id or []))[:MAX_SELECTED]
-    if not chosen:
-        return RedirectResponse("/alerts?done=Tick+the+alerts+to+acknowledge+first", status_code=303)
     done, skipped = 0, 0
     for one in chosen:
         try:
@@ -83,7 +94,4 @@ def acknowledge_several(
             continue
         audit(db, principal, "alert_acknowledged", str(one), "page, several at once")
         done += 1
-    said = f"{done} alert{'s' if done != 1 else ''} acknowledged" + (
-        f"; {skipped} already resolved or gone" if skipped else ""
-    )
-    return RedirectResponse(f"/alerts?done={said.replace(' ', '+')}", status_code=303)
+    return RedirectResponse(f"/alerts?acknowledged={done}&skipped={skipped}", status_code=303)
