@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
 #: How long a page waits for InfluxDB before it says the readings are unavailable.
-PAGE_BUDGET = 1.2
+PAGE_BUDGET = 1.0
 TABLE_ROWS = 60
 MAX_POINTS = 5000
 _QUALITY = frozenset(f.value for f in QUALITY_FLAGS)
@@ -261,6 +261,7 @@ def page_readings(
         "charts": [],
         "latest": [],
         "readings": [],
+        "readings_more": 0,
         "readings_error": None,
     }
     try:
@@ -283,4 +284,5 @@ def page_readings(
     ]
     context["latest"] = latest_values(rows, rules)
     context["readings"] = _table_rows(rows, evidence)
+    context["readings_more"] = max(len(rows) - TABLE_ROWS, 0)
     return context
