@@ -279,7 +279,7 @@ def resolve(
 
 @router.post("/alerts/{alert_id}/claim", response_model=None)
 def claim(request: Request, db: Db, alert_id: RowId, back: Annotated[str, Form()] = "") -> Response:
-    """ "I'm on it": from the work list (back there) or the alert page."""
+    """Claim the alert ("I'm on it"), from the work list (and back to it) or the alert page."""
     check_same_origin(request)
     principal = clinician(request, db)
     who = principal.username
