@@ -40,6 +40,7 @@ def test_the_house_keeps_its_contracts() -> None:
         ("server/api/deps.py", "import server.pages.render", "The API knows nothing of the pages"),
         ("common/wire/vocabulary.py", "import sqlite3", "import no I/O"),
         ("alerts/rules/series.py", "import logging", "Scoring is pure"),
+        ("server/pages/charts/svg.py", "import server.store.models", "Trend charts are drawn without I/O"),
     ],
 )
 def test_each_contract_bites(tmp_path: Path, file: str, line: str, broken: str) -> None:

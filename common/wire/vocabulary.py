@@ -228,3 +228,27 @@ CONDITION_LABELS: Mapping[Condition, str] = MappingProxyType(
         Condition.FRAILTY: "frailty",
     }
 )
+
+
+class AlertOutcome(StrEnum):
+    """What was done about an alert, recorded when it is resolved (with an optional note;
+    ``other`` needs one)."""
+
+    PHONED_PATIENT = "phoned_patient"
+    VISIT_ARRANGED = "visit_arranged"
+    GP_INFORMED = "gp_informed"
+    EMERGENCY_SERVICES = "emergency_services"
+    ARTEFACT = "artefact"
+    OTHER = "other"
+
+
+ALERT_OUTCOME_LABELS: Mapping[AlertOutcome, str] = MappingProxyType(
+    {
+        AlertOutcome.PHONED_PATIENT: "Phoned patient",
+        AlertOutcome.VISIT_ARRANGED: "Visit arranged",
+        AlertOutcome.GP_INFORMED: "GP informed",
+        AlertOutcome.EMERGENCY_SERVICES: "Emergency services called",
+        AlertOutcome.ARTEFACT: "Artefact or no action needed",
+        AlertOutcome.OTHER: "Other",
+    }
+)

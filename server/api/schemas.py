@@ -60,6 +60,11 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None = None
     outcome: str | None = None
     tier: int = Field(default=0, description="0 = the patient's team; raised by escalation")
+    claimed_by: str | None = Field(default=None, description="who said \"I'm on it\" (the pages' claim)")
+    claimed_at: datetime | None = None
+    outcome_code: str | None = Field(
+        default=None, description="the structured outcome the pages record (AlertOutcome); None from the API"
+    )
     evidence: list[str] = Field(description="reading ids that support this alert, oldest first")
 
 

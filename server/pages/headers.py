@@ -14,9 +14,10 @@ from starlette.exceptions import HTTPException
 from server.pages.render import not_found, problem
 from server.pages.session import COOKIE, session_principal
 
-#: Scripts, styles and images from this server only; no inline code, no framing.
+#: Scripts, styles and images from this server only; no inline code, no framing. The work
+#: list's script fetches its own fragment from this server (connect-src), nothing else.
 PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 #: What stays JSON for a program: the API and its schema.

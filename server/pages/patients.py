@@ -25,7 +25,8 @@ from common.wire.vocabulary import Measure
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
-from server.pages.render import PageRoute, clinician, first_error, not_found, page, recent_readings
+from server.pages.charts.trends import page_readings
+from server.pages.render import PageRoute, clinician, first_error, not_found, page
 from server.pages.session import check_same_origin
 from server.pages.thresholds import (
     EDGE_BY_FIELD,
@@ -39,6 +40,7 @@ from server.pages.thresholds import (
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.models import Alert, Patient, now
 from server.store.overrides import conditions_of, current_rules, set_override
+from server.store.worklist import SEVERITY_RANK
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PatientId = Annotated[str, PathParam(pattern=PATIENT_ID_PATTERN)]
@@ -107,7 +109,7 @@ def _page_of(
                 for a in s.scalars(
                     select(Alert)
                     .where(Alert.patient_id == patient_id, Alert.status != "resolved")
-                    .order_by(Alert.opened_at.desc())
+                    .order_by(SEVERITY_RANK, Alert.opened_at.desc())
                 )
             ]
     problems = problems or []
@@ -120,7 +122,15 @@ def _page_of(
         extra["limit"] = limit
     if template == "patient.html":
         audit(db, principal, "patient_viewed", patient_id, "page")
-        context |= recent_readings(request, db, principal, patient_id)
+        days = request.query_params.get("days", "")
+        context |= page_readings(
+            request,
+            db,
+            principal,
+            patient_id,
+            int(days) if days.isdigit() else None,
+            f"/patients/{patient_id}",
+        )
     return page(
         request, template, status_code, user=principal, form=extra.pop("form", {}), **context, **extra
     )

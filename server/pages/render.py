@@ -1,11 +1,10 @@
-"""What every page shares: the templates, times in the team's zone, the clinician check,
-and the patient's recent readings from InfluxDB."""
+"""What every page shares: the templates, times in the team's zone, the clinician check."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,10 @@ from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from common.wire.vocabulary import KIND_LABELS, MEASURES
-from server.api.auth import Principal, Role, audit
+from server.api.auth import Principal, Role
 from server.api.deps import Db
 from server.pages.session import COOKIE, session_principal, signed_in
 from server.settings import ServerSettings
-from server.store.influx.errors import StoreError
-from server.store.influx.store import InfluxStore
-from server.store.models import now
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -174,40 +169,3 @@ class PageRoute(APIRoute):
 def first_error(e: ValidationError, label: str) -> str:
     """A form field the API's own model refused, said the way the page shows it."""
     return plainly(e.errors()[0], label)
-
-
-#: How far back the alert page shows the patient's readings: the baseline rules' window.
-RECENT = timedelta(days=14)
-RECENT_LIMIT = 60
-
-
-def recent_readings(request: Request, db: Db, principal: Principal, patient_id: str) -> dict[str, Any]:
-    """The patient's latest readings of every kind, newest first, for context beside the
-    alert. A store outage leaves the rest of the page working and says so."""
-    store: InfluxStore = request.app.state.influx
-    try:
-        rows = store.query_readings(patient_id, since=now() - RECENT, limit=RECENT_LIMIT, newest_first=True)
-    except StoreError as e:
-        log.warning("alert page without readings for %s: %s", patient_id, e)
-        return {
-            "readings": [],
-            "readings_error": "Readings cannot be shown just now: the reading store is not answering.",
-        }
-    audit(db, principal, "readings_viewed", patient_id, f"page since={RECENT.days}d n={len(rows)}")
-    return {
-        "readings": [
-            {
-                "taken_at": r.taken_at,
-                "kind": KIND_LABELS[r.kind],
-                "measured": " · ".join(
-                    f"{MEASURES[m].label.lower()} {r.values[m]:g} {MEASURES[m].unit.label}"
-                    for m in MEASURES  # the vocabulary's order: systolic before diastolic
-                    if m in r.values
-                ),
-                "flags": ", ".join(f.replace("_", " ") for f in r.flags),
-                "time_source": r.time_source.value,
-            }
-            for r in rows
-        ],
-        "readings_error": None,
-    }

@@ -17,14 +17,15 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import case, select
 from starlette.exceptions import HTTPException
 
+from common.wire.vocabulary import ALERT_OUTCOME_LABELS, AlertOutcome
 from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
-from server.api.schemas import AcknowledgeIn, ResolveIn
-from server.pages import docs, hubs, patients
+from server.api.schemas import AcknowledgeIn
+from server.pages import docs, hubs, patients, worklist
+from server.pages.charts.trends import page_readings
 from server.pages.headers import no_such_page, page_headers
 from server.pages.render import (
     PageRoute,
@@ -35,7 +36,6 @@ from server.pages.render import (
     not_found,
     page,
     problem,
-    recent_readings,
 )
 from server.pages.session import (
     COOKIE,
@@ -49,14 +49,12 @@ from server.pages.session import (
 )
 from server.settings import ServerSettings
 from server.store import alerts as lifecycle
+from server.store import worklist as work
 from server.store.models import Alert, AuditEvent, Patient, now
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 Body = TypeVar("Body", bound=BaseModel)
-#: Red before amber, then newest first: the order a matron works the list in.
-_SEVERITY_RANK = case((Alert.severity == "red", 0), (Alert.severity == "amber", 1), else_=2)
-_VIEWS = {"open": lifecycle.OPEN_STATES, "resolved": ("resolved",)}
 
 
 @router.get("/")
@@ -122,38 +120,6 @@ def sign_out(request: Request, db: Db) -> RedirectResponse:
     return response
 
 
-@router.get("/alerts", response_class=HTMLResponse)
-def work_list(request: Request, db: Db, view: str = "open") -> HTMLResponse:
-    principal = clinician(request, db)
-    statuses = _VIEWS.get(view, _VIEWS["open"])
-    with db.session() as s:
-        rows = s.execute(
-            select(Alert, Patient.display_name, Patient.team)
-            .join(Patient, Patient.id == Alert.patient_id)
-            .where(Alert.status.in_(statuses))
-            .order_by(_SEVERITY_RANK, Alert.opened_at.desc(), Alert.id.desc())
-            .limit(500)
-        ).all()
-        alerts = [
-            {
-                "id": a.id,
-                "severity": a.severity,
-                "status": a.status,
-                "summary": a.summary,
-                "patient_id": a.patient_id,
-                "patient_name": name,
-                "team": team,
-                "opened_at": a.opened_at,
-                "tier": a.tier,
-            }
-            for a, name, team in rows
-        ]
-    audit(db, principal, "alerts_listed", "*", f"page view={view} n={len(alerts)}")
-    return page(
-        request, "alerts.html", alerts=alerts, view=view if view in _VIEWS else "open", user=principal
-    )
-
-
 def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
     with db.session() as s:
         alert = s.get(Alert, alert_id)
@@ -168,8 +134,13 @@ def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
             {"at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
             for e in lifecycle.events_of(s, alert_id)
         ]
+        latest = work.latest_evidence(s, [alert_id]).get(alert_id)
+        contacts = [{"at": c.at, "actor": c.actor, "note": c.note} for c in work.contacts_of(s, alert_id)]
         return {
             "alert": {c.name: getattr(alert, c.name) for c in Alert.__table__.columns},
+            "title": latest.detail if latest else alert.summary,
+            "contacts": contacts,
+            "outcomes": [(o.value, label) for o, label in ALERT_OUTCOME_LABELS.items()],
             "patient_name": patient.display_name if patient else "",
             "team": patient.team if patient else "",
             "evidence": evidence,
@@ -192,7 +163,15 @@ def _show(
     context = _alert_context(db, alert_id)
     if context is None:
         return not_found(request, f"alert {alert_id}", principal)
-    recent = recent_readings(request, db, principal, context["alert"]["patient_id"])
+    days = request.query_params.get("days", "")
+    recent = page_readings(
+        request,
+        db,
+        principal,
+        context["alert"]["patient_id"],
+        int(days) if days.isdigit() else None,
+        f"/alerts/{alert_id}",
+    )
     return page(
         request,
         "alert.html",
@@ -273,18 +252,63 @@ def resolve(
     request: Request,
     db: Db,
     alert_id: RowId,
-    outcome: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form()] = "",
 ) -> Response:
-    return _form_change(
+    """Resolve with a structured outcome (and a note, required for "other")."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    form = {"outcome": outcome, "resolve_note": note}
+    if outcome not in AlertOutcome.__members__.values():
+        return _show(request, db, principal, alert_id, 422, "Select what was done", "outcome", form)
+    try:
+        text = AcknowledgeIn(note=note.strip()).note
+    except ValidationError as e:
+        return _show(request, db, principal, alert_id, 422, first_error(e, "note"), "resolve_note", form)
+    if outcome == AlertOutcome.OTHER and not text:
+        return _show(request, db, principal, alert_id, 422, "Enter what was done", "resolve_note", form)
+    chosen, who = AlertOutcome(outcome), principal.username
+    return _change(
         request,
         db,
+        principal,
         alert_id,
-        "outcome",
-        outcome,
-        lambda: ResolveIn(outcome=outcome.strip()),
-        lambda who, at, body: (
-            lambda s: lifecycle.resolve(s, alert_id, actor=who.username, at=at, outcome=body.outcome)
-        ),
+        lambda s: work.resolve_with_outcome(s, alert_id, actor=who, at=now(), outcome=chosen, note=text),
+    )
+
+
+@router.post("/alerts/{alert_id}/claim", response_model=None)
+def claim(request: Request, db: Db, alert_id: RowId, back: Annotated[str, Form()] = "") -> Response:
+    """Claim the alert ("I'm on it"), from the work list (and back to it) or the alert page."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    who = principal.username
+    response = _change(
+        request, db, principal, alert_id, lambda s: work.claim(s, alert_id, actor=who, at=now())
+    )
+    if back == "list" and response.status_code == 303:
+        return RedirectResponse(f"/alerts#alert-link-{alert_id}", status_code=303)
+    return response
+
+
+@router.post("/alerts/{alert_id}/contacts", response_model=None)
+def log_contact(request: Request, db: Db, alert_id: RowId, note: Annotated[str, Form()] = "") -> Response:
+    check_same_origin(request)
+    principal = clinician(request, db)
+    form = {"contact": note}
+    try:
+        text = AcknowledgeIn(note=note.strip()).note
+    except ValidationError as e:
+        return _show(request, db, principal, alert_id, 422, first_error(e, "note"), "contact", form)
+    if not text:
+        return _show(request, db, principal, alert_id, 422, "Enter what was said or done", "contact", form)
+    who = principal.username
+    return _change(
+        request,
+        db,
+        principal,
+        alert_id,
+        lambda s: work.log_contact(s, alert_id, actor=who, at=now(), note=text),
     )
 
 
@@ -313,6 +337,7 @@ def _foreign(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the API's docs, and turn the pages' named errors into what a
     browser needs (a sign-in redirect, a 403 page)."""
+    app.include_router(worklist.router)  # first: /alerts/live before /alerts/{alert_id}
     app.include_router(router)
     app.include_router(patients.router)
     app.include_router(hubs.router)

@@ -166,6 +166,11 @@ class Alert(Base):
     # Escalation: tier 0 is the patient's own team; each unanswered period moves one tier up.
     tier: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "I'm on it": who took the alert, so colleagues do not phone the patient twice.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # common.wire.vocabulary.AlertOutcome; ``outcome`` keeps the words (label and note).
+    outcome_code: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (Index("ix_alert_patient_rule_status", "patient_id", "rule_id", "status"),)
 
 
@@ -188,6 +193,18 @@ class AlertEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertContact(Base):
+    """One contact about an alert (a call, a visit, a message): what a colleague reads before
+    phoning the patient again. Never updated, never deleted."""
+
+    __tablename__ = "alert_contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
 
 
 class AlertNotification(Base):

@@ -93,7 +93,9 @@ def test_text_a_database_cannot_store_is_refused_by_name(db: Database, influx_st
     # The pages validate with the same models and say so on the page.
     pages = TestClient(api.app, base_url="http://carewatch.test", raise_server_exceptions=False)
     pages.post("/sign-in", data={"token": token}, headers=OWN, follow_redirects=False)
-    page = pages.post(f"/alerts/{alert_id}/resolve", data={"outcome": nul}, headers=OWN)
-    assert page.status_code == 422 and "Outcome must not contain control characters" in page.text
+    page = pages.post(
+        f"/alerts/{alert_id}/resolve", data={"outcome": "phoned_patient", "note": nul}, headers=OWN
+    )
+    assert page.status_code == 422 and "Note must not contain control characters" in page.text
     page = pages.post("/patients/p-text-1/rules/reset", data={"reason": nul}, headers=OWN)
     assert page.status_code == 422 and "Reason must not contain control characters" in page.text

@@ -49,11 +49,11 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page.locator("dl.facts")).to_contain_text("Margaret Page")
         # The reading itself, read back from InfluxDB, beside the alert.
         expect(page.locator("table.readings tbody tr")).to_have_count(1)
-        expect(page.locator("table.readings")).to_contain_text("systolic 200 mmHg · diastolic 95 mmHg")
+        expect(page.locator("table.readings")).to_contain_text("200/95 mmHg")
 
         # The work list shows it, red, needing action.
         page.click("a.nhsuk-back-link:has-text('All alerts')")
-        row = page.locator(f"tr[data-alert-id='{alert_id}']")
+        row = page.locator(f"li[data-alert-id='{alert_id}']")
         expect(row.locator(".cw-severity")).to_have_text("RED")
         expect(row.locator(".cw-status")).to_have_text("open")
         row.locator(f"a[href='/alerts/{alert_id}']").click()
@@ -63,11 +63,12 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page.locator("dd.status")).to_have_text("acknowledged")
         expect(page.locator("ol.history")).to_contain_text("calling the patient now")
 
-        page.fill("#outcome", "phoned patient, GP informed")
+        page.check("#outcome-gp_informed")
+        page.fill("#resolve_note", "phoned patient first")
         page.click("button:has-text('Resolve')")
         expect(page.locator("dd.status")).to_have_text("resolved")
         page.goto(f"{base}/alerts?view=resolved")
-        resolved_row = page.locator(f"tr[data-alert-id='{alert_id}']")
+        resolved_row = page.locator(f"li[data-alert-id='{alert_id}']")
         expect(resolved_row.locator(".cw-status")).to_have_text("resolved")
         expect(resolved_row.locator(".cw-severity")).to_have_text("Red, resolved")  # no longer looks urgent
         page.goto(f"{base}/alerts")
@@ -82,7 +83,7 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
     assert detail["status"] == "resolved"
     assert [(e["action"], e["detail"]) for e in detail["events"]][1:] == [
         ("acknowledged", "calling the patient now"),
-        ("resolved", "phoned patient, GP informed"),
+        ("resolved", "GP informed: phoned patient first"),
     ]
     assert {e["actor"] for e in detail["events"][1:]} == {detail["acknowledged_by"]}
     assert detail["acknowledged_by"].startswith("matron-")
@@ -143,12 +144,16 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
     assert detail["status"] == "open"
     assert [e["action"] for e in detail["events"]] == ["opened"]
 
-    # The same post from the page itself works, and a too-short outcome is refused clearly.
+    # The same post from the page itself works, and an outcome not on the list, or "other"
+    # without a note, is refused clearly.
     own = {"Origin": "http://carewatch.test"}
-    short = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "ok"}, headers=own)
-    assert short.status_code == 422
-    assert "Enter the outcome (at least 3 characters)" in short.text
-    done = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "phoned patient"}, headers=own)
+    unknown = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "ok"}, headers=own)
+    assert unknown.status_code == 422
+    assert "Select what was done" in unknown.text
+    other = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "other", "note": " "}, headers=own)
+    assert other.status_code == 422
+    assert "Enter what was done" in other.text
+    done = client.post(f"/alerts/{alert_id}/resolve", data={"outcome": "phoned_patient"}, headers=own)
     assert done.status_code == 200
     assert stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json()["status"] == "resolved"
 

@@ -121,6 +121,8 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "resolved-list": ("clinician", "/alerts?view=resolved", 200),
         "alert": ("clinician", f"/alerts/{scene.alert_id}", 200),
         "patient": ("clinician", "/patients/p-look-1", 200),
+        "patient-7-days": ("clinician", "/patients/p-look-1?days=7", 200),
+        "patient-other": ("clinician", "/patients/p-look-2?days=90", 200),
         "change-limits": ("clinician", "/patients/p-look-1/thresholds/systolic", 200),
         "remove-limit": ("clinician", "/patients/p-look-1/thresholds/systolic/remove?edge=red_below", 200),
         "not-found": ("clinician", "/patients/p-look-1/nothing-here", 404),

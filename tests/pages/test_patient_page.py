@@ -25,7 +25,7 @@ def test_a_personal_spo2_band_set_on_the_page_judges_the_next_reading(stack: Sta
         page.fill("#token", stack.token)
         page.click("button:has-text('Sign in')")
         expect(page.locator("h1")).to_contain_text("Colin Oxley")
-        expect(page.locator("table.readings").first).to_contain_text("spo2 95 %")
+        expect(page.locator("table.readings").first).to_contain_text("SpO2 95 %")
         spo2 = page.locator("tr[data-measure='spo2']")
         expect(spo2.locator("td.red_below")).to_contain_text("91%")  # NEWS2 scale 1: red at or below 91
         expect(spo2.locator(".cw-personal")).to_have_count(0)

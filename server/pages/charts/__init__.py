@@ -1,0 +1,2 @@
+"""Trend charts: a pure SVG renderer (``svg``, ``model``) and what feeds it from the stores
+(``trends``)."""

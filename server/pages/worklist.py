@@ -1,0 +1,97 @@
+"""The work list: open alerts grouped by patient, red first, each titled by its latest
+evidence, who is on it, and several acknowledged at once; plus the fragment a small
+same-origin script polls so a new red alert appears without a reload (with scripts off the
+page is the same, and a reload shows what is new).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from server.api.auth import audit
+from server.api.deps import Db
+from server.pages.render import PageRoute, clinician, page
+from server.pages.session import check_same_origin
+from server.store import alerts as lifecycle
+from server.store.models import now
+from server.store.worklist import grouped
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+VIEWS = {"open": lifecycle.OPEN_STATES, "resolved": ("resolved",)}
+#: How often the page's script asks for the list again, in seconds.
+REFRESH_SECONDS = 10
+MAX_SELECTED = 200
+
+
+def _list_context(db: Db, view: str) -> dict[str, Any]:
+    view = view if view in VIEWS else "open"
+    with db.session() as s:
+        groups = grouped(s, VIEWS[view])
+    count = sum(len(g.alerts) for g in groups)
+    red = sum(1 for g in groups for a in g.alerts if a["severity"] == "red" and a["status"] != "resolved")
+    state = repr([(a["id"], a["status"], a["severity"], a["updated_at"]) for g in groups for a in g.alerts])
+    return {
+        "groups": groups,
+        "view": view,
+        "count": count,
+        "red": red,
+        "version": hashlib.sha256(state.encode()).hexdigest()[:16],
+        "refresh": REFRESH_SECONDS,
+    }
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def work_list(
+    request: Request, db: Db, view: str = "open", acknowledged: int = -1, skipped: int = 0
+) -> HTMLResponse:
+    """``acknowledged``/``skipped``: what the last "Acknowledge selected" did (counts, not
+    words, so a link cannot put its own sentence on the page)."""
+    principal = clinician(request, db)
+    context = _list_context(db, view)
+    audit(db, principal, "alerts_listed", "*", f"page view={context['view']} n={context['count']}")
+    return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped), **context)
+
+
+def _done(acknowledged: int, skipped: int) -> str:
+    if acknowledged < 0:
+        return ""
+    if acknowledged == 0 and skipped == 0:
+        return "Tick the alerts to acknowledge first."
+    said = f"{acknowledged} alert{'s' if acknowledged != 1 else ''} acknowledged"
+    return said + (f"; {skipped} already resolved or gone." if skipped > 0 else ".")
+
+
+@router.get("/alerts/live", response_class=HTMLResponse)
+def live(request: Request, db: Db, view: str = "open") -> HTMLResponse:
+    """The list alone, for the page's script to swap in (it compares ``data-version``). Not
+    audited per poll: the page view that started it is."""
+    principal = clinician(request, db)
+    return page(request, "_worklist.html", user=principal, **_list_context(db, view))
+
+
+@router.post("/alerts/acknowledge", response_model=None)
+def acknowledge_several(
+    request: Request,
+    db: Db,
+    alert_id: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """Acknowledge every ticked alert, each with its own history entry and audit record.
+    One already resolved is skipped and said."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    chosen = sorted(set(alert_id or []))[:MAX_SELECTED]
+    done, skipped = 0, 0
+    for one in chosen:
+        try:
+            with db.session() as s:
+                lifecycle.acknowledge(s, one, actor=principal.username, at=now(), note="from the work list")
+        except (LookupError, lifecycle.AlertTransitionError):
+            skipped += 1
+            continue
+        audit(db, principal, "alert_acknowledged", str(one), "page, several at once")
+        done += 1
+    return RedirectResponse(f"/alerts?acknowledged={done}&skipped={skipped}", status_code=303)
