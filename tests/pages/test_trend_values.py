@@ -110,12 +110,12 @@ def test_latest_values_put_out_of_range_first_and_bp_together() -> None:
         _reading(ReadingKind.WEIGHT, {Measure.WEIGHT: 80.2}, 50),
         _reading(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 120, Measure.DIASTOLIC: 80}, 40),
         _reading(ReadingKind.SPO2, {Measure.SPO2: 90, Measure.PULSE: 72}, 30),
-        _reading(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 152, Measure.DIASTOLIC: 88}, 20),
+        _reading(ReadingKind.BLOOD_PRESSURE, {Measure.SYSTOLIC: 98, Measure.DIASTOLIC: 60}, 20),
     ]
     latest = latest_values(rows, rules_for([]))
     assert [(v["label"], v["value"], v["unit"], v["state"]) for v in latest] == [
         ("SpO2", "90", "%", "red"),
-        ("Blood pressure", "152/88", "mmHg", "amber"),
+        ("Blood pressure", "98/60", "mmHg", "amber"),
         ("Pulse", "72", "/min", None),
         ("Weight", "80.2", "kg", None),
     ]
