@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 from starlette.exceptions import HTTPException
 
+from server.access import scope_of, visible_alert
 from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
@@ -130,7 +131,7 @@ def work_list(request: Request, db: Db, view: str = "open") -> HTMLResponse:
         rows = s.execute(
             select(Alert, Patient.display_name, Patient.team)
             .join(Patient, Patient.id == Alert.patient_id)
-            .where(Alert.status.in_(statuses))
+            .where(Alert.status.in_(statuses), scope_of(s, principal).patients())
             .order_by(_SEVERITY_RANK, Alert.opened_at.desc(), Alert.id.desc())
             .limit(500)
         ).all()
@@ -154,9 +155,9 @@ def work_list(request: Request, db: Db, view: str = "open") -> HTMLResponse:
     )
 
 
-def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
+def _alert_context(db: Db, principal: Principal, alert_id: int) -> dict[str, Any] | None:
     with db.session() as s:
-        alert = s.get(Alert, alert_id)
+        alert = visible_alert(s, principal, alert_id)
         if alert is None:
             return None
         patient = s.get(Patient, alert.patient_id)
@@ -189,7 +190,7 @@ def _show(
 ) -> HTMLResponse:
     """The alert page; ``problem`` is said beside ``field`` (and in the error summary
     linking to it), or only in the summary when no field is to blame."""
-    context = _alert_context(db, alert_id)
+    context = _alert_context(db, principal, alert_id)
     if context is None:
         return not_found(request, f"alert {alert_id}", principal)
     recent = recent_readings(request, db, principal, context["alert"]["patient_id"])
@@ -218,6 +219,9 @@ def one_alert(request: Request, db: Db, alert_id: RowId) -> HTMLResponse:
 def _change(
     request: Request, db: Db, principal: Principal, alert_id: int, apply: lifecycle.Change
 ) -> Response:
+    with db.session() as s:  # out of the user's teams: as absent as a missing alert (audited)
+        if visible_alert(s, principal, alert_id) is None:
+            return not_found(request, f"alert {alert_id}", principal)
     try:
         with db.session() as s:
             apply(s)
