@@ -25,7 +25,7 @@ from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, ResolveIn
-from server.pages import caseload, docs, hubs, patients
+from server.pages import caseload, docs, enrolment, hubs, patients
 from server.pages.headers import no_such_page, page_headers
 from server.pages.render import (
     PageRoute,
@@ -319,6 +319,7 @@ def install(app: FastAPI) -> None:
     browser needs (a sign-in redirect, a 403 page)."""
     app.include_router(router)
     app.include_router(caseload.router)
+    app.include_router(enrolment.router)
     app.include_router(patients.router)
     app.include_router(hubs.router)
     app.include_router(docs.router)
