@@ -183,12 +183,17 @@ def test_no_list_shows_another_teams_patient(matrix: Matrix) -> None:
     assert any(r.path == "/api/v1/alerts" for r in lists) and any(r.path == "/alerts" for r in lists)
     for route in lists:
         for query in ("", hostile):
+            before = _audits(matrix, "matron-alpha")
             answer = _send(matrix, matrix.alpha, "GET", route.path + query)
             if answer.status_code == 403:  # a list of another role's (the hubs): nothing shown
                 continue
             assert answer.status_code in (200, 422), f"{route.path}{query}: {answer.status_code}"
             for shown in (beta["name"], beta["patient_id"], f"/alerts/{beta['alert_id']}"):
                 assert shown not in answer.text, f"{route.path}{query} shows {shown}"
+            if answer.status_code == 200:
+                assert _audits(matrix, "matron-alpha") > before, (
+                    f"{route.path}{query}: the list was not audited"
+                )
             if not query and route.path in ("/alerts", "/api/v1/alerts", "/patients"):
                 assert matrix.ids["alpha"]["patient_id"] in answer.text  # own team: shown
             seen = _send(matrix, matrix.admin, "GET", route.path)
