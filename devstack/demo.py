@@ -110,7 +110,7 @@ def _demo_token(db: Database, username: str, role: Role) -> str:
     try:
         return rotate_token(db, username, actor="demo")
     except UnknownUser:
-        return create_user(db, username, role)
+        return create_user(db, username, role, teams=["default"])  # the demo's patients' team
 
 
 def demo_command(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -11,13 +12,24 @@ from sqlalchemy.orm import Session
 from common.wire.messages import DeviceIdentity
 from common.wire.topics import RESERVED_PREFIX, valid_hub_id
 from common.wire.vocabulary import Condition
+from server.nhs_number import InvalidNhsNumber, normalised
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
 from server.store.models import AuditEvent, Device, Hub, HubAssignment, Patient, now
+from server.teams import InvalidTeam, check_team, ensure_team
 
 
 class ProvisioningError(ValueError):
     """A provisioning request that would leave the records inconsistent."""
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    """What enrolment records beside the name: none of it is needed to judge readings."""
+
+    date_of_birth: date | None = None
+    phone: str | None = None
+    gp_practice: str | None = None
 
 
 def add_patient(
@@ -29,22 +41,34 @@ def add_patient(
     nhs_number: str | None = None,
     team: str = "default",
     conditions: Sequence[Condition] = (),
+    details: PatientDetails | None = None,
 ) -> None:
+    """Enrol a patient. The NHS number must pass its Modulus 11 check (``server.nhs_number``)
+    and be nobody else's; ``details`` are the date of birth, phone and GP practice."""
     try:
         check_patient_id(patient_id)
-    except InvalidPatientId as e:
+        check_team(team)
+        nhs = None if nhs_number is None else normalised(nhs_number)
+    except (InvalidPatientId, InvalidNhsNumber, InvalidTeam) as e:
         raise ProvisioningError(str(e)) from None
+    details = details or PatientDetails()
     with db.session() as s:
         if s.get(Patient, patient_id) is not None:
             raise ProvisioningError(f"patient {patient_id!r} already exists")
+        if nhs is not None and s.scalars(select(Patient.id).where(Patient.nhs_number == nhs)).first():
+            raise ProvisioningError("a patient with this NHS number is already enrolled")
+        ensure_team(s, team)
         wanted = sorted(set(conditions), key=list(Condition).index)
         s.add(
             Patient(
                 id=patient_id,
                 display_name=display_name,
-                nhs_number=nhs_number,
+                nhs_number=nhs,
                 team=team,
                 conditions=[c.value for c in wanted],
+                date_of_birth=details.date_of_birth,
+                phone=details.phone,
+                gp_practice=details.gp_practice,
             )
         )
         detail = "conditions: " + ", ".join(c.value for c in wanted) if wanted else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from server.store.database import Database
 from server.store.models import AuditEvent, User
+from server.teams import join_teams
 
 
 class Role(StrEnum):
@@ -48,15 +49,19 @@ def new_token() -> str:
     return "cw_" + secrets.token_urlsafe(32)
 
 
-def create_user(db: Database, username: str, role: Role) -> str:
-    """Create a user and return its token (the only time it is ever visible). Disabling,
-    enabling and token rotation are in ``server.users``."""
+def create_user(db: Database, username: str, role: Role, teams: Iterable[str] = ()) -> str:
+    """Create a user in ``teams`` and return its token (the only time it is ever visible).
+    A clinician sees only their teams' patients (``server.access``). Disabling, enabling,
+    token rotation and team changes are in ``server.users`` and ``server.teams``."""
     token = new_token()
     with db.session() as s:
         if s.scalars(select(User).where(User.username == username)).first() is not None:
             raise ValueError(f"user {username!r} already exists")
         s.add(User(username=username, role=role.value, token_hash=hash_token(token)))
-        s.add(AuditEvent(actor="system:cli", action="user_created", target=username, detail=role.value))
+        s.flush()
+        joined = join_teams(s, username, teams)
+        detail = role.value + (f" teams={','.join(joined)}" if joined else "")
+        s.add(AuditEvent(actor="system:cli", action="user_created", target=username, detail=detail))
     return token
 
 

@@ -15,12 +15,15 @@ user_app = typer.Typer(help="Users of the API and pages.", no_args_is_help=True)
 def user_add(
     username: str,
     role: Annotated[str, typer.Option(help="clinician, technician or admin")] = "clinician",
+    team: Annotated[
+        list[str] | None, typer.Option(help="a team whose patients a clinician sees; repeat for several")
+    ] = None,
 ) -> None:
     """Create a user and print its API token (shown only now)."""
     from server.api.auth import Role, create_user
 
     try:
-        token = create_user(common.db(), username, Role(role))
+        token = create_user(common.db(), username, Role(role), teams=team or [])
     except ValueError as e:
         raise common.fail(str(e)) from None
     typer.echo(token)
@@ -78,3 +81,25 @@ def user_rotate_token(username: str) -> None:
     except UnknownUser as e:
         raise common.fail(str(e)) from None
     typer.echo(token)
+
+
+@user_app.command("teams")
+def user_teams(
+    username: str,
+    team: Annotated[
+        list[str] | None, typer.Option(help="a team the user belongs to; repeat for several")
+    ] = None,
+    none: Annotated[bool, typer.Option("--none", help="take the user out of every team")] = False,
+) -> None:
+    """Show a user's teams, or set them (a clinician sees only their teams' patients)."""
+    from server.teams import InvalidTeam, memberships, set_teams
+
+    db = common.db()
+    if not team and not none:
+        typer.echo(", ".join(memberships(db).get(username, [])) or "(no team: sees no patients)")
+        return
+    try:
+        teams = set_teams(db, username, team or [], actor=common.ACTOR)
+    except (LookupError, InvalidTeam) as e:
+        raise common.fail(str(e)) from None
+    typer.echo(f"user {username}: " + (", ".join(teams) or "no team"))

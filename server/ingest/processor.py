@@ -55,6 +55,7 @@ from server.provisioning import patient_at, record_device
 from server.store.database import Database, DatabaseUnavailable
 from server.store.influx.errors import StoreRejected, StoreUnavailable
 from server.store.influx.schema import ReadingRecord
+from server.store.latest_values import record_latest
 from server.store.models import Hub, IngestedReading, now
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,7 @@ class IngestProcessor:
                     )
                 )
                 record_device(s, header.hub_id, reading.device, at)
+                record_latest(s, patient_id, reading)  # the caseload's latest values
             for letter in outcome.letters:
                 keep_reading(s, work.topic, header.hub_id, letter)
             # Reads history from InfluxDB; raises StoreUnavailable like the write above.

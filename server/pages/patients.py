@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from alerts.ruleset.models import RuleSetError
 from alerts.ruleset.profiles import profile_changes
 from common.wire.vocabulary import Measure
+from server.access import visible_patient
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
@@ -38,7 +39,7 @@ from server.pages.thresholds import (
     proposal,
 )
 from server.patient_ids import PATIENT_ID_PATTERN
-from server.store.models import Alert, Patient, now
+from server.store.models import Alert, now
 from server.store.overrides import conditions_of, current_rules, set_override
 from server.store.worklist import SEVERITY_RANK
 
@@ -70,6 +71,13 @@ def _state(s: Session, patient_id: str) -> tuple[list[Limits], list[Any]]:
     return limits(effective, history[0].changes if history else {}, profile), history
 
 
+def _visible(db: Db, principal: Principal, patient_id: str) -> bool:
+    """Whether the patient exists and is one of the user's teams' (an attempt on another
+    team's patient is audited and answered as not found)."""
+    with db.session() as s:
+        return visible_patient(s, principal, patient_id) is not None
+
+
 def _version(history: list[Any]) -> int:
     return history[0].id if history else 0
 
@@ -87,7 +95,7 @@ def _page_of(
     """A page about one patient, with their limits in force and any problems to show: in
     the error summary, and beside the box each names."""
     with db.session() as s:
-        patient = s.get(Patient, patient_id)
+        patient = visible_patient(s, principal, patient_id)
         if patient is None:
             return not_found(request, f"patient {patient_id}", principal)
         bands, history = _state(s, patient_id)
@@ -120,6 +128,7 @@ def _page_of(
         if limit is None:
             return not_found(request, f"alert limit for {extra['measure']}", principal)
         extra["limit"] = limit
+    audit(db, principal, "patient_viewed", patient_id, f"page {template.removesuffix('.html')}")
     if template == "patient.html":
         audit(db, principal, "patient_viewed", patient_id, "page")
         days = request.query_params.get("days", "")
@@ -195,7 +204,7 @@ def change_threshold(
     principal = clinician(request, db)
     form = {k: v for k, v in posted.items() if k in EDGE_BY_FIELD or k == "persistence"}
     with db.session() as s:
-        if s.get(Patient, patient_id) is None:
+        if visible_patient(s, principal, patient_id) is None:
             return not_found(request, f"patient {patient_id}", principal)
         bands, _ = _state(s, patient_id)
     limit = next((b for b in bands if b.measure.value == measure), None)
@@ -242,7 +251,7 @@ def remove_form(
     request: Request, db: Db, patient_id: PatientId, measure: MeasureName, edge: str = ""
 ) -> HTMLResponse:
     principal = clinician(request, db)
-    if edge not in EDGE_BY_FIELD:
+    if not _visible(db, principal, patient_id) or edge not in EDGE_BY_FIELD:
         return not_found(request, f"limit {edge!r} to remove", principal)
     return _page_of(
         request, db, principal, patient_id, "limits_remove.html", measure=measure, edge=EDGE_BY_FIELD[edge]
@@ -263,7 +272,7 @@ def remove_edge(
     """Take one limit away: only with the confirmation the remove page asks for, and a reason."""
     check_same_origin(request)
     principal = clinician(request, db)
-    if edge not in EDGE_BY_FIELD:
+    if not _visible(db, principal, patient_id) or edge not in EDGE_BY_FIELD:
         return not_found(request, f"limit {edge!r} to remove", principal)
     why, reason_problem = _reason(reason)
     problems = [reason_problem] if reason_problem else []
@@ -312,6 +321,8 @@ def reset_rules(
 ) -> Response:
     check_same_origin(request)
     principal = clinician(request, db)
+    if not _visible(db, principal, patient_id):
+        return not_found(request, f"patient {patient_id}", principal)
     why, problem = _reason(reason)
     if problem is not None:
         problem = FieldProblem("reset_reason", problem.text)
@@ -319,9 +330,6 @@ def reset_rules(
             request, db, principal, patient_id, "patient.html", 422, [problem], form={"reset_reason": reason}
         )
     try:
-        with db.session() as s:
-            if s.get(Patient, patient_id) is None:
-                return not_found(request, f"patient {patient_id}", principal)
         _store(db, principal, patient_id, version, why, lambda _c, _b: {})
     except RulesMoved as e:
         return _page_of(request, db, principal, patient_id, "patient.html", 409, [_moved(e)])

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from common.wire.vocabulary import ALERT_OUTCOME_LABELS, AlertOutcome
+from server.access import visible_alert
 from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn
-from server.pages import docs, hubs, patients, worklist
+from server.pages import caseload, docs, enrolment, hubs, patients, worklist
 from server.pages.charts.trends import page_readings
 from server.pages.headers import no_such_page, page_headers
 from server.pages.render import (
@@ -120,9 +121,9 @@ def sign_out(request: Request, db: Db) -> RedirectResponse:
     return response
 
 
-def _alert_context(db: Db, alert_id: int) -> dict[str, Any] | None:
+def _alert_context(db: Db, principal: Principal, alert_id: int) -> dict[str, Any] | None:
     with db.session() as s:
-        alert = s.get(Alert, alert_id)
+        alert = visible_alert(s, principal, alert_id)
         if alert is None:
             return None
         patient = s.get(Patient, alert.patient_id)
@@ -160,7 +161,7 @@ def _show(
 ) -> HTMLResponse:
     """The alert page; ``problem`` is said beside ``field`` (and in the error summary
     linking to it), or only in the summary when no field is to blame."""
-    context = _alert_context(db, alert_id)
+    context = _alert_context(db, principal, alert_id)
     if context is None:
         return not_found(request, f"alert {alert_id}", principal)
     days = request.query_params.get("days", "")
@@ -197,6 +198,9 @@ def one_alert(request: Request, db: Db, alert_id: RowId) -> HTMLResponse:
 def _change(
     request: Request, db: Db, principal: Principal, alert_id: int, apply: lifecycle.Change
 ) -> Response:
+    with db.session() as s:  # out of the user's teams: as absent as a missing alert (audited)
+        if visible_alert(s, principal, alert_id) is None:
+            return not_found(request, f"alert {alert_id}", principal)
     try:
         with db.session() as s:
             apply(s)
@@ -339,6 +343,8 @@ def install(app: FastAPI) -> None:
     browser needs (a sign-in redirect, a 403 page)."""
     app.include_router(worklist.router)  # first: /alerts/live before /alerts/{alert_id}
     app.include_router(router)
+    app.include_router(caseload.router)
+    app.include_router(enrolment.router)
     app.include_router(patients.router)
     app.include_router(hubs.router)
     app.include_router(docs.router)

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from server.api.auth import audit
+from server.access import scope_of, visible_alert
+from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.pages.render import PageRoute, clinician, page
 from server.pages.session import check_same_origin
@@ -27,10 +28,10 @@ REFRESH_SECONDS = 10
 MAX_SELECTED = 200
 
 
-def _list_context(db: Db, view: str) -> dict[str, Any]:
+def _list_context(db: Db, principal: Principal, view: str) -> dict[str, Any]:
     view = view if view in VIEWS else "open"
-    with db.session() as s:
-        groups = grouped(s, VIEWS[view])
+    with db.session() as s:  # a clinician's own teams' patients only
+        groups = grouped(s, VIEWS[view], scope_of(s, principal).patients())
     count = sum(len(g.alerts) for g in groups)
     red = sum(1 for g in groups for a in g.alerts if a["severity"] == "red" and a["status"] != "resolved")
     state = repr([(a["id"], a["status"], a["severity"], a["updated_at"]) for g in groups for a in g.alerts])
@@ -51,7 +52,7 @@ def work_list(
     """``acknowledged``/``skipped``: what the last "Acknowledge selected" did (counts, not
     words, so a link cannot put its own sentence on the page)."""
     principal = clinician(request, db)
-    context = _list_context(db, view)
+    context = _list_context(db, principal, view)
     audit(db, principal, "alerts_listed", "*", f"page view={context['view']} n={context['count']}")
     return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped), **context)
 
@@ -70,7 +71,7 @@ def live(request: Request, db: Db, view: str = "open") -> HTMLResponse:
     """The list alone, for the page's script to swap in (it compares ``data-version``). Not
     audited per poll: the page view that started it is."""
     principal = clinician(request, db)
-    return page(request, "_worklist.html", user=principal, **_list_context(db, view))
+    return page(request, "_worklist.html", user=principal, **_list_context(db, principal, view))
 
 
 @router.post("/alerts/acknowledge", response_model=None)
@@ -88,6 +89,8 @@ def acknowledge_several(
     for one in chosen:
         try:
             with db.session() as s:
+                if visible_alert(s, principal, one) is None:  # another team's: as if absent
+                    raise LookupError(one)
                 lifecycle.acknowledge(s, one, actor=principal.username, at=now(), note="from the work list")
         except (LookupError, lifecycle.AlertTransitionError):
             skipped += 1

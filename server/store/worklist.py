@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import AlertState, AlertTransitionError
@@ -108,13 +108,16 @@ class PatientGroup:
         return "red" if any(a["severity"] == "red" for a in self.alerts) else "amber"
 
 
-def grouped(s: Session, statuses: Sequence[str], limit: int = 500) -> list[PatientGroup]:
+def grouped(
+    s: Session, statuses: Sequence[str], in_scope: ColumnElement[bool], limit: int = 500
+) -> list[PatientGroup]:
     """Alerts grouped by patient: patients with a red alert first, then by their newest
-    evidence; within a patient, red first, then the newest evidence first."""
+    evidence; within a patient, red first, then the newest evidence first. ``in_scope``
+    keeps the patients the user may see (``server.access.Scope.patients``)."""
     rows = s.execute(
         select(Alert, Patient.display_name, Patient.team)
         .join(Patient, Patient.id == Alert.patient_id)
-        .where(Alert.status.in_(statuses))
+        .where(Alert.status.in_(statuses), in_scope)
         .order_by(SEVERITY_RANK, Alert.updated_at.desc(), Alert.id.desc())
         .limit(limit)
     ).all()

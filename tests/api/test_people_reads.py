@@ -109,7 +109,7 @@ def test_a_stopped_influxdb_is_unavailable_at_once_and_reads_resume_when_it_retu
             .stored
             == 1
         )
-        token = create_user(database, "matron-stop", Role.CLINICIAN)
+        token = create_user(database, "matron-stop", Role.CLINICIAN, teams=["default"])
         auth = {"Authorization": f"Bearer {token}"}
         readings = "/api/v1/patients/p-stop-1/readings"
         app = create_app(ServerSettings(database_url=database.url), database, store)

@@ -47,7 +47,7 @@ def test_text_a_database_cannot_store_is_refused_by_name(db: Database, influx_st
         topic("hub-text-1", Channel.READINGS), make_batch([high], hub_id="hub-text-1").to_json()
     )
     [alert_id] = done.alerts
-    token = create_user(db, "matron-text", Role.CLINICIAN)
+    token = create_user(db, "matron-text", Role.CLINICIAN, teams=["default"])
     api = TestClient(
         create_app(ServerSettings(database_url=db.url), db, influx_store), raise_server_exceptions=False
     )

@@ -195,6 +195,20 @@ def test_users_from_the_command_line(tmp_path: Path) -> None:
         code, _, err = cli("server", "user", command, "nobody")
         assert (code, err.strip()) == (2, "error: no user 'nobody'")
 
+    # Teams: a clinician sees only their teams' patients; an administrator sets them.
+    assert cli("server", "user", "add", "matron-north", "--team", "north")[0] == 0
+    assert cli("server", "user", "teams", "matron-north")[1].strip() == "north"
+    code, out, err = cli("server", "user", "teams", "matron-north", "--team", "north", "--team", "south")
+    assert (code, out.strip()) == (0, "user matron-north: north, south"), err
+    assert cli("server", "user", "teams", "matron-north", "--none")[1].strip() == "user matron-north: no team"
+    assert cli("server", "user", "teams", "nobody", "--team", "north")[0] == 2
+    # The NHS number is checked (Modulus 11) on the command line too.
+    code, _, err = cli("server", "patient", "add", "p-0001", "Ann Typo", "--nhs-number", "1234")
+    assert (code, err.strip()) == (2, "error: NHS number must be 10 digits")
+    code, _, err = cli("server", "patient", "add", "p-0001", "Ann Typo", "--nhs-number", "9434765918")
+    assert code == 2 and "NHS number is not valid" in err
+    assert cli("server", "patient", "add", "p-0001", "Ann Right", "--nhs-number", "943 476 5919")[0] == 0
+
 
 def test_the_demo_runs_end_to_end_privately_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     api_port = free_port()

@@ -33,6 +33,7 @@ class Scene:
     base: str
     clinician: str
     technician: str
+    admin: str
     alert_id: int
     resolved_id: int
 
@@ -68,9 +69,10 @@ def scene(stack: Stack) -> Iterator[Scene]:
         lambda: all(h["telemetry"] for h in stack.api.get("/api/v1/hubs", headers=tech_auth).json()),
         what="the hubs' first telemetry",
     )
+    admin = create_user(stack.db, "admin-look", Role.ADMIN)
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
     with served(app) as base:
-        yield Scene(base, stack.token, technician, alerts["p-look-1"], alerts["p-look-2"])
+        yield Scene(base, stack.token, technician, admin, alerts["p-look-1"], alerts["p-look-2"])
 
 
 def _signed_in(browser: Browser, scene: Scene, token: str, width: int) -> BrowserContext:
@@ -127,6 +129,14 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "remove-limit": ("clinician", "/patients/p-look-1/thresholds/systolic/remove?edge=red_below", 200),
         "not-found": ("clinician", "/patients/p-look-1/nothing-here", 404),
         "hubs": ("technician", "/hubs", 200),
+        "caseload": ("clinician", "/patients", 200),
+        "caseload-search": ("clinician", "/patients?q=margaret&status=alerts", 200),
+        "record": ("clinician", "/patients/p-look-1/record", 200),
+        "enrol": ("technician", "/enrol", 200),
+        "edit-record": ("technician", "/patients/p-look-1/edit", 200),
+        "give-hub": ("technician", "/patients/p-look-1/hub", 200),
+        "discharge": ("technician", "/patients/p-look-1/discharge", 200),
+        "audit-trail": ("admin", "/patients/p-look-1/audit", 200),
         "sign-in": ("nobody", "/sign-in", 200),
     }
 
@@ -138,6 +148,7 @@ def test_every_page_passes_axe_and_fits_a_phone(scene: Scene, browser: Browser) 
         contexts = {
             "clinician": _signed_in(browser, scene, scene.clinician, width),
             "technician": _signed_in(browser, scene, scene.technician, width),
+            "admin": _signed_in(browser, scene, scene.admin, width),
             "nobody": browser.new_context(viewport={"width": width, "height": 900}),
         }
         contexts["nobody"].add_init_script(path=str(AXE))

@@ -8,13 +8,14 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.api.auth import audit
+from server.access import scope_of, visible_alert
+from server.api.auth import Principal, audit
 from server.api.deps import Clinician, Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn, AlertDetail, AlertEventOut, AlertOut, ResolveIn
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store import alerts as lifecycle
-from server.store.models import Alert, now
+from server.store.models import Alert, Patient, now
 
 router = APIRouter(tags=["alerts"])
 
@@ -41,7 +42,13 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertOut]:
     with db.session() as s:
-        q = select(Alert).order_by(Alert.updated_at.desc(), Alert.id.desc()).limit(limit)
+        q = (
+            select(Alert)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(scope_of(s, principal).patients())
+            .order_by(Alert.updated_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
         if status:
             q = q.where(Alert.status == status)
         if patient_id:
@@ -64,7 +71,7 @@ def _detail(s: Session, alert: Alert) -> AlertDetail:
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
 def get_alert(principal: Clinician, db: Db, alert_id: RowId) -> AlertDetail:
     with db.session() as s:
-        alert = s.get(Alert, alert_id)
+        alert = visible_alert(s, principal, alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert {alert_id}")
         detail = _detail(s, alert)
@@ -78,6 +85,7 @@ def acknowledge(
 ) -> AlertDetail:
     return _change(
         db,
+        principal,
         alert_id,
         lambda s: lifecycle.acknowledge(
             s, alert_id, actor=principal.username, at=now(), note=(body or AcknowledgeIn()).note
@@ -89,12 +97,16 @@ def acknowledge(
 def resolve(principal: Clinician, db: Db, alert_id: RowId, body: ResolveIn) -> AlertDetail:
     return _change(
         db,
+        principal,
         alert_id,
         lambda s: lifecycle.resolve(s, alert_id, actor=principal.username, at=now(), outcome=body.outcome),
     )
 
 
-def _change(db: Db, alert_id: int, apply: lifecycle.Change) -> AlertDetail:
+def _change(db: Db, principal: Principal, alert_id: int, apply: lifecycle.Change) -> AlertDetail:
+    with db.session() as s:  # out of the user's teams: as absent as a missing alert (audited)
+        if visible_alert(s, principal, alert_id) is None:
+            raise HTTPException(404, f"no alert {alert_id}")
     try:
         with db.session() as s:
             alert = apply(s)

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from common.wire.vocabulary import MEASURES, ReadingKind
+from server.access import visible_patient
 from server.api.auth import audit
 from server.api.deps import Clinician, Db, Influx
 from server.api.params import StoreTime
 from server.api.schemas import ReadingOut
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.influx.errors import StoreUnavailable
-from server.store.models import Patient
 
 router = APIRouter(tags=["readings"])
 
@@ -30,7 +30,7 @@ def patient_readings(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[ReadingOut]:
     with db.session() as s:
-        if s.get(Patient, patient_id) is None:
+        if visible_patient(s, principal, patient_id, "readings") is None:
             raise HTTPException(404, f"no patient {patient_id!r}")
     try:
         rows = store.query_readings(patient_id, kind, since, until, limit)

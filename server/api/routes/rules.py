@@ -20,7 +20,8 @@ from alerts.ruleset.compiling import compile_rules
 from alerts.ruleset.loading import merge_documents
 from alerts.ruleset.models import RuleSetError
 from alerts.ruleset.profiles import rules_for
-from server.api.auth import audit
+from server.access import visible_patient
+from server.api.auth import Principal, audit
 from server.api.deps import Clinician, Db, Influx
 from server.api.schemas import (
     ConditionsIn,
@@ -35,7 +36,7 @@ from server.judging.readings import EngineRows
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.influx.errors import StoreUnavailable
 from server.store.influx.influxql import MAX_QUERY_LIMIT
-from server.store.models import Patient, RuleOverride, now
+from server.store.models import RuleOverride, now
 from server.store.overrides import conditions_of, current_rules, set_conditions, set_override
 
 router = APIRouter(tags=["rules"])
@@ -49,9 +50,13 @@ def _version(row: RuleOverride) -> RuleOverrideOut:
     )
 
 
-def _rules(s: Session, patient_id: str) -> PatientRulesOut:
-    if s.get(Patient, patient_id) is None:
+def _visible(s: Session, principal: Principal, patient_id: str) -> None:
+    """404 for a patient that does not exist or is out of the user's teams (audited)."""
+    if visible_patient(s, principal, patient_id, "rules") is None:
         raise HTTPException(404, f"no patient {patient_id!r}")
+
+
+def _rules(s: Session, patient_id: str) -> PatientRulesOut:
     effective, history = current_rules(s, patient_id)
     current = history[0] if history else None
     return PatientRulesOut(
@@ -66,6 +71,8 @@ def _rules(s: Session, patient_id: str) -> PatientRulesOut:
 @router.get("/api/v1/patients/{patient_id}/rules", response_model=PatientRulesOut)
 def patient_rules(principal: Clinician, db: Db, patient_id: PatientId) -> PatientRulesOut:
     with db.session() as s:
+        _visible(s, principal, patient_id)
+    with db.session() as s:
         out = _rules(s, patient_id)
     audit(db, principal, "rules_viewed", patient_id)
     return out
@@ -77,8 +84,7 @@ def set_patient_rules(
 ) -> PatientRulesOut:
     try:
         with db.session() as s:
-            if s.get(Patient, patient_id) is None:
-                raise HTTPException(404, f"no patient {patient_id!r}")
+            _visible(s, principal, patient_id)
             set_override(s, patient_id, body.changes, reason=body.reason, set_by=principal.username, at=now())
             s.flush()
             return _rules(s, patient_id)
@@ -93,8 +99,7 @@ def set_patient_conditions(
     """Change the patient's conditions, and with them their condition profiles (audited)."""
     try:
         with db.session() as s:
-            if s.get(Patient, patient_id) is None:
-                raise HTTPException(404, f"no patient {patient_id!r}")
+            _visible(s, principal, patient_id)
             set_conditions(s, patient_id, body.conditions, reason=body.reason, set_by=principal.username)
             s.flush()
             return _rules(s, patient_id)
@@ -119,8 +124,7 @@ def preview_patient_rules(
     last ``days`` of readings, replayed hour by hour as the live server meets them (with
     alerts reviewed a day after they open). Nothing is stored."""
     with db.session() as s:
-        if s.get(Patient, patient_id) is None:
-            raise HTTPException(404, f"no patient {patient_id!r}")
+        _visible(s, principal, patient_id)
         current, history = current_rules(s, patient_id)
         conditions = conditions_of(s, [patient_id]).get(patient_id, [])
     personal = dict(history[0].changes) if history else {}

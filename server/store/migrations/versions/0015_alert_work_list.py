@@ -1,11 +1,10 @@
 """alert work list: claim ("I'm on it"), a structured resolve outcome, the contact log
 
-Revision ID: 0014
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 17:40:00
 
-Chained to 0012 because 0013 (the caseload's) is not in this branch yet: re-chain to
-"0013" when both are merged. Alerts resolved before this revision keep their outcome in
+Alerts resolved before this revision keep their outcome in
 words and no outcome code.
 """
 
@@ -16,8 +15,8 @@ from alembic import op
 
 import server.store.models
 
-revision = "0014"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
