@@ -76,7 +76,9 @@ def test_a_new_red_alert_appears_without_reload_then_claim_and_acknowledge_sever
 
         page.click(f"#claim-{second_id}")
         expect(page.locator(f"li[data-alert-id='{second_id}'] .cw-claim")).to_contain_text("You are on it")
-        colleague = signed_in_client(app, create_user(stack.db, "matron-colleague", Role.CLINICIAN))
+        colleague = signed_in_client(
+            app, create_user(stack.db, "matron-colleague", Role.CLINICIAN, teams=["default"])
+        )
         seen = colleague.get("/alerts").text
         claimed = _detail(stack, second_id)
         assert str(claimed["claimed_by"]).startswith("matron-")
