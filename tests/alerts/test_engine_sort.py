@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.columns import MEASURES, ReadingColumns
-from alerts.engine import _Sorted
 from alerts.rules.series import Series, last_row_of_previous_day
+from alerts.sorted_readings import SortedReadings
 
 PATHS = {
     # (n_patients, largest time offset; times stay below alerts.columns.MAX_TIME): the
@@ -45,7 +45,7 @@ def test_every_sort_path_gives_the_stable_order(path: str, data: st.DataObject) 
         flags=rng.integers(0, 4, n).astype(np.uint32),
     )
     n_history = data.draw(st.integers(0, n))
-    rows = _Sorted(readings, n_history, n_patients)
+    rows = SortedReadings(readings, n_history, n_patients)
     expected = np.lexsort((np.arange(n), time, patient, measure))
     assert rows.source.tolist() == expected.tolist()
     assert rows.patient.tolist() == patient[expected].tolist()
