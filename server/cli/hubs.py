@@ -130,6 +130,65 @@ def hub_replace(
     _hand_over(issued, password_out)
 
 
+@hub_app.command("bundle")
+def hub_bundle(
+    hub_id: str,
+    out: Annotated[Path, typer.Option(help="where to write the bundle (mode 0600)")] = Path(
+        "hub-bundle.json"
+    ),
+    expires_in: Annotated[str, typer.Option(help="how long it can be used: 7d, 12h, 30m")] = "7d",
+) -> None:
+    """Write a hub's enrolment bundle (hub id, broker, CA certificate, a new password, expiry,
+    checksum) for `carewatch hub enrol FILE` on the hub. Re-keys the hub: a hub in service
+    is disconnected until the new bundle is on it."""
+    import os
+
+    from server.enrolment import issue_bundle, parse_duration
+    from server.settings import ServerSettings
+
+    try:
+        life = parse_duration(expires_in)
+    except ValueError as e:
+        raise common.fail(str(e)) from None
+    bundle = _act(
+        lambda db, ep: issue_bundle(db, ServerSettings().mqtt, hub_id, actor=common.ACTOR, life=life)
+    )
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(bundle.to_json())
+    typer.echo(
+        f"bundle for {hub_id} written to {out} (mode 0600), valid until {bundle.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    typer.echo(f"on the hub: carewatch hub enrol {out.name}")
+
+
+@hub_app.command("claim-code")
+def hub_claim_code(
+    hub_id: str,
+    expires_in: Annotated[str, typer.Option(help="how long it can be used: 24h, 7d, 30m")] = "24h",
+    qr: Annotated[
+        Path | None, typer.Option(help="also write a QR code of the enrol command (.svg or .png)")
+    ] = None,
+) -> None:
+    """A short single-use code to type on the hub (`carewatch hub enrol CODE --server URL`),
+    which fetches the bundle over HTTPS. Shown once; an earlier unused code stops working."""
+    from server.enrolment import display_code, enrol_command, issue_claim_code, parse_duration, write_qr
+    from server.provisioning import ProvisioningError
+    from server.settings import ServerSettings
+
+    try:
+        life = parse_duration(expires_in)
+        code = issue_claim_code(common.db(), hub_id, actor=common.ACTOR, life=life)
+    except (ValueError, ProvisioningError) as e:
+        raise common.fail(str(e)) from None
+    command = enrol_command(code, ServerSettings().public_url)
+    typer.echo(f"claim code for {hub_id}: {display_code(code)} (single use, valid for {expires_in})")
+    typer.echo(f"on the hub: {command}")
+    if qr is not None:
+        write_qr(command, qr)
+        typer.echo(f"QR code of that command written to {qr}")
+
+
 @hub_app.command("assign")
 def hub_assign(
     hub_id: str,
