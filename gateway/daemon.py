@@ -13,13 +13,29 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub
 from gateway.ble.seen import SeenReadings
 from gateway.disk_reserve import DiskReserve
+from gateway.sd_notify import notify, watchdog_interval
+
+if TYPE_CHECKING:
+    from common.supervision import Supervisor
 
 log = logging.getLogger(__name__)
+
+
+async def _keep_watchdog_fed(supervisor: Supervisor) -> None:
+    """Ping systemd's watchdog from the event loop itself, so a loop stuck in a Bluetooth
+    call stops the pings; a failed thread stops them too (and the hub is stopping anyway)."""
+    every = watchdog_interval()
+    if every is None:
+        return
+    while not supervisor.failed.is_set():
+        notify("WATCHDOG=1")
+        await asyncio.sleep(every)
 
 
 def run_hub_process(config_path: Path) -> int:
@@ -104,7 +120,13 @@ def run_hub_process(config_path: Path) -> int:
         supervisor.on_failure(stop_from_another_thread)
         if supervisor.failed.is_set():  # a thread failed before the loop was there to hear it
             hub.stop()
-        await hub.run()
+        notify(f"READY=1\nSTATUS=hub {cfg.hub_id} running")
+        watchdog = asyncio.create_task(_keep_watchdog_fed(supervisor))
+        try:
+            await hub.run()
+        finally:
+            watchdog.cancel()
+            notify("STOPPING=1")
 
     try:
         asyncio.run(main())

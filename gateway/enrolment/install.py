@@ -77,6 +77,9 @@ def _write_private(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        if os.geteuid() == 0:  # enrolled by root: the files belong to whoever owns the directory
+            owner = path.parent.stat()  # (install.sh makes /etc/carewatch the hub user's)
+            os.chown(tmp, owner.st_uid, owner.st_gid)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
