@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -322,6 +323,25 @@ def pair(
     typer.echo(
         f"paired {wanted} with hub {cfg.hub_id} ({cfg.allowlist_path}); it is used from its next reading"
     )
+    managed = _server_config_version(cfg.state_dir)
+    if managed:
+        typer.echo(
+            f"note: this hub's devices are managed by the server (configuration version {managed}): the "
+            "server's list replaces this one when its next configuration arrives. To keep this device, "
+            f"pair it on the server too: carewatch server hub pair {cfg.hub_id} {wanted}, or on the hub's page."
+        )
+
+
+def _server_config_version(state_dir: Path) -> int:
+    """The server configuration this hub applied (0: none, its list is its own). One rule for
+    who wins: once the server has sent a list, the server's list is the hub's list."""
+    import json
+
+    try:
+        version = json.loads((state_dir / "remote-config.json").read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return version if isinstance(version, int) else 0
 
 
 @app.command()
@@ -341,67 +361,11 @@ def unpair(
     typer.echo(f"unpaired {address.upper()}" if removed else f"{address.upper()} was not paired to this hub")
 
 
-@app.command()
-def enrol(
-    bundle_or_code: Annotated[
-        str, typer.Argument(help="an enrolment bundle file, or the claim code shown to the technician")
-    ],
-    server: Annotated[
-        str | None,
-        typer.Option(help="the CareWatch server (https://...) to fetch the bundle from, with a claim code"),
-    ] = None,
-    config_dir: Annotated[Path, typer.Option(help="where the hub's configuration goes")] = Path(
-        "/etc/carewatch"
-    ),
-    state_dir: Annotated[Path, typer.Option(help="the hub's outbox and state")] = Path(
-        "/var/lib/carewatch-hub"
-    ),
-    server_ca: Annotated[
-        Path | None, typer.Option(help="CA certificate to trust for --server (default: the system's)")
-    ] = None,
-) -> None:
-    """Enrol this hub: write its configuration (hub.toml, the MQTT password, the broker's CA;
-    mode 0600) from a bundle or a claim code, then check that the broker takes it.
+def _enrol_command() -> Callable[..., None]:
+    from gateway.enrolment.command import enrol
 
-    Exit status: 0 enrolled and the broker accepts the hub; 1 written but the broker check
-    failed (what to do is printed); 2 nothing written (expired or damaged bundle, refused code)."""
-    from datetime import UTC, datetime
+    return enrol
 
-    from common.mqtt import BrokerEndpoint
-    from common.wire.vocabulary import CheckStatus
-    from gateway.diagnostics.broker import probe_broker
-    from gateway.diagnostics.certificates import certificates_check
-    from gateway.enrolment.bundle import BundleError, read_bundle
-    from gateway.enrolment.install import EnrolError, fetch_bundle_text, install, read_bundle_source
 
-    try:
-        text, from_file = read_bundle_source(bundle_or_code)
-        if not from_file:
-            if server is None:
-                raise EnrolError(
-                    f"{bundle_or_code!r} is not a file; to use it as a claim code, add --server https://..."
-                )
-            text = fetch_bundle_text(server, bundle_or_code.strip().upper(), cafile=server_ca)
-        bundle = read_bundle(text, datetime.now(UTC))
-        done = install(bundle, config_dir, state_dir)
-    except (BundleError, EnrolError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"hub {done.hub_id} enrolled (bundle valid until {bundle.expires_at:%Y-%m-%d %H:%M} UTC)")
-    for path in done.written:
-        typer.echo(f"  wrote {path} (mode 0600)")
-    for path in done.kept:
-        typer.echo(f"  kept  {path} (same hub and broker)")
-    cfg = _load_config_or_exit(config_dir / "hub.toml")
-    endpoint = BrokerEndpoint(
-        cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password()
-    )
-    probe = probe_broker(endpoint)
-    checks = [probe.broker, certificates_check(cfg.broker.ca_file, probe.certificate), probe.credentials]
-    for check in checks:
-        typer.echo(f"  {check.status.value:<8} {check.summary}")
-        if check.fix:
-            typer.echo(f"           what to do: {check.fix}")
-    if any(c.status is CheckStatus.FAILED for c in checks):
-        raise typer.Exit(1)
-    typer.echo("the broker accepts this hub; start it with: systemctl restart carewatch-hub")
+# carewatch hub enrol: its own module (gateway/enrolment/command.py), registered here.
+app.command("enrol")(_enrol_command())

@@ -249,8 +249,18 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import pair
+    from server.hub_config import HubConfigError, pair, paired_elsewhere
 
+    try:
+        elsewhere = paired_elsewhere(common.db(), address, hub_id)
+    except HubConfigError as e:
+        raise common.fail(str(e)) from None
+    if elsewhere:
+        typer.echo(
+            f"warning: {address.upper()} is also paired to {', '.join(elsewhere)}: whichever hub hears it "
+            "takes its readings, for its own patient. Unpair it there unless both really share it.",
+            err=True,
+        )
     _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR))
 
 

@@ -125,6 +125,9 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "remove-limit": ("clinician", "/patients/p-look-1/thresholds/systolic/remove?edge=red_below", 200),
         "not-found": ("clinician", "/patients/p-look-1/nothing-here", 404),
         "hubs": ("technician", "/hubs", 200),
+        "hub": ("technician", "/hubs/hub-look-1", 200),
+        "hub-add": ("technician", "/hubs/new", 200),
+        "hub-replace": ("technician", "/hubs/hub-look-1/replace", 200),
         "sign-in": ("nobody", "/sign-in", 200),
     }
 
