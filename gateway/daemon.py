@@ -38,6 +38,16 @@ async def _keep_watchdog_fed(supervisor: Supervisor) -> None:
         await asyncio.sleep(every)
 
 
+def _software() -> str:
+    """ "carewatch-hub 1.4.0": the version a technician compares on the hub's page."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"carewatch-hub {version('carewatch')}"
+    except PackageNotFoundError:  # a checkout run without installing
+        return "carewatch-hub (not installed)"
+
+
 def run_hub_process(config_path: Path) -> int:
     """``carewatch hub run``: everything until SIGTERM/SIGINT, then a clean stop. Returns the
     exit status: 0 after a requested stop, ``EXIT_LOOP_FAILED`` if a loop failed (so systemd
@@ -74,7 +84,8 @@ def run_hub_process(config_path: Path) -> int:
     endpoint = BrokerEndpoint(
         cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
     )
-    mqtt = MqttSession(endpoint, software="carewatch-hub")
+    software = _software()
+    mqtt = MqttSession(endpoint, software=software)
     publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
     spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
     spill.recover()
@@ -93,7 +104,7 @@ def run_hub_process(config_path: Path) -> int:
         outbox,
         allowlist,
         cfg.state_dir,
-        software="carewatch-hub",
+        software=software,
         interval_s=cfg.telemetry_interval_s,
         spill=spill,
         devices=hub.device_telemetry,
