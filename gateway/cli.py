@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -322,6 +323,25 @@ def pair(
     typer.echo(
         f"paired {wanted} with hub {cfg.hub_id} ({cfg.allowlist_path}); it is used from its next reading"
     )
+    managed = _server_config_version(cfg.state_dir)
+    if managed:
+        typer.echo(
+            f"note: this hub's devices are managed by the server (configuration version {managed}): the "
+            "server's list replaces this one when its next configuration arrives. To keep this device, "
+            f"pair it on the server too: carewatch server hub pair {cfg.hub_id} {wanted}, or on the hub's page."
+        )
+
+
+def _server_config_version(state_dir: Path) -> int:
+    """The server configuration this hub applied (0: none, its list is its own). One rule for
+    who wins: once the server has sent a list, the server's list is the hub's list."""
+    import json
+
+    try:
+        version = json.loads((state_dir / "remote-config.json").read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return version if isinstance(version, int) else 0
 
 
 @app.command()
@@ -339,3 +359,13 @@ def unpair(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"unpaired {address.upper()}" if removed else f"{address.upper()} was not paired to this hub")
+
+
+def _enrol_command() -> Callable[..., None]:
+    from gateway.enrolment.command import enrol
+
+    return enrol
+
+
+# carewatch hub enrol: its own module (gateway/enrolment/command.py), registered here.
+app.command("enrol")(_enrol_command())

@@ -13,13 +13,39 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub
 from gateway.ble.seen import SeenReadings
 from gateway.disk_reserve import DiskReserve
+from gateway.sd_notify import notify, watchdog_interval
+
+if TYPE_CHECKING:
+    from common.supervision import Supervisor
 
 log = logging.getLogger(__name__)
+
+
+async def _keep_watchdog_fed(supervisor: Supervisor) -> None:
+    """Ping systemd's watchdog from the event loop itself, so a loop stuck in a Bluetooth
+    call stops the pings; a failed thread stops them too (and the hub is stopping anyway)."""
+    every = watchdog_interval()
+    if every is None:
+        return
+    while not supervisor.failed.is_set():
+        notify("WATCHDOG=1")
+        await asyncio.sleep(every)
+
+
+def _software() -> str:
+    """ "carewatch-hub 1.4.0": the version a technician compares on the hub's page."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"carewatch-hub {version('carewatch')}"
+    except PackageNotFoundError:  # a checkout run without installing
+        return "carewatch-hub (not installed)"
 
 
 def run_hub_process(config_path: Path) -> int:
@@ -58,7 +84,8 @@ def run_hub_process(config_path: Path) -> int:
     endpoint = BrokerEndpoint(
         cfg.broker.host, cfg.broker.port, cfg.broker.ca_file, cfg.hub_id, cfg.password(), cfg.broker.keepalive
     )
-    mqtt = MqttSession(endpoint, software="carewatch-hub")
+    software = _software()
+    mqtt = MqttSession(endpoint, software=software)
     publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
     spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
     spill.recover()
@@ -77,7 +104,7 @@ def run_hub_process(config_path: Path) -> int:
         outbox,
         allowlist,
         cfg.state_dir,
-        software="carewatch-hub",
+        software=software,
         interval_s=cfg.telemetry_interval_s,
         spill=spill,
         devices=hub.device_telemetry,
@@ -104,7 +131,13 @@ def run_hub_process(config_path: Path) -> int:
         supervisor.on_failure(stop_from_another_thread)
         if supervisor.failed.is_set():  # a thread failed before the loop was there to hear it
             hub.stop()
-        await hub.run()
+        notify(f"READY=1\nSTATUS=hub {cfg.hub_id} running")
+        watchdog = asyncio.create_task(_keep_watchdog_fed(supervisor))
+        try:
+            await hub.run()
+        finally:
+            watchdog.cancel()
+            notify("STOPPING=1")
 
     try:
         asyncio.run(main())

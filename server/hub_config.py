@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from common.mqtt import BrokerEndpoint
 from common.wire.addresses import InvalidAddress, normalize_address
 from common.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
@@ -18,7 +20,7 @@ from gateway.catalogue.errors import CatalogueError
 from gateway.catalogue.loader import load_catalogue
 from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
-from server.store.models import AuditEvent, Hub, now
+from server.store.models import AuditEvent, Hub, HubAssignment, now
 
 __all__ = ["HubConfigError", "NotDelivered", "deliver", "desired", "pair", "set_telemetry_interval", "unpair"]
 
@@ -130,6 +132,25 @@ def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConf
         hub.paired_devices = [d for d in devices if d["address"] != key]
 
     return _change(db, hub_id, actor, "device_unpaired", key, edit)
+
+
+def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
+    """Other hubs in service whose server list has this device, with the patient each serves
+    now: one cuff on two patients' hubs puts one patient's readings in the other's record
+    (whichever hub hears it first takes the reading)."""
+    key = _address(address)
+    with db.session() as s:
+        serving = dict(
+            s.execute(
+                select(HubAssignment.hub_id, HubAssignment.patient_id).where(HubAssignment.end_at.is_(None))
+            ).all()
+        )
+        found = []
+        for hub in s.scalars(select(Hub).where(Hub.id != hub_id, Hub.revoked_at.is_(None)).order_by(Hub.id)):
+            if any(d.get("address") == key for d in hub.paired_devices or []):
+                patient = serving.get(hub.id)
+                found.append(f"{hub.id} (patient {patient})" if patient else hub.id)
+        return found
 
 
 def deliver(db: Database, endpoint: BrokerEndpoint, hub_id: str) -> RemoteConfig:

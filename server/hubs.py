@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from common.wire.messages import HubTelemetry, PairedDeviceConfig
 from server.hub_attention import HubState, attention
 from server.hub_config import configured_devices
 from server.store.database import Database
-from server.store.models import Hub, HubAssignment, now
+from server.store.models import Hub, HubAssignment, IngestedReading, now
 
 
 class HubOverview(BaseModel):
@@ -29,6 +30,14 @@ class HubOverview(BaseModel):
     config_version: int
     paired_devices: list[PairedDeviceConfig]
     attention: list[str]
+    outbox_waiting: int | None = Field(
+        default=None,
+        description="readings waiting on the hub as far as the server knows: its last reported "
+        "backlog, less those the server has received from it since (0 once delivered, even if "
+        "the hub went offline before it could report again)",
+    )
+    revoked_at: datetime | None = None
+    replaced_by: str | None = None
 
 
 def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
@@ -41,7 +50,8 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
         )
         out = []
         for hub in s.scalars(select(Hub).order_by(Hub.id)):
-            telemetry = _parsed(hub.telemetry)
+            reported = _parsed(hub.telemetry)
+            telemetry = _less_delivered(s, hub, reported)
             state = HubState(
                 hub.status,
                 hub.status_at,
@@ -58,14 +68,46 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
                     status=hub.status,
                     status_at=hub.status_at,
                     last_seen_at=hub.last_seen_at,
-                    telemetry=telemetry,
+                    telemetry=reported,
                     telemetry_at=hub.telemetry_at,
                     config_version=hub.config_version,
                     paired_devices=configured_devices(hub),
-                    attention=attention(state, at),
+                    attention=(["revoked: the broker refuses it"] if hub.revoked_at else [])
+                    + attention(state, at),
+                    outbox_waiting=telemetry.outbox_depth if telemetry else None,
+                    revoked_at=hub.revoked_at,
+                    replaced_by=hub.replaced_by,
                 )
             )
         return out
+
+
+def _less_delivered(s: Session, hub: Hub, t: HubTelemetry | None) -> HubTelemetry | None:
+    """The hub's last report, less the readings it was holding then that the server has
+    received since: a hub that delivered its backlog and then went offline before its next
+    report is not still "3 readings waiting". Readings the server took before the report
+    but the hub had not yet heard the receipt for stay counted until the next report."""
+    if t is None or not t.outbox_depth or hub.telemetry_at is None:
+        return t
+    delivered = s.scalar(
+        select(func.count())
+        .select_from(IngestedReading)
+        .where(
+            IngestedReading.hub_id == hub.id,
+            IngestedReading.ingested_at > hub.telemetry_at,
+            IngestedReading.taken_at <= t.at,
+        )
+    )
+    if not delivered:
+        return t
+    waiting = max(0, t.outbox_depth - delivered)
+    return t.model_copy(
+        update={
+            "outbox_depth": waiting,
+            "awaiting_receipt": min(t.awaiting_receipt, waiting),
+            "oldest_unsent_at": t.oldest_unsent_at if waiting else None,
+        }
+    )
 
 
 def _parsed(stored: dict[str, object] | None) -> HubTelemetry | None:

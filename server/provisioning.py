@@ -78,24 +78,38 @@ def add_patient(
 def add_hub(db: Database, hub_id: str, *, actor: str, label: str = "", patient_id: str | None = None) -> None:
     """Register a hub and, if ``patient_id`` is given, assign it from now: both or neither
     (a hub for a patient who does not exist is refused before anything is recorded)."""
+    with db.session() as s:
+        register_hub(s, hub_id, actor=actor, label=label, patient_id=patient_id)
+
+
+def register_hub(
+    s: Session,
+    hub_id: str,
+    *,
+    actor: str,
+    label: str = "",
+    patient_id: str | None = None,
+    at: datetime | None = None,
+) -> Hub:
+    """``add_hub`` inside the caller's transaction, so the broker identity can be issued
+    before it commits (``server.hub_lifecycle``): the records and the broker, or neither."""
     if not valid_hub_id(hub_id):
         raise ProvisioningError(
             f"hub id {hub_id!r} must be 3-63 lower-case letters, digits or '-', "
             f"and not start with {RESERVED_PREFIX!r} (the server's own broker identities)"
         )
-    with db.session() as s:
-        if s.get(Hub, hub_id) is not None:
-            raise ProvisioningError(f"hub {hub_id!r} already exists")
-        if patient_id is not None and s.get(Patient, patient_id) is None:
-            raise ProvisioningError(f"no patient {patient_id!r}; the hub was not registered")
-        s.add(Hub(id=hub_id, label=label))
-        s.add(AuditEvent(actor=actor, action="hub_added", target=hub_id))
-        if patient_id is not None:
-            s.flush()
-            s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=now()))
-            s.add(
-                AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}")
-            )
+    if s.get(Hub, hub_id) is not None:
+        raise ProvisioningError(f"hub {hub_id!r} already exists")
+    if patient_id is not None and s.get(Patient, patient_id) is None:
+        raise ProvisioningError(f"no patient {patient_id!r}; the hub was not registered")
+    hub = Hub(id=hub_id, label=label)
+    s.add(hub)
+    s.add(AuditEvent(actor=actor, action="hub_added", target=hub_id))
+    if patient_id is not None:
+        s.flush()
+        s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=at or now()))
+        s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}"))
+    return hub
 
 
 def hub_exists(db: Database, hub_id: str) -> bool:

@@ -30,6 +30,9 @@ class MqttSettings(BaseModel):
     password_file: Path = Path("/etc/carewatch/mqtt-password")
     ingest_username: str = INGEST_USER
     ingest_password_file: Path = Path("/etc/carewatch/mqtt-ingest-password")
+    # The broker as hubs reach it (written into their enrolment bundles); default host/port.
+    hub_host: str | None = None
+    hub_port: int | None = None
 
     def endpoint(self) -> BrokerEndpoint:
         """The control plane's identity."""

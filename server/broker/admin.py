@@ -173,6 +173,20 @@ class BrokerAdmin:
         self.ensure_role(hub_role(hub_id))
         self.ensure_client(hub_identity(hub_id), password)
 
+    def rotate_hub(self, hub_id: str, password: str) -> None:
+        """A new password, and the live session (opened with the old one) dropped at once:
+        Mosquitto 2.0 keeps a connected client connected through ``setClientPassword``, but
+        ``disableClient`` kicks it. The hub's reconnection is then checked against the new
+        password, so only a hub holding it gets back in."""
+        self.add_hub(hub_id, password)
+        self.run(
+            {"command": "disableClient", "username": hub_id},
+            {"command": "enableClient", "username": hub_id},
+        )
+
+    def enable(self, username: str) -> None:
+        self.run({"command": "enableClient", "username": username})
+
     def disable(self, username: str) -> None:
         """Refuse this identity from now on; the broker disconnects it if it is connected."""
         self.run({"command": "disableClient", "username": username})

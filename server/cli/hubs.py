@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from server.cli import common
 
 if TYPE_CHECKING:
+    from common.mqtt import BrokerEndpoint
+    from server.hub_lifecycle import Issued
     from server.store.database import Database
+
+T = TypeVar("T")
 
 hub_app = typer.Typer(
     help="Hubs: register, assign to a patient, give them their broker identity, configure them from the office.",
@@ -31,87 +35,158 @@ def hub_add(
 ) -> None:
     """Register a hub, optionally assign it, and give it its broker identity (live: no reload).
 
-    The hub may then connect with its id as user name and client id, and the password shown
-    once here (or written to --password-out), and only publish and hear its own topics."""
-    from server.provisioning import ProvisioningError, add_hub
+    All or nothing: if the broker cannot issue the identity, nothing is registered. The hub may
+    then connect with its id as user name and client id, and the password shown once here (or
+    written to --password-out), and only publish and hear its own topics. For a hub in the
+    field, `carewatch server hub bundle` is easier than copying a password."""
+    from server import hub_lifecycle
+
+    issued = _act(lambda db, ep: hub_lifecycle.add(db, ep, hub_id, actor=common.ACTOR, patient_id=patient))
+    typer.echo(f"hub {hub_id} registered" + (f" and assigned to {patient}" if patient else ""))
+    _hand_over(issued, password_out)
+
+
+def _act(action: Callable[[Database, BrokerEndpoint], T]) -> T:
+    """Run a lifecycle action against the database and the broker the settings name; a
+    refusal or an unreachable broker is a plain error, and nothing was changed."""
+    from server.hub_lifecycle import BrokerAdminError
+    from server.provisioning import ProvisioningError
+    from server.settings import ServerSettings
 
     try:
-        add_hub(common.db(), hub_id, actor=common.ACTOR, patient_id=patient)
+        endpoint = ServerSettings().mqtt.endpoint()
+    except OSError as e:  # the server's MQTT password file
+        raise common.fail(f"cannot read the server's broker credentials: {e}") from None
+    try:
+        return action(common.db(), endpoint)
     except ProvisioningError as e:
         raise common.fail(str(e)) from None
-    typer.echo(f"hub {hub_id} registered" + (f" and assigned to {patient}" if patient else ""))
-    _issue_credentials(hub_id, password_out)
+    except BrokerAdminError as e:
+        raise common.fail(f"{e}\nnothing was changed; try again when the broker is reachable") from None
 
 
-def _issue_credentials(hub_id: str, password_out: Path | None) -> None:
+def _hand_over(issued: Issued, password_out: Path | None) -> None:
     import os
 
-    from server.broker.admin import BrokerAdmin, BrokerAdminError
-    from server.broker.dynsec_file import new_password
-    from server.settings import ServerSettings
-    from server.store.models import AuditEvent
-
-    password = new_password()
-    try:
-        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
-            admin.add_hub(hub_id, password)
-    except (BrokerAdminError, OSError) as e:  # OSError: the server's MQTT password file
-        typer.echo(
-            f"error: the hub's broker identity was not issued: {e}\n"
-            f"run `carewatch server hub credentials {hub_id}` when the broker is reachable",
-            err=True,
-        )
-        raise typer.Exit(1) from None
     if password_out is not None:
         fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
+            f.write(issued.password + "\n")
         typer.echo(f"MQTT password written to {password_out}: copy it to the hub's password_file")
     else:
         typer.echo("MQTT password (write it to the hub's password_file; shown only now):")
-        typer.echo(password)
-    with common.db().session() as s:
-        s.add(AuditEvent(actor=common.ACTOR, action="hub_credentials_issued", target=hub_id))
+        typer.echo(issued.password)
     typer.echo("the broker accepts it now; no reload needed")
 
 
-@hub_app.command("credentials")
-def hub_credentials(
-    hub_id: str,
-    password_out: Annotated[
-        Path | None,
-        typer.Option(help="write the new MQTT password to this file (mode 0600) instead of printing it"),
-    ] = None,
-) -> None:
-    """Issue a registered hub a new broker password (after a loss, or to rotate it); the old
-    one stops working at once."""
-    from server.provisioning import hub_exists
+PasswordOut = Annotated[
+    Path | None,
+    typer.Option(help="write the new MQTT password to this file (mode 0600) instead of printing it"),
+]
 
-    if not hub_exists(common.db(), hub_id):
-        raise common.fail(f"no hub {hub_id!r}; register it with: carewatch server hub add {hub_id}")
-    _issue_credentials(hub_id, password_out)
+
+@hub_app.command("rotate")
+def hub_rotate(hub_id: str, password_out: PasswordOut = None) -> None:
+    """Issue a hub a new broker password (after a loss, or routinely). The old one is refused
+    at once and a connection made with it is dropped; a revoked hub is let in again."""
+    from server import hub_lifecycle
+
+    issued = _act(lambda db, ep: hub_lifecycle.rotate(db, ep, hub_id, actor=common.ACTOR))
+    _hand_over(issued, password_out)
+
+
+@hub_app.command("credentials")
+def hub_credentials(hub_id: str, password_out: PasswordOut = None) -> None:
+    """The same as `hub rotate` (kept for scripts that use this name)."""
+    hub_rotate(hub_id, password_out)
 
 
 @hub_app.command("revoke")
-def hub_revoke(hub_id: str) -> None:
+def hub_revoke(
+    hub_id: str,
+    reason: Annotated[str, typer.Option(help="why, for the audit trail (lost, stolen, returned)")] = "",
+) -> None:
     """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
-    now on and disconnects it if it is connected. `hub credentials` lets it in again."""
-    from server.broker.admin import BrokerAdmin, BrokerAdminError
-    from server.provisioning import hub_exists
-    from server.settings import ServerSettings
-    from server.store.models import AuditEvent
+    now on and drops its connection at once. `hub rotate` lets it in again."""
+    from server import hub_lifecycle
 
-    db = common.db()
-    if not hub_exists(db, hub_id):  # never a server identity, whatever name it is given
-        raise common.fail(f"no hub {hub_id!r}")
-    try:
-        with BrokerAdmin(ServerSettings().mqtt.endpoint()) as admin:
-            admin.disable(hub_id)
-    except (BrokerAdminError, OSError) as e:
-        raise common.fail(f"not revoked: {e}") from None
-    with db.session() as s:
-        s.add(AuditEvent(actor=common.ACTOR, action="hub_revoked", target=hub_id))
+    _act(lambda db, ep: hub_lifecycle.revoke(db, ep, hub_id, actor=common.ACTOR, reason=reason))
     typer.echo(f"hub {hub_id} can no longer connect to the broker")
+
+
+@hub_app.command("replace")
+def hub_replace(
+    old_hub_id: Annotated[str, typer.Argument(help="the hub being swapped out")],
+    new_hub_id: Annotated[str, typer.Argument(help="the new hardware's hub id")],
+    password_out: PasswordOut = None,
+) -> None:
+    """New hardware for the same patient: the new hub serves them from now, with the old
+    one's paired devices; the old hub is revoked and its assignment ends now. The patient's
+    readings so far stay theirs."""
+    from server import hub_lifecycle
+
+    issued = _act(lambda db, ep: hub_lifecycle.replace(db, ep, old_hub_id, new_hub_id, actor=common.ACTOR))
+    typer.echo(f"hub {new_hub_id} replaces {old_hub_id} from now; {old_hub_id} is revoked")
+    _hand_over(issued, password_out)
+
+
+@hub_app.command("bundle")
+def hub_bundle(
+    hub_id: str,
+    out: Annotated[Path, typer.Option(help="where to write the bundle (mode 0600)")] = Path(
+        "hub-bundle.json"
+    ),
+    expires_in: Annotated[str, typer.Option(help="how long it can be used: 7d, 12h, 30m")] = "7d",
+) -> None:
+    """Write a hub's enrolment bundle (hub id, broker, CA certificate, a new password, expiry,
+    checksum) for `carewatch hub enrol FILE` on the hub. Re-keys the hub: a hub in service
+    is disconnected until the new bundle is on it."""
+    import os
+
+    from server.hub_enrolment import issue_bundle, parse_duration
+    from server.settings import ServerSettings
+
+    try:
+        life = parse_duration(expires_in)
+    except ValueError as e:
+        raise common.fail(str(e)) from None
+    bundle = _act(
+        lambda db, ep: issue_bundle(db, ServerSettings().mqtt, hub_id, actor=common.ACTOR, life=life)
+    )
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(bundle.to_json())
+    typer.echo(
+        f"bundle for {hub_id} written to {out} (mode 0600), valid until {bundle.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    typer.echo(f"on the hub: carewatch hub enrol {out.name}")
+
+
+@hub_app.command("claim-code")
+def hub_claim_code(
+    hub_id: str,
+    expires_in: Annotated[str, typer.Option(help="how long it can be used: 24h, 7d, 30m")] = "24h",
+    qr: Annotated[
+        Path | None, typer.Option(help="also write a QR code of the enrol command (.svg or .png)")
+    ] = None,
+) -> None:
+    """A short single-use code to type on the hub (`carewatch hub enrol CODE --server URL`),
+    which fetches the bundle over HTTPS. Shown once; an earlier unused code stops working."""
+    from server.hub_enrolment import display_code, enrol_command, issue_claim_code, parse_duration, write_qr
+    from server.provisioning import ProvisioningError
+    from server.settings import ServerSettings
+
+    try:
+        life = parse_duration(expires_in)
+        code = issue_claim_code(common.db(), hub_id, actor=common.ACTOR, life=life)
+    except (ValueError, ProvisioningError) as e:
+        raise common.fail(str(e)) from None
+    command = enrol_command(code, ServerSettings().public_url)
+    typer.echo(f"claim code for {hub_id}: {display_code(code)} (single use, valid for {expires_in})")
+    typer.echo(f"on the hub: {command}")
+    if qr is not None:
+        write_qr(command, qr)
+        typer.echo(f"QR code of that command written to {qr}")
 
 
 @hub_app.command("assign")
@@ -174,8 +249,18 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import pair
+    from server.hub_config import HubConfigError, pair, paired_elsewhere
 
+    try:
+        elsewhere = paired_elsewhere(common.db(), address, hub_id)
+    except HubConfigError as e:
+        raise common.fail(str(e)) from None
+    if elsewhere:
+        typer.echo(
+            f"warning: {address.upper()} is also paired to {', '.join(elsewhere)}: whichever hub hears it "
+            "takes its readings, for its own patient. Unpair it there unless both really share it.",
+            err=True,
+        )
     _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR))
 
 

@@ -120,6 +120,22 @@ class Hub(Base):
     config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     config_delivered_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     telemetry_interval_s: Mapped[float | None] = mapped_column(Float)  # None: the hub's own setting
+    # Refused by the broker since then (lost, stolen, returned, replaced); None: may connect.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by: Mapped[str | None] = mapped_column(String(63))  # the hub that took over its patient
+
+
+class HubClaimCode(Base):
+    """A short code a technician types on a new hub to fetch its enrolment bundle: single
+    use, expiring, stored as its SHA-256 only (the code is shown once)."""
+
+    __tablename__ = "hub_claim_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hub_id: Mapped[str] = mapped_column(ForeignKey("hubs.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HubAssignment(Base):

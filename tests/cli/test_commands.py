@@ -112,12 +112,14 @@ def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquit
     assert rotated.returncode == 0, rotated.stderr
     assert oct((tmp_path / "pw").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "pw").read_text().strip() != password
-    # With the broker unreachable, the hub is registered and the command says what to do next.
+    # With the broker unreachable, nothing is registered (no hub the broker would refuse) and
+    # the command says so.
     offline = dict(env, CAREWATCH_MQTT__PORT=str(free_port()))
     assert run("server", "patient", "add", "p-0009", "Bea Example", env=offline).returncode == 0
     later = run("server", "hub", "add", "hub-0009", "--patient", "p-0009", env=offline)
-    assert later.returncode == 1
-    assert "run `carewatch server hub credentials hub-0009` when the broker is reachable" in later.stderr
+    assert later.returncode == 2
+    assert "nothing was changed; try again when the broker is reachable" in later.stderr
+    assert "hub-0009" not in run("server", "hub", "list", env=env).stdout
     token = run("server", "user", "add", "matron", "--role", "clinician", env=env)
     assert token.stdout.startswith("cw_")
     assert run("server", "dead-letters", env=env).stdout.strip() == "no dead letters"

@@ -137,6 +137,9 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "give-hub": ("technician", "/patients/p-look-1/hub", 200),
         "discharge": ("technician", "/patients/p-look-1/discharge", 200),
         "audit-trail": ("admin", "/patients/p-look-1/audit", 200),
+        "hub": ("technician", "/hubs/hub-look-1", 200),
+        "hub-add": ("technician", "/hubs/new", 200),
+        "hub-replace": ("technician", "/hubs/hub-look-1/replace", 200),
         "sign-in": ("nobody", "/sign-in", 200),
     }
 

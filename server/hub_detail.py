@@ -1,0 +1,81 @@
+"""One hub as a technician looks at it before a visit: the devices paired to it (the server's
+list, what the hub takes readings from) beside the devices heard through it (what has
+actually sent readings), with battery, firmware and the last reading of each; its software,
+its truthful backlog and who it has served."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from server.hubs import HubOverview, hub_overview
+from server.store.database import Database
+from server.store.models import Device, HubAssignment
+
+
+class DeviceRow(BaseModel):
+    address: str
+    model: str | None
+    paired: bool  # in the server's list: the hub takes its readings
+    heard: bool  # has sent readings through this hub
+    battery_percent: int | None = None
+    firmware: str | None = None
+    last_reading_at: datetime | None = None
+    last_session_at: datetime | None = None
+    last_error: str | None = None
+
+
+class Assignment(BaseModel):
+    patient_id: str
+    start_at: datetime
+    end_at: datetime | None
+
+
+class HubDetail(BaseModel):
+    hub: HubOverview
+    devices: list[DeviceRow]
+    assignments: list[Assignment]
+
+    @property
+    def unpaired_but_heard(self) -> list[DeviceRow]:
+        return [d for d in self.devices if d.heard and not d.paired]
+
+
+def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
+    overview = next((h for h in hub_overview(db) if h.id == hub_id), None)
+    if overview is None:
+        return None
+    rows: dict[str, DeviceRow] = {
+        d.address: DeviceRow(address=d.address, model=d.model_id, paired=True, heard=False)
+        for d in overview.paired_devices
+    }
+    with db.session() as s:
+        for heard in s.scalars(select(Device).where(Device.hub_id == hub_id).order_by(Device.address)):
+            row = rows.setdefault(
+                heard.address, DeviceRow(address=heard.address, model=None, paired=False, heard=True)
+            )
+            row.heard = True
+            row.model = row.model or heard.model
+            row.firmware = heard.firmware
+            row.last_reading_at = heard.last_seen_at
+        assignments = [
+            Assignment(patient_id=a.patient_id, start_at=a.start_at, end_at=a.end_at)
+            for a in s.scalars(
+                select(HubAssignment)
+                .where(HubAssignment.hub_id == hub_id)
+                .order_by(HubAssignment.start_at.desc())
+            )
+        ]
+    for reported in overview.telemetry.devices if overview.telemetry else []:
+        # A device the hub reports but the server never listed was paired at the hub only.
+        row = rows.setdefault(
+            reported.address,
+            DeviceRow(address=reported.address, model=reported.model, paired=False, heard=False),
+        )
+        row.battery_percent = reported.battery_percent
+        row.last_session_at = reported.last_session_at
+        row.last_error = reported.last_error
+    ordered = sorted(rows.values(), key=lambda r: (not r.paired, r.address))
+    return HubDetail(hub=overview, devices=ordered, assignments=assignments)

@@ -1,0 +1,202 @@
+"""The technicians' hub pages against the real broker: add a hub and get its claim code, revoke,
+replace, each only after confirmation, from this site, audited in the technician's name; the
+hub page shows paired devices beside heard ones and a backlog that is 0 once delivered."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from devstack.mosquitto import LocalMosquitto
+from server import hub_enrolment as enrolment
+from server.api.auth import Role, create_user
+from server.app import create_app
+from server.hub_config import pair
+from server.provisioning import add_patient
+from server.settings import MqttSettings, ServerSettings
+from server.store.database import Database
+from server.store.influx.store import InfluxStore
+from server.store.models import AuditEvent, Hub, IngestedReading, now
+from tests.fixtures.browser import signed_in_client
+
+ORIGIN = {"Origin": "http://carewatch.test"}
+
+
+@pytest.fixture
+def mqtt(broker: LocalMosquitto) -> MqttSettings:
+    return MqttSettings(
+        host="localhost", port=broker.port, ca_file=broker.ca_cert, password_file=broker.server_password_file
+    )
+
+
+@pytest.fixture
+def tech(database: Database, influx_store: InfluxStore, mqtt: MqttSettings) -> Iterator[TestClient]:
+    settings = ServerSettings(database_url=database.url, influx=influx_store.config, mqtt=mqtt)
+    token = create_user(database, "tech-hubs", Role.TECHNICIAN)
+    with TestClient(create_app(settings, database, influx_store)) as api:
+        yield signed_in_client(api.app, token)
+
+
+def code_on(html: str) -> str:
+    found = re.search(r"data-claim-code>([2-9A-Z]{4}-[2-9A-Z]{4})<", html)
+    assert found, html
+    return found.group(1)
+
+
+def actors(db: Database, target: str) -> dict[str, str]:
+    with db.session() as s:
+        return {e.action: e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.target == target))}
+
+
+def test_add_a_hub_then_enrol_it_with_the_code_the_page_shows(
+    tech: TestClient, database: Database, mqtt: MqttSettings
+) -> None:
+    add_patient(database, "p-hp-1", "Test patient", actor="test")
+    assert tech.get("/hubs/new").status_code == 200
+    missing = tech.post("/hubs/new", data={"hub_id": "", "patient_id": "p-hp-1"}, headers=ORIGIN)
+    assert missing.status_code == 422 and "Enter the hub id" in missing.text
+    nobody = tech.post("/hubs/new", data={"hub_id": "hub-hp-1", "patient_id": "p-none"}, headers=ORIGIN)
+    assert nobody.status_code == 422 and "No patient &#39;p-none&#39;" in nobody.text
+    forged = tech.post("/hubs/new", data={"hub_id": "hub-hp-1"}, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    with database.session() as s:
+        assert s.get(Hub, "hub-hp-1") is None
+    added = tech.post("/hubs/new", data={"hub_id": "HUB-hp-1 ", "patient_id": "p-hp-1"}, headers=ORIGIN)
+    assert added.status_code == 200
+    assert "Hub hub-hp-1 is registered and the broker accepts it." in added.text
+    assert "<svg" in added.text and "carewatch hub enrol" in added.text
+    bundle = enrolment.claim_with(database, mqtt, code_on(added.text))
+    assert bundle.hub_id == "hub-hp-1"
+    assert actors(database, "hub-hp-1")["hub_added"] == "tech-hubs"
+    assert actors(database, "hub-hp-1")["hub_claim_code_issued"] == "tech-hubs"
+
+
+def test_revoke_and_replace_need_confirmation_and_keep_the_patient(
+    tech: TestClient, database: Database, mqtt: MqttSettings
+) -> None:
+    add_patient(database, "p-hp-2", "Test patient", actor="test")
+    old, new = f"hub-hp-{uuid.uuid4().hex[:5]}", f"hub-hp-{uuid.uuid4().hex[:5]}"
+    assert (
+        tech.post("/hubs/new", data={"hub_id": old, "patient_id": "p-hp-2"}, headers=ORIGIN).status_code
+        == 200
+    )
+    pair(database, old, "00:09:1F:8A:12:34", model_id="and-ua-651ble", actor="test")
+    page = tech.get(f"/hubs/{old}/replace")
+    assert page.status_code == 200 and "Replace the hub&#39;s hardware?" in page.text
+    unconfirmed = tech.post(f"/hubs/{old}/replace", data={"new_hub_id": new}, headers=ORIGIN)
+    assert unconfirmed.status_code == 422 and "Confirm: replace the hub" in unconfirmed.text
+    with database.session() as s:
+        assert s.get(Hub, new) is None
+    replaced = tech.post(f"/hubs/{old}/replace", data={"new_hub_id": new, "confirm": "yes"}, headers=ORIGIN)
+    assert replaced.status_code == 200, replaced.text
+    assert f"{new} serves the patient from now; {old} is revoked." in replaced.text
+    assert enrolment.claim_with(database, mqtt, code_on(replaced.text)).hub_id == new
+    detail = tech.get(f"/hubs/{new}")
+    assert "p-hp-2: " in detail.text and 'data-address="00:09:1F:8A:12:34"' in detail.text
+    gone = tech.get(f"/hubs/{old}")
+    assert f'replaced by <a class="nhsuk-link" href="/hubs/{new}">{new}</a>' in gone.text
+    assert "cannot be let back in" in gone.text
+    assert actors(database, old)["hub_replaced"] == "tech-hubs"
+    # Revoking the new one: confirmed, audited, and the list says so.
+    revoked = tech.post(
+        f"/hubs/{new}/revoke",
+        data={"confirm": "yes", "reason": "stolen"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303 and revoked.headers["location"] == f"/hubs/{new}"
+    assert "revoked: the broker refuses it" in tech.get(f"/hubs/{new}").text
+    with database.session() as s:
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.target == new, AuditEvent.action == "hub_revoked")
+        ).one()
+        assert (event.actor, event.detail) == ("tech-hubs", "stolen")
+
+
+def test_the_hub_page_shows_paired_beside_heard_and_a_backlog_of_zero_once_delivered(
+    tech: TestClient, database: Database
+) -> None:
+    from server.provisioning import add_hub
+
+    add_patient(database, "p-hp-3", "Test patient", actor="test")
+    add_hub(database, "hub-hp-3", actor="test", patient_id="p-hp-3")
+    pair(database, "hub-hp-3", "00:09:1F:8A:00:01", model_id="and-ua-651ble", actor="test")
+    reported_at = now() - timedelta(minutes=10)
+    with database.session() as s:
+        hub = s.get(Hub, "hub-hp-3")
+        assert hub is not None
+        hub.status, hub.status_at = "offline", now()
+        hub.telemetry_at = reported_at
+        hub.telemetry = {
+            "schema": "carewatch.telemetry.v1",
+            "hub_id": "hub-hp-3",
+            "at": reported_at.isoformat(),
+            "software": "carewatch-hub 1.2.3",
+            "uptime_s": 100,
+            "outbox_depth": 3,
+            "awaiting_receipt": 3,
+            "quarantined": 0,
+            "oldest_unsent_at": (reported_at - timedelta(hours=2)).isoformat(),
+            "devices": [
+                {
+                    "address": "00:09:1F:8A:00:01",
+                    "model": "and-ua-651ble",
+                    "battery_percent": 15,
+                    "readings": 3,
+                }
+            ],
+        }
+        from server.store.models import Device
+
+        s.add(
+            Device(
+                hub_id="hub-hp-3",
+                address="00:09:1F:8A:00:02",
+                model="nonin-3230",
+                firmware="2.1",
+                first_seen_at=reported_at,
+                last_seen_at=reported_at,
+            )
+        )
+        # The three readings reach the server after the report; then the hub goes offline.
+        for i in range(3):
+            s.add(
+                IngestedReading(
+                    reading_id=str(uuid.uuid4()),
+                    patient_id="p-hp-3",
+                    hub_id="hub-hp-3",
+                    kind="blood_pressure",
+                    taken_at=reported_at - timedelta(hours=2, minutes=i),
+                    ingested_at=reported_at + timedelta(minutes=1),
+                    batch_id=str(uuid.uuid4()),
+                )
+            )
+    listed = tech.get("/hubs")
+    row = re.search(r'data-hub-id="hub-hp-3".*?</tr>', listed.text, re.S)
+    assert row and "0 reading(s)" in row.group(0) and "3 reading(s)" not in row.group(0)
+    assert "waiting on the hub for" not in row.group(0)
+    page = tech.get("/hubs/hub-hp-3")
+    waiting = re.search(r'data-field="waiting">(.*?)</dd>', page.text, re.S)
+    assert (
+        waiting
+        and waiting.group(1).startswith("0 ")
+        and "the server has received 3 of them since" in waiting.group(1)
+    )
+    assert "carewatch-hub 1.2.3" in page.text
+    paired = re.search(r'data-address="00:09:1F:8A:00:01".*?</tr>', page.text, re.S)
+    heard = re.search(r'data-address="00:09:1F:8A:00:02".*?</tr>', page.text, re.S)
+    assert paired and heard
+    assert re.findall(
+        r'class="nhsuk-table__cell (?:paired|heard)"[^>]*><span[^>]*>[^<]*</span>(\w+)', paired.group(0)
+    ) == ["yes", "not"]
+    assert "15 %" in paired.group(0)
+    assert re.findall(
+        r'class="nhsuk-table__cell (?:paired|heard)"[^>]*><span[^>]*>[^<]*</span>(\w+)', heard.group(0)
+    ) == ["no", "yes"]
+    assert "2.1" in heard.group(0)
