@@ -30,7 +30,7 @@ PATIENT_PARAMS = {"patient_id", "alert_id"}
 #: Path parameters that qualify a patient route (filled with a value that exists).
 QUALIFIERS = {"measure": "systolic"}
 #: Path parameters of routes that hold no patient's data (technicians' hubs, static files).
-NOT_PATIENT_DATA = {"hub_id", "path"}
+NOT_PATIENT_DATA = {"hub_id", "path", "action"}  # action: a technician's verb on a hub
 #: Routes with no parameter that return no patient data and need no check.
 NOT_LISTS = {"/health", "/sign-in", "/sign-out", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/"}
 #: Lists scoped like the others but not audited on each request: the work list's live
