@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.wire.messages import Reading
+from common.wire.vocabulary import QUALITY_FLAGS
 from server.store.models import LatestValue
 
 
@@ -28,7 +29,8 @@ def record_latest(s: Session, patient_id: str, reading: Reading) -> None:
         row.kind = reading.kind.value
         row.taken_at = reading.taken_at
         row.reading_id = str(reading.reading_id)
-        row.flagged = bool(reading.flags)
+        # Questioned by the device or the hub (a loose cuff, movement): not "simulated" or a clock note.
+        row.flagged = any(flag in QUALITY_FLAGS for flag in reading.flags)
 
 
 def latest_of(s: Session, patient_ids: Iterable[str]) -> dict[str, list[LatestValue]]:
