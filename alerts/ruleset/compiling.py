@@ -7,7 +7,7 @@ at evaluation time and little at compile time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -256,119 +256,47 @@ def compile_rules(
     def ordered(keys: set[Any], order: Sequence[Any]) -> list[Any]:
         return [key for key in order if key in keys]
 
+    def columns(
+        fields: Callable[[Any], dict[str, Any]], pick: Callable[[RuleSet], Any], key: Any = None
+    ) -> dict[str, Any]:
+        """One rule's parameter columns: ``fields`` of what ``pick`` finds in each rule set
+        (its entry for ``key``, for the rules kept per measure or kind; None where absent)."""
+
+        def rule(rs: RuleSet) -> Any:
+            found = pick(rs)
+            return found if key is None else found.get(key)
+
+        return _columns([fields(rule(rs)) for rs in effective], fields(rule(defaults)), patients, n_patients)
+
     threshold_measures = ordered({m for rs in everyone for m in rs.thresholds}, list(Measure))
     baseline_measures = ordered({m for rs in everyone for m in rs.baselines}, list(Measure))
     average_measures = ordered({m for rs in everyone for m in rs.averages}, list(Measure))
     schedule_kinds = ordered({k for rs in everyone for k in rs.missed_readings}, list(ReadingKind))
-
-    thresholds = tuple(
-        ThresholdParams(
-            measure=measure,
-            **_columns(
-                [_threshold_fields(rs.thresholds.get(measure)) for rs in effective],
-                _threshold_fields(defaults.thresholds.get(measure)),
-                patients,
-                n_patients,
-            ),
-        )
-        for measure in threshold_measures
-    )
-    baselines = tuple(
-        BaselineParams(
-            measure=measure,
-            **_columns(
-                [_baseline_fields(rs.baselines.get(measure)) for rs in effective],
-                _baseline_fields(defaults.baselines.get(measure)),
-                patients,
-                n_patients,
-            ),
-        )
-        for measure in baseline_measures
-    )
-    averages = tuple(
-        AverageParams(
-            measure=measure,
-            **_columns(
-                [_average_fields(rs.averages.get(measure)) for rs in effective],
-                _average_fields(defaults.averages.get(measure)),
-                patients,
-                n_patients,
-            ),
-        )
-        for measure in average_measures
-    )
-    schedules = tuple(
-        ScheduleParams(
-            kind=kind,
-            **_columns(
-                [_schedule_fields(rs.missed_readings.get(kind)) for rs in effective],
-                _schedule_fields(defaults.missed_readings.get(kind)),
-                patients,
-                n_patients,
-            ),
-        )
-        for kind in schedule_kinds
-    )
     return RuleTable(
         n_patients=n_patients,
-        thresholds=thresholds,
+        thresholds=tuple(
+            ThresholdParams(measure=m, **columns(_threshold_fields, lambda rs: rs.thresholds, m))
+            for m in threshold_measures
+        ),
         weight_gain_window=WeightGainWindowParams(
-            **_columns(
-                [_window_fields(rs.weight_gain.window) for rs in effective],
-                _window_fields(defaults.weight_gain.window),
-                patients,
-                n_patients,
-            )
+            **columns(_window_fields, lambda rs: rs.weight_gain.window)
         ),
-        weight_gain_week=WeightGainWindowParams(
-            **_columns(
-                [_window_fields(rs.weight_gain.week) for rs in effective],
-                _window_fields(defaults.weight_gain.week),
-                patients,
-                n_patients,
-            )
+        weight_gain_week=WeightGainWindowParams(**columns(_window_fields, lambda rs: rs.weight_gain.week)),
+        weight_gain_daily=WeightGainDailyParams(**columns(_daily_fields, lambda rs: rs.weight_gain.daily)),
+        baselines=tuple(
+            BaselineParams(measure=m, **columns(_baseline_fields, lambda rs: rs.baselines, m))
+            for m in baseline_measures
         ),
-        weight_gain_daily=WeightGainDailyParams(
-            **_columns(
-                [_daily_fields(rs.weight_gain.daily) for rs in effective],
-                _daily_fields(defaults.weight_gain.daily),
-                patients,
-                n_patients,
-            )
+        averages=tuple(
+            AverageParams(measure=m, **columns(_average_fields, lambda rs: rs.averages, m))
+            for m in average_measures
         ),
-        baselines=baselines,
-        averages=averages,
-        schedules=schedules,
-        hub_silence=HubSilenceParams(
-            **_columns(
-                [_hub_fields(rs.hub_silence) for rs in effective],
-                _hub_fields(defaults.hub_silence),
-                patients,
-                n_patients,
-            )
+        schedules=tuple(
+            ScheduleParams(kind=k, **columns(_schedule_fields, lambda rs: rs.missed_readings, k))
+            for k in schedule_kinds
         ),
-        irregular_pulse=IrregularPulseParams(
-            **_columns(
-                [_irregular_fields(rs.irregular_pulse) for rs in effective],
-                _irregular_fields(defaults.irregular_pulse),
-                patients,
-                n_patients,
-            )
-        ),
-        news2=News2Params(
-            **_columns(
-                [_news2_fields(rs.news2) for rs in effective],
-                _news2_fields(defaults.news2),
-                patients,
-                n_patients,
-            )
-        ),
-        quality=QualityParams(
-            **_columns(
-                [_quality_fields(rs.quality) for rs in effective],
-                _quality_fields(defaults.quality),
-                patients,
-                n_patients,
-            )
-        ),
+        hub_silence=HubSilenceParams(**columns(_hub_fields, lambda rs: rs.hub_silence)),
+        irregular_pulse=IrregularPulseParams(**columns(_irregular_fields, lambda rs: rs.irregular_pulse)),
+        news2=News2Params(**columns(_news2_fields, lambda rs: rs.news2)),
+        quality=QualityParams(**columns(_quality_fields, lambda rs: rs.quality)),
     )
