@@ -70,7 +70,11 @@ def apply_finding(
     at: datetime,
     actor: str = SYSTEM_ACTOR,
 ) -> Alert | None:
-    """Open, attach to, or escalate the patient's one open alert for this rule."""
+    """Open, attach to, or escalate the patient's one open alert for this rule.
+
+    The summary follows the newest evidence at the alert's severity; weaker evidence is kept
+    as evidence but does not retitle a red alert with an amber value.
+    """
     alert = s.scalars(
         select(Alert)
         .where(Alert.patient_id == patient_id, Alert.rule_id == rule_id, Alert.status.in_(OPEN_STATES))
@@ -112,6 +116,10 @@ def apply_finding(
             alert.status = transition(AlertState.ACKNOWLEDGED, AlertState.OPEN)
         owe_notification(s, alert, "escalated", at)
     else:
+        if severity.label == alert.severity:
+            # The title tells the latest reading at the alert's level, not the first one: a
+            # matron reading "BP 182" must not act on it when the newest says 205.
+            alert.summary = summary
         alert.updated_at = at
     s.add(
         AlertEvidence(
