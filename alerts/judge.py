@@ -29,7 +29,6 @@ from common.wire.vocabulary import ReadingKind
 __all__ = ["AlertDecision", "Judgement", "clock_evidence", "judge", "no_reading_yet"]
 
 _MISSED_PREFIX: Final = "missed."
-_KIND_NAMES: Final = {kind.value: kind for kind in ReadingKind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,7 @@ def _expected(
     patient has sent before, or one a clinician set for them explicitly."""
     if not record.rule_id.startswith(_MISSED_PREFIX):
         return True
-    kind = _KIND_NAMES.get(record.rule_id.removeprefix(_MISSED_PREFIX))
+    kind = ReadingKind.named(record.rule_id.removeprefix(_MISSED_PREFIX))
     if kind is None:
         return True
     if last is not None and last[kind_code(kind)] != NEVER:
@@ -86,7 +85,7 @@ def _expected(
 
 
 def _last_of_kind(record: FindingRecord, last: npt.NDArray[np.int64] | None) -> int:
-    kind = _KIND_NAMES.get(record.rule_id.removeprefix(_MISSED_PREFIX))
+    kind = ReadingKind.named(record.rule_id.removeprefix(_MISSED_PREFIX))
     if kind is None or last is None:
         return NEVER
     return int(last[kind_code(kind)])

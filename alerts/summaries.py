@@ -26,7 +26,6 @@ from common.wire.vocabulary import KIND_LABELS, MEASURES, Measure, ReadingKind
 __all__ = ["kind_noun", "label", "summary"]
 
 _MEASURE_NAMES = frozenset(m.value for m in Measure)
-_KIND_NAMES = frozenset(k.value for k in ReadingKind)
 
 
 def label(measure: Measure) -> str:
@@ -84,7 +83,7 @@ def summary(
         window = f"{base.days}-day " if base else ""
         shown = "" if value is None else f" {value:g} {unit},"
         return f"{label(measure)}{shown} {record.value:+.1f} {unit} from own {window}baseline ({severity})"
-    if family == "missed" and name in _KIND_NAMES:
+    if family == "missed" and ReadingKind.named(name) is not None:
         due = datetime.fromtimestamp(record.time, UTC).astimezone(tz)
         return f"No {kind_noun(ReadingKind(name))} reading by {due:%H:%M} on {due:%a %d %b} ({severity})"
     if rule_id == HUB_SILENCE_ID:

@@ -22,6 +22,15 @@ class ReadingKind(StrEnum):
     TEMPERATURE = "temperature"
     RESPIRATION_RATE = "respiration_rate"
 
+    @classmethod
+    def named(cls, name: str) -> ReadingKind | None:
+        """The kind called ``name``, or None: rule ids and stored JSON carry kinds as text,
+        and an unknown one is skipped there rather than raised."""
+        try:
+            return cls(name)
+        except ValueError:
+            return None
+
 
 class Measure(StrEnum):
     SYSTOLIC = "systolic"

@@ -27,7 +27,6 @@ from server.store.models import Hub, HubAssignment, IngestedReading
 
 SYSTEM_ACTOR = "system:clock"
 MISSED_PREFIX = "missed."
-_KIND_NAMES = {kind.value: kind for kind in ReadingKind}
 
 
 def _epoch(at: datetime | None) -> int:
@@ -62,8 +61,9 @@ def judge_clock(s: Session, now: datetime, tz: ZoneInfo) -> list[int]:
         .where(IngestedReading.patient_id.in_(rules.patients))
         .group_by(IngestedReading.patient_id, IngestedReading.kind)
     ):
-        if kind in _KIND_NAMES:
-            last_reading[index[patient_id], kind_code(_KIND_NAMES[kind])] = _epoch(taken_at)
+        named = ReadingKind.named(kind)
+        if named is not None:
+            last_reading[index[patient_id], kind_code(named)] = _epoch(taken_at)
     judgement = judge(
         rules.table(),
         ReadingColumns.empty(),

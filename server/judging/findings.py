@@ -28,8 +28,6 @@ from server.store.overrides import conditions_of, current_overrides, effective_r
 #: assumed to share the service's zone.
 DEFAULT_TIMEZONE = ZoneInfo("Europe/London")
 
-_KIND_NAMES = {kind.value: kind for kind in ReadingKind}
-
 
 @dataclass(frozen=True)
 class PatientRules:
@@ -65,7 +63,7 @@ class PatientRules:
         for i, patient_id in enumerate(self.patients):
             explicit = self.changes.get(patient_id, {}).get("missed_readings", {})
             if isinstance(explicit, dict):
-                out[i] = {_KIND_NAMES[k] for k in explicit if k in _KIND_NAMES}
+                out[i] = {kind for k in explicit if (kind := ReadingKind.named(k)) is not None}
         return out
 
     def summary(
