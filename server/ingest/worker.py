@@ -289,11 +289,13 @@ class IngestWorker:
                 result.hub_id,
                 mqtt.error_string(info.rc),
             )
-            return
-        self.receipts_sent += 1
+        else:
+            self.receipts_sent += 1
         for request in result.retakes:
-            # After the receipt, so the hub has said "your nurse's team has it" first; a lost
-            # command only loses the prompt (the reading is stored and judged either way).
+            # After the receipt, so the hub has said "your nurse's team has it" first. Sent even
+            # when the receipt was not: the resent readings come back as duplicates, which are
+            # not judged again, so this is the only chance to ask. A lost command only loses the
+            # prompt (the reading is stored and judged either way).
             sent = self.client.publish(topic(result.hub_id, Channel.COMMANDS), request.to_json(), qos=1)
             if sent.rc != mqtt.MQTT_ERR_SUCCESS:
                 log.warning(
