@@ -79,7 +79,7 @@ def write_secret(path: Path, text: str) -> None:
 #: The demo's caseload, round robin: each patient's conditions choose their alert profiles.
 DEMO_CONDITIONS: tuple[tuple[Condition, ...], ...] = (
     (Condition.HEART_FAILURE, Condition.ATRIAL_FIBRILLATION),
-    (Condition.COPD,),
+    (Condition.COPD, Condition.HYPERCAPNIC_RESPIRATORY_FAILURE),
     (Condition.HYPERTENSION,),
     (Condition.HEART_FAILURE, Condition.HYPERTENSION),
     (Condition.FRAILTY,),

@@ -114,8 +114,12 @@ class Cohort:
         return len(self.patients)
 
     def conditions(self, patient: int) -> tuple[str, ...]:
-        """The patient's conditions, with ``"af"`` for known atrial fibrillation."""
-        return self.patients.names(patient) + (("af",) if self.patients.af[patient] else ())
+        """The patient's conditions, with ``"af"`` for known atrial fibrillation and
+        ``"hypercapnic"`` for the patients whose clinician has prescribed 88–92 %."""
+        extra: tuple[str, ...] = ("af",) if self.patients.af[patient] else ()
+        if self.patients.hypercapnic(patient):
+            extra += ("hypercapnic",)
+        return self.patients.names(patient) + extra
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,11 @@ _SET_POINT_LIMITS: Final[dict[Measure, tuple[float, float]]] = {
 }
 
 
+#: The usual saturation at or below which a COPD patient is on a 88–92 % target (see
+#: ``Patients.hypercapnic``): the top of that band.
+HYPERCAPNIC_SET_POINT: Final = 92.0
+
+
 @dataclass(frozen=True, slots=True)
 class Patients:
     """The cohort's people, one entry per patient index."""
@@ -206,6 +211,13 @@ class Patients:
 
     def has(self, condition: str) -> npt.NDArray[np.bool_]:
         return self.conditions[:, CONDITIONS.index(condition)]
+
+    def hypercapnic(self, patient: int) -> bool:
+        """A COPD patient whose usual saturation sits in the 88–92 % target band: in practice
+        the ones found hypercapnic on blood gases and given that target (BTS 2017), so their
+        clinician records the condition that puts them on SpO2 scale 2."""
+        copd = bool(self.conditions[patient, CONDITIONS.index("copd")])
+        return copd and float(self.set_point[Measure.SPO2][patient]) <= HYPERCAPNIC_SET_POINT
 
     def names(self, patient: int) -> tuple[str, ...]:
         return tuple(c for c, on in zip(CONDITIONS, self.conditions[patient], strict=True) if on)

@@ -2,7 +2,8 @@
 variants the sweeps try.
 
 ``rules_for`` is the one place a patient's conditions choose their rules, so condition
-profiles (HF, COPD on SpO2 scale 2, hypertension, AF, frailty) apply here and nowhere else.
+profiles (HF, COPD, hypercapnic respiratory failure on SpO2 scale 2, hypertension, AF,
+frailty) apply here and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CONDITIONS: Final[Mapping[str, Condition]] = {
     "hypertension": Condition.HYPERTENSION,
     "frail": Condition.FRAILTY,
     "af": Condition.ATRIAL_FIBRILLATION,
+    "hypercapnic": Condition.HYPERCAPNIC_RESPIRATORY_FAILURE,
 }
 
 
@@ -55,8 +57,9 @@ NAIVE_CHANGES: Final[Mapping[str, Any]] = {
         "respiration_rate": _OFF,
         "temperature": _OFF,
     },
-    "weight_gain": {"window": {"enabled": True, "gain_kg": 2.0, "days": 3}, "daily": _OFF},
+    "weight_gain": {"window": {"enabled": True, "gain_kg": 2.0, "days": 3}, "week": _OFF, "daily": _OFF},
     "baselines": {"weight": _OFF, "pulse": _OFF, "systolic": _OFF, "spo2": _OFF},
+    "averages": {"systolic": _OFF, "diastolic": _OFF},
     "missed_readings": {"weight": _OFF},
     "hub_silence": _OFF,
     "irregular_pulse": _OFF,

@@ -212,6 +212,9 @@ class Condition(StrEnum):
 
     HEART_FAILURE = "heart_failure"
     COPD = "copd"
+    #: A clinician's recorded decision (after blood gases) that the patient's saturation
+    #: target is 88–92 %: RCP NEWS2 reserves SpO2 scale 2 for it, not for every COPD patient.
+    HYPERCAPNIC_RESPIRATORY_FAILURE = "hypercapnic_respiratory_failure"
     HYPERTENSION = "hypertension"
     ATRIAL_FIBRILLATION = "atrial_fibrillation"
     FRAILTY = "frailty"
@@ -222,6 +225,9 @@ CONDITION_SNOMED: Mapping[Condition, str] = MappingProxyType(
     {
         Condition.HEART_FAILURE: "84114007",  # Heart failure (disorder)
         Condition.COPD: "13645005",  # Chronic obstructive lung disease (disorder)
+        # Chronic respiratory failure (disorder): the nearest concept we could verify; the
+        # hypercapnic (type 2) qualifier is carried by the condition's own name.
+        Condition.HYPERCAPNIC_RESPIRATORY_FAILURE: "39871006",
         Condition.HYPERTENSION: "38341003",  # Hypertensive disorder, systemic arterial (disorder)
         Condition.ATRIAL_FIBRILLATION: "49436004",  # Atrial fibrillation (disorder)
         Condition.FRAILTY: "248279007",  # Frailty (finding)
@@ -232,6 +238,7 @@ CONDITION_LABELS: Mapping[Condition, str] = MappingProxyType(
     {
         Condition.HEART_FAILURE: "heart failure",
         Condition.COPD: "COPD",
+        Condition.HYPERCAPNIC_RESPIRATORY_FAILURE: "hypercapnic respiratory failure (SpO2 target 88–92 %)",
         Condition.HYPERTENSION: "hypertension",
         Condition.ATRIAL_FIBRILLATION: "atrial fibrillation",
         Condition.FRAILTY: "frailty",

@@ -194,3 +194,19 @@ def test_a_day_of_ticks_in_one_call_gives_exactly_what_one_tick_per_hour_gives()
                 )
     assert {e[3] for e in hourly} == {"missed.weight", "hub.silent"}
     assert batched == hourly
+
+
+def test_the_naive_baseline_switches_off_every_rule_it_does_not_name() -> None:
+    """A rule added to the defaults later must not join the naive comparison by default (the
+    weekly weight window and the NICE averages once did, and the naive figure rose with them)."""
+    naive = naive_rules_for(())
+    named = {("thresholds", "systolic"), ("thresholds", "spo2"), ("weight_gain", "window")}
+    enabled = set()
+    for family in ("thresholds", "weight_gain", "baselines", "averages", "missed_readings"):
+        for name, rule in dict(getattr(naive, family)).items():
+            if getattr(rule, "enabled", False):
+                enabled.add((family, str(name)))
+    for single_rule in ("hub_silence", "irregular_pulse", "news2", "quality"):
+        if getattr(naive, single_rule).enabled:
+            enabled.add((single_rule, ""))
+    assert enabled == named

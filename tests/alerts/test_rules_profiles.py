@@ -25,7 +25,8 @@ def test_every_combination_of_conditions_gives_valid_rules(n: int) -> None:
 def test_every_profile_names_its_sources() -> None:
     for profile in load_profiles():
         assert profile.sources, profile.condition
-        assert profile.changes, profile.condition
+        # COPD alone changes nothing (scale 2 needs the hypercapnic decision): profiles.yaml
+        assert profile.changes or profile.condition is Condition.COPD, profile.condition
 
 
 def test_a_known_af_patient_gets_no_irregular_pulse_alert() -> None:
@@ -37,14 +38,23 @@ def test_a_known_af_patient_gets_no_irregular_pulse_alert() -> None:
     assert [f for f in single(rules_for([Condition.ATRIAL_FIBRILLATION]), bp[2:], history=bp[:2])] == []
 
 
-def test_copd_uses_spo2_scale_2_and_its_target_range() -> None:
-    copd = rules_for([Condition.COPD])
-    assert copd.news2.spo2_scale == 2
-    assert single(copd, [(0, T0, Measure.SPO2, 88)]) == []
-    (low,) = single(copd, [(0, T0, Measure.SPO2, 85)])
+def test_hypercapnic_respiratory_failure_uses_spo2_scale_2_and_its_target_range() -> None:
+    hypercapnic = rules_for([Condition.COPD, Condition.HYPERCAPNIC_RESPIRATORY_FAILURE])
+    assert hypercapnic.news2.spo2_scale == 2
+    assert single(hypercapnic, [(0, T0, Measure.SPO2, 88)]) == []
+    (low,) = single(hypercapnic, [(0, T0, Measure.SPO2, 85)])
     assert (low.rule_id, low.severity) == ("threshold.spo2", Severity.AMBER)
     (general,) = single(rules_for([]), [(0, T0, Measure.SPO2, 88)])
     assert general.severity == Severity.RED
+
+
+def test_copd_alone_stays_on_spo2_scale_1() -> None:
+    """RCP NEWS2: scale 2 only after hypercapnia is confirmed and the decision recorded; a
+    non-hypercapnic COPD patient at 88 % is as unwell as anyone else at 88 %."""
+    copd = rules_for([Condition.COPD])
+    assert copd.news2.spo2_scale == 1
+    (low,) = single(copd, [(0, T0, Measure.SPO2, 88)])
+    assert (low.rule_id, low.severity) == ("threshold.spo2", Severity.RED)
 
 
 def test_a_treated_hypertensive_patient_is_judged_on_the_weeks_average_and_a_confirmed_severe_reading() -> (
@@ -78,11 +88,12 @@ def test_personal_override_wins_over_profiles_and_later_profiles_over_earlier() 
     assert band_origin(both, None, path) == "heart_failure"
     assert band_origin([], None, path) == "default"
     assert band_origin(both, {"thresholds": {"systolic": {"amber": {"at_or_below": 90}}}}, path) == "personal"
-    assert profile_changes([Condition.COPD])["news2"] == {"spo2_scale": 2}
+    assert profile_changes([Condition.HYPERCAPNIC_RESPIRATORY_FAILURE])["news2"] == {"spo2_scale": 2}
+    assert "news2" not in profile_changes([Condition.COPD])
 
 
 def test_an_unknown_condition_is_refused() -> None:
     with pytest.raises(ValueError, match="diabetes"):
         rules_for(["diabetes"])
     with pytest.raises(RuleSetError):
-        rules_for([Condition.COPD], {"news2": {"spo2_scale": 3}})
+        rules_for([Condition.HYPERCAPNIC_RESPIRATORY_FAILURE], {"news2": {"spo2_scale": 3}})

@@ -47,7 +47,7 @@ def _reading(
 
 
 def test_the_patients_own_limits_come_from_their_rules() -> None:
-    copd = rules_for([Condition.COPD])
+    copd = rules_for([Condition.COPD, Condition.HYPERCAPNIC_RESPIRATORY_FAILURE])
     spo2 = limits_of(copd, Measure.SPO2)
     assert {(limit.severity, limit.edge) for limit in spo2} >= {("red", Edge.BELOW)}
     red = next(limit for limit in spo2 if limit.severity == "red")
