@@ -46,6 +46,7 @@ from server.pages.session import (
     end_session,
     local_path,
     secure_cookie,
+    session_principal,
     start_session,
 )
 from server.settings import ServerSettings
@@ -59,8 +60,15 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 @router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/alerts", status_code=303)
+def home(request: Request, db: Db) -> RedirectResponse:
+    """The site's address leads each person to their own pages: a clinician to the work list,
+    a technician to the hubs (the work list is closed to them, so sending everyone there made
+    a technician's first page a refusal). Signed out, to the sign-in form with no page in
+    mind, so that signing in lands on those same pages."""
+    principal = session_principal(db, request.cookies.get(COOKIE))
+    if principal is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse(home_for(principal), status_code=303)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
