@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.ruleset.models import RuleSet
-from common.wire.vocabulary import Condition, Measure, ReadingKind
+from common.wire.vocabulary import AlertOutcome, Condition, Measure, ReadingKind
 
 #: C0 control characters but tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -63,7 +63,8 @@ class AlertOut(BaseModel):
     claimed_by: str | None = Field(default=None, description="who said \"I'm on it\" (the pages' claim)")
     claimed_at: datetime | None = None
     outcome_code: str | None = Field(
-        default=None, description="the structured outcome the pages record (AlertOutcome); None from the API"
+        default=None,
+        description="the structured outcome (AlertOutcome) recorded at resolve; None for a free-text outcome",
     )
     evidence: list[str] = Field(description="reading ids that support this alert, oldest first")
 
@@ -75,18 +76,63 @@ class AlertEventOut(BaseModel):
     detail: str
 
 
+class ContactOut(BaseModel):
+    at: datetime
+    actor: str
+    note: str
+
+
 class AlertDetail(AlertOut):
     events: list[AlertEventOut] = Field(description="every change, oldest first: who, when, what")
+    contacts: list[ContactOut] = Field(
+        default_factory=list, description="the contact log (calls, visits, messages), oldest first"
+    )
 
 
 class AcknowledgeIn(BaseModel):
     note: PersonText = Field(default="", max_length=2000)
 
 
+class ContactIn(BaseModel):
+    """One entry of the contact log: what was said or done, by whom is taken from the token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: PersonText = Field(min_length=1, max_length=2000, description="e.g. 'no answer, left a message'")
+
+    @field_validator("note")
+    @classmethod
+    def _said_something(cls, note: str) -> str:
+        if not note.strip():
+            raise ValueError("say what was said or done")
+        return note.strip()
+
+
 class ResolveIn(BaseModel):
-    outcome: PersonText = Field(
-        min_length=3, max_length=2000, description="what was done, e.g. 'phoned patient, GP informed'"
+    """What was done: a structured ``outcome_code`` (the pages' choices) with an optional
+    ``note`` (required for ``other``), or, from callers that predate the codes, a free-text
+    ``outcome``."""
+
+    outcome_code: AlertOutcome | None = Field(
+        default=None, description="what was done, from the same list the pages offer"
     )
+    note: PersonText = Field(
+        default="", max_length=2000, description="with outcome_code; required for 'other'"
+    )
+    outcome: PersonText | None = Field(
+        default=None,
+        min_length=3,
+        max_length=2000,
+        description="free text instead of outcome_code, e.g. 'phoned patient, GP informed'",
+    )
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> ResolveIn:
+        if (self.outcome_code is None) == (self.outcome is None):
+            raise ValueError("give either outcome_code (with an optional note) or a free-text outcome")
+        if self.outcome is not None and self.note:
+            raise ValueError("a note goes with outcome_code; put it in the free-text outcome instead")
+        return self
 
 
 class ReadingOut(BaseModel):

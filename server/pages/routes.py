@@ -46,6 +46,7 @@ from server.pages.session import (
     end_session,
     local_path,
     secure_cookie,
+    session_principal,
     start_session,
 )
 from server.settings import ServerSettings
@@ -59,8 +60,15 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 @router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/alerts", status_code=303)
+def home(request: Request, db: Db) -> RedirectResponse:
+    """The site's address leads each person to their own pages: a clinician to the work list,
+    a technician to the hubs (the work list is closed to them, so sending everyone there made
+    a technician's first page a refusal). Signed out, to the sign-in form with no page in
+    mind, so that signing in lands on those same pages."""
+    principal = session_principal(db, request.cookies.get(COOKIE))
+    if principal is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse(home_for(principal), status_code=303)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -196,8 +204,9 @@ def one_alert(request: Request, db: Db, alert_id: RowId) -> HTMLResponse:
 
 
 def _change(
-    request: Request, db: Db, principal: Principal, alert_id: int, apply: lifecycle.Change
+    request: Request, db: Db, principal: Principal, alert_id: int, action: str, apply: lifecycle.Change
 ) -> Response:
+    """``apply``, then its audit record (``action``, the API's name for the same change)."""
     with db.session() as s:  # out of the user's teams: as absent as a missing alert (audited)
         if visible_alert(s, principal, alert_id) is None:
             return not_found(request, f"alert {alert_id}", principal)
@@ -208,6 +217,7 @@ def _change(
         return not_found(request, f"alert {alert_id}", principal)
     except lifecycle.AlertTransitionError as e:
         return _show(request, db, principal, alert_id, 409, problem=str(e))
+    audit(db, principal, action, str(alert_id), "page")
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 
@@ -217,6 +227,7 @@ def _form_change(
     alert_id: int,
     field: str,
     typed: str,
+    action: str,
     validate: Callable[[], Body],
     change: Callable[[Principal, datetime, Body], lifecycle.Change],
 ) -> Response:
@@ -228,7 +239,7 @@ def _form_change(
         body = validate()
     except ValidationError as e:
         return _show(request, db, principal, alert_id, 422, first_error(e, field), field, {field: typed})
-    return _change(request, db, principal, alert_id, change(principal, now(), body))
+    return _change(request, db, principal, alert_id, action, change(principal, now(), body))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=None)
@@ -244,6 +255,7 @@ def acknowledge(
         alert_id,
         "note",
         note,
+        "alert_acknowledged",
         lambda: AcknowledgeIn(note=note.strip()),
         lambda who, at, body: (
             lambda s: lifecycle.acknowledge(s, alert_id, actor=who.username, at=at, note=body.note)
@@ -277,6 +289,7 @@ def resolve(
         db,
         principal,
         alert_id,
+        "alert_resolved",
         lambda s: work.resolve_with_outcome(s, alert_id, actor=who, at=now(), outcome=chosen, note=text),
     )
 
@@ -288,7 +301,12 @@ def claim(request: Request, db: Db, alert_id: RowId, back: Annotated[str, Form()
     principal = clinician(request, db)
     who = principal.username
     response = _change(
-        request, db, principal, alert_id, lambda s: work.claim(s, alert_id, actor=who, at=now())
+        request,
+        db,
+        principal,
+        alert_id,
+        "alert_claimed",
+        lambda s: work.claim(s, alert_id, actor=who, at=now()),
     )
     if back == "list" and response.status_code == 303:
         return RedirectResponse(f"/alerts#alert-link-{alert_id}", status_code=303)
@@ -312,6 +330,7 @@ def log_contact(request: Request, db: Db, alert_id: RowId, note: Annotated[str, 
         db,
         principal,
         alert_id,
+        "alert_contact_logged",
         lambda s: work.log_contact(s, alert_id, actor=who, at=now(), note=text),
     )
 

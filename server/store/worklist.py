@@ -1,4 +1,4 @@
-"""The work list's changes and reads: claim an alert ("I'm on it"), log a contact, resolve
+"""The work list's changes and reads: claim an alert ("I'm on it") or release it, log a contact, resolve
 with a structured outcome, and the list itself grouped by patient with each alert's latest
 evidence. Inside the caller's transaction, each change with its AlertEvent, so the alert's
 history tells colleagues who did what.
@@ -46,6 +46,21 @@ def claim(s: Session, alert_id: int, *, actor: str, at: datetime) -> Alert:
     detail = f"taken over from {alert.claimed_by}" if alert.claimed_by else ""
     alert.claimed_by, alert.claimed_at, alert.updated_at = actor, at, at
     s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="claimed", detail=detail))
+    return alert
+
+
+def release(s: Session, alert_id: int, *, actor: str, at: datetime) -> Alert:
+    """``actor`` is no longer on it, so colleagues see nobody is. Only the holder releases:
+    a colleague takes a claim over with :func:`claim`, which says from whom."""
+    alert = _unresolved(s, alert_id)
+    if alert.claimed_by is None:
+        return alert
+    if alert.claimed_by != actor:
+        raise AlertTransitionError(
+            f"alert {alert_id} is claimed by {alert.claimed_by}; claim it to take it over"
+        )
+    alert.claimed_by, alert.claimed_at, alert.updated_at = None, None, at
+    s.add(AlertEvent(alert_id=alert.id, at=at, actor=actor, action="released", detail=""))
     return alert
 
 

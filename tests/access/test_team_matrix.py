@@ -52,6 +52,7 @@ JSON_BODIES = {
     "/conditions": {"conditions": [], "reason": "matrix test"},
     "/acknowledge": {"note": "seen"},
     "/resolve": {"outcome": "phoned, all well"},
+    "/contacts": {"note": "matrix test"},
     "/preview": {"changes": {}},
 }
 

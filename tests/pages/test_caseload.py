@@ -6,8 +6,6 @@ number. The caseload and the enrolment pages pass axe-core on a 360 px phone."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
@@ -21,13 +19,12 @@ from server.settings import ServerSettings
 from server.store.models import AuditEvent
 from tests.fixtures.browser import served
 from tests.fixtures.server import Stack
-
-AXE = Path(__file__).resolve().parent.parent / "fixtures" / "vendor" / "axe.min.js"
+from tests.support.axe import load_axe, serious
 
 
 def _context(browser: Browser, base: str, token: str) -> BrowserContext:
     context = browser.new_context(viewport={"width": 360, "height": 900})
-    context.add_init_script(path=str(AXE))
+    load_axe(context)
     page = context.new_page()
     page.goto(f"{base}/sign-in")
     page.fill("#token", token)
@@ -37,17 +34,9 @@ def _context(browser: Browser, base: str, token: str) -> BrowserContext:
     return context
 
 
-def _serious(page: Page) -> list[dict[str, Any]]:
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
-
-
 def _fits(page: Page) -> None:
     page.wait_for_function("document.body.classList.contains('nhsuk-frontend-supported')")
-    assert _serious(page) == [], page.url
+    assert serious(page) == [], page.url
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= 360, f"{page.url} scrolls sideways: {width} px"
 

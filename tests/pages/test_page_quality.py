@@ -23,8 +23,8 @@ from server.app import create_app
 from server.settings import ServerSettings
 from tests.fixtures.browser import served
 from tests.fixtures.server import Stack, wait_for
+from tests.support.axe import load_axe, serious
 
-AXE = Path(__file__).resolve().parent.parent / "fixtures" / "vendor" / "axe.min.js"
 WIDTHS = {"desktop": 1280, "phone": 360}
 
 
@@ -77,7 +77,7 @@ def scene(stack: Stack) -> Iterator[Scene]:
 
 def _signed_in(browser: Browser, scene: Scene, token: str, width: int) -> BrowserContext:
     context = browser.new_context(viewport={"width": width, "height": 900})
-    context.add_init_script(path=str(AXE))  # by the browser's debugging channel: not subject to the CSP
+    load_axe(context)
     page = context.new_page()
     page.goto(f"{scene.base}/sign-in")
     page.fill("#token", token)
@@ -85,15 +85,6 @@ def _signed_in(browser: Browser, scene: Scene, token: str, width: int) -> Browse
     page.wait_for_url(lambda url: "/sign-in" not in url)
     page.close()
     return context
-
-
-def _serious(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations of impact serious or critical, each with the elements it names."""
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
 
 
 def _complaints(page: Page) -> list[str]:
@@ -154,7 +145,7 @@ def test_every_page_passes_axe_and_fits_a_phone(scene: Scene, browser: Browser) 
             "admin": _signed_in(browser, scene, scene.admin, width),
             "nobody": browser.new_context(viewport={"width": width, "height": 900}),
         }
-        contexts["nobody"].add_init_script(path=str(AXE))
+        load_axe(contexts["nobody"])
         try:
             for name, (who, path, status) in _pages(scene).items():
                 page = contexts[who].new_page()
@@ -164,15 +155,15 @@ def test_every_page_passes_axe_and_fits_a_phone(scene: Scene, browser: Browser) 
                 expect(page.locator("header.nhsuk-header")).to_be_visible()
                 expect(page.locator("footer.nhsuk-footer")).to_be_visible()
                 page.wait_for_function("document.body.classList.contains('nhsuk-frontend-supported')")
-                if serious := _serious(page):
-                    found[f"{name} at {width} px"] = serious
+                if violations := serious(page):
+                    found[f"{name} at {width} px"] = violations
                 scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
                 assert scroll_width <= width, f"{name} scrolls sideways at {width} px: {scroll_width} px wide"
                 assert console == [], (name, console)
                 if name == "sign-in" and size == "phone":
                     # axe is really looking: a box with no label is a serious violation.
                     page.evaluate("document.querySelector('main').append(document.createElement('input'))")
-                    assert "label" in {v["id"] for v in _serious(page)}
+                    assert "label" in {v["id"] for v in serious(page)}
                     page.reload()
                 if shots:
                     Path(shots).mkdir(parents=True, exist_ok=True)
