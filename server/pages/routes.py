@@ -144,10 +144,12 @@ def _alert_context(db: Db, principal: Principal, alert_id: int) -> dict[str, Any
             for e in lifecycle.events_of(s, alert_id)
         ]
         latest = work.latest_evidence(s, [alert_id]).get(alert_id)
+        first = work.first_evidence(s, [alert_id]).get(alert_id)
         contacts = [{"at": c.at, "actor": c.actor, "note": c.note} for c in work.contacts_of(s, alert_id)]
         return {
             "alert": {c.name: getattr(alert, c.name) for c in Alert.__table__.columns},
             "title": latest.detail if latest else alert.summary,
+            "first": first.detail if first else alert.summary,
             "contacts": contacts,
             "outcomes": [(o.value, label) for o, label in ALERT_OUTCOME_LABELS.items()],
             "patient_name": patient.display_name if patient else "",

@@ -97,8 +97,19 @@ def contacts_of(s: Session, alert_id: int) -> list[AlertContact]:
 
 def latest_evidence(s: Session, alert_ids: Sequence[int]) -> dict[int, AlertEvidence]:
     """Each alert's newest piece of evidence: what its title should say now, not its first value."""
+    return _evidence_at(s, alert_ids, func.max(AlertEvidence.added_at))
+
+
+def first_evidence(s: Session, alert_ids: Sequence[int]) -> dict[int, AlertEvidence]:
+    """Each alert's first piece of evidence: what opened it (the summary follows later ones)."""
+    return _evidence_at(s, alert_ids, func.min(AlertEvidence.added_at))
+
+
+def _evidence_at(
+    s: Session, alert_ids: Sequence[int], which: ColumnElement[datetime]
+) -> dict[int, AlertEvidence]:
     newest = (
-        select(AlertEvidence.alert_id, func.max(AlertEvidence.added_at).label("at"))
+        select(AlertEvidence.alert_id, which.label("at"))
         .where(AlertEvidence.alert_id.in_(alert_ids))
         .group_by(AlertEvidence.alert_id)
         .subquery()
@@ -137,6 +148,7 @@ def grouped(
         .limit(limit)
     ).all()
     latest = latest_evidence(s, [a.id for a, _, _ in rows])
+    first = first_evidence(s, [a.id for a, _, _ in rows])
     groups: dict[str, PatientGroup] = {}
     for a, name, team in rows:
         evidence = latest.get(a.id)
@@ -147,7 +159,7 @@ def grouped(
                 "severity": a.severity,
                 "status": a.status,
                 "title": evidence.detail if evidence else a.summary,
-                "first": a.summary,
+                "first": first[a.id].detail if a.id in first else a.summary,
                 "latest_at": evidence.added_at if evidence else a.opened_at,
                 "opened_at": a.opened_at,
                 "updated_at": a.updated_at,
