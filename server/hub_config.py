@@ -221,13 +221,17 @@ def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
         return found
 
 
-def deliver_each(db: Database, endpoint: BrokerEndpoint, hub_ids: Iterable[str]) -> dict[str, str | None]:
-    """Deliver each hub's configuration after a change that touched several; per hub, None
-    when delivered or why not (the change is kept either way: ``carewatch server hub push``)."""
+def deliver_each(
+    db: Database, endpoint: BrokerEndpoint | Callable[[], BrokerEndpoint], hub_ids: Iterable[str]
+) -> dict[str, str | None]:
+    """Deliver each hub's configuration after a change to its patient; per hub, None when
+    delivered or why not (the change is kept either way: ``carewatch server hub push``).
+    ``endpoint`` may be the settings' ``mqtt.endpoint``, called only when there is something
+    to send (it reads the server's MQTT password file)."""
     out: dict[str, str | None] = {}
     for hub_id in hub_ids:
         try:
-            deliver(db, endpoint, hub_id)
+            deliver(db, endpoint if isinstance(endpoint, BrokerEndpoint) else endpoint(), hub_id)
             out[hub_id] = None
         except (HubConfigError, NotDelivered, OSError) as e:  # OSError: the MQTT password file
             log.warning("configuration of hub %s kept, not delivered: %s", hub_id, e)

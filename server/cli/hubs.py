@@ -230,7 +230,7 @@ def _send_patient_change(hub_id: str) -> None:
         pending = hub is not None and hub.config_version > hub.config_delivered_version
     if not pending:
         return
-    problem = deliver_each(db, ServerSettings().mqtt.endpoint(), [hub_id])[hub_id]
+    problem = deliver_each(db, ServerSettings().mqtt.endpoint, [hub_id])[hub_id]
     if problem:
         typer.echo(
             f"the hub's new configuration is kept but not delivered yet: {problem}\n"

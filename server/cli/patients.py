@@ -172,7 +172,7 @@ def patient_feedback(
             )
         )
         return
-    problem = deliver_each(db, ServerSettings().mqtt.endpoint(), [done.hub_id])[done.hub_id]
+    problem = deliver_each(db, ServerSettings().mqtt.endpoint, [done.hub_id])[done.hub_id]
     if problem:
         typer.echo(
             f"saved, not delivered to hub {done.hub_id} yet: {problem}\n"

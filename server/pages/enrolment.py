@@ -250,7 +250,7 @@ def _send_configurations(request: Request, db: Db, hub_ids: list[str]) -> None:
     preferences, or none) now; one the broker does not take is kept and shown as waiting on
     the hubs' overview (``hub_config.deliver_each`` logs it)."""
     settings: ServerSettings = request.app.state.settings
-    deliver_each(db, settings.mqtt.endpoint(), hub_ids)
+    deliver_each(db, settings.mqtt.endpoint, hub_ids)
 
 
 def _hub_page(

@@ -162,5 +162,5 @@ async def change_feedback(request: Request, db: Db, patient_id: PatientId) -> Re
         return _page(request, db, principal, patient_id, 422, form, e.problems)
     if st.sent and st.hub_id is not None:
         settings: ServerSettings = request.app.state.settings
-        deliver_each(db, settings.mqtt.endpoint(), [st.hub_id])
+        deliver_each(db, settings.mqtt.endpoint, [st.hub_id])
     return RedirectResponse(f"/patients/{patient_id}#feedback", status_code=303)

@@ -103,5 +103,5 @@ def set_patient_feedback(
         raise HTTPException(422, [{"field": p.field, "msg": p.text} for p in e.problems]) from None
     if not st.sent or st.hub_id is None:
         return _out(st, "waiting")
-    problem = deliver_each(db, request.app.state.settings.mqtt.endpoint(), [st.hub_id])[st.hub_id]
+    problem = deliver_each(db, request.app.state.settings.mqtt.endpoint, [st.hub_id])[st.hub_id]
     return _out(st, problem or "delivered")
