@@ -53,6 +53,7 @@ JSON_BODIES = {
     "/acknowledge": {"note": "seen"},
     "/resolve": {"outcome": "phoned, all well"},
     "/preview": {"changes": {}},
+    "/feedback": {"preferences": None},
 }
 
 

@@ -40,7 +40,7 @@ HUB = "hub-fbe-1"
 PATIENT = "p-fbe-1"
 HOUSEHOLD = ZoneInfo("Europe/London")
 CUFF = "00:09:1F:8A:12:36"
-BP = {Measure.SYSTOLIC: 128.0, Measure.DIASTOLIC: 82.0}
+BP: dict[Measure | str, float] = {Measure.SYSTOLIC: 128.0, Measure.DIASTOLIC: 82.0}
 
 
 class Clock:

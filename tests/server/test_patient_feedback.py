@@ -10,19 +10,16 @@ import json
 from sqlalchemy import select
 
 from server.api.auth import Role, create_user
-from server.hub_config import pair
+from server.enrolment import give_hub
+from server.hub_config import desired, pair
 from server.provisioning import add_hub, add_patient, assign_hub
 from server.store.models import AuditEvent, Hub
 from tests.fixtures.server import Stack
 
 URL = "/api/v1/patients/p-fb-1/feedback"
 CUFF = "00:09:1F:8A:12:34"
-WELSH = {
-    "speak": ["confirmed", "reminder"],
-    "speak_values": False,
-    "language": "cy",
-    "reminders": [{"kind": "blood_pressure", "at": "08:00"}],
-}
+BP_AT_8 = {"kind": "blood_pressure", "at": "08:00"}
+WELSH = {"speak": ["confirmed", "reminder"], "speak_values": False, "language": "cy", "reminders": [BP_AT_8]}
 
 
 def _audit(stack: Stack, action: str) -> list[AuditEvent]:
@@ -43,7 +40,7 @@ def test_set_read_and_clear_through_the_api_each_change_audited(stack: Stack) ->
 
     r = stack.api.put(URL, json={"preferences": WELSH}, headers=stack.auth())
     assert r.status_code == 200, r.text
-    assert r.json()["preferences"] == {**WELSH, "reminders": [{**WELSH["reminders"][0], "window_min": 120}]}
+    assert r.json()["preferences"] == {**WELSH, "reminders": [{**BP_AT_8, "window_min": 120}]}
     assert r.json()["delivery"] == "waiting"  # no hub serves the patient
     assert stack.api.get(URL, headers=stack.auth()).json()["preferences"]["language"] == "cy"
 
@@ -128,3 +125,18 @@ def test_a_hub_configured_only_at_the_hub_gets_nothing_until_its_first_server_co
     assert again["hub_config_version"] == 2
     [bump] = _audit(stack, "hub_patient_settings_changed")
     assert bump.target == "hub-fb-1" and "(config v2)" in bump.detail
+
+
+def test_a_swapped_hub_takes_the_patients_preferences_and_the_old_one_loses_them(stack: Stack) -> None:
+    add_patient(stack.db, "p-fb-1", "Feedback patient", actor="test")
+    for hub_id, address in (("hub-fb-old", CUFF), ("hub-fb-new", "00:09:1F:8A:12:35")):
+        add_hub(stack.db, hub_id, actor="test")
+        pair(stack.db, hub_id, address, model_id="and-ua-651ble", actor="tech")  # both at version 1
+    assign_hub(stack.db, "hub-fb-old", "p-fb-1", actor="test")  # version 2: now serves the patient
+    assert stack.api.put(URL, json={"preferences": WELSH}, headers=stack.auth()).status_code == 200
+    assert desired(stack.db, "hub-fb-old").patient_feedback is not None
+    assert desired(stack.db, "hub-fb-new").patient_feedback is None
+    give_hub(stack.db, "p-fb-1", "hub-fb-new", actor="test")
+    new, old = desired(stack.db, "hub-fb-new"), desired(stack.db, "hub-fb-old")
+    assert new.patient_feedback is not None and new.patient_feedback.language == "cy"
+    assert (new.version, old.version, old.patient_feedback) == (2, 4, None)
