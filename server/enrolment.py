@@ -17,6 +17,7 @@ from datetime import date
 from sqlalchemy import select
 
 from common.wire.vocabulary import Condition
+from server.hub_config import patient_changed
 from server.nhs_number import InvalidNhsNumber, normalised
 from server.provisioning import PatientDetails, ProvisioningError, add_patient
 from server.store.database import Database
@@ -199,6 +200,9 @@ def discharge(db: Database, patient_id: str, *, actor: str, reason: str) -> list
             released.append(assignment.hub_id)
         detail = json.dumps({"reason": reason, "hubs_released": released})
         s.add(AuditEvent(actor=actor, action="patient_discharged", target=patient_id, detail=detail))
+        s.flush()
+        for hub_id in released:  # the hub stops speaking as this patient wanted
+            patient_changed(s, hub_id, actor=actor, why=f"patient {patient_id} discharged")
     return released
 
 
@@ -240,4 +244,8 @@ def give_hub(db: Database, patient_id: str, hub_id: str, *, actor: str) -> str |
         s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=at))
         detail = f"patient={patient_id}" + (f" replacing {replaced}" if replaced else "")
         s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=detail))
+        s.flush()
+        patient_changed(s, hub_id, actor=actor, why=f"now serves patient {patient_id}")
+        if replaced:
+            patient_changed(s, replaced, actor=actor, why=f"no longer serves patient {patient_id}")
     return replaced

@@ -4,25 +4,50 @@ and the whole list goes to the hub as one retained, versioned message.
 Every change bumps the version and is audited in the same transaction; delivery is a
 separate step (``deliver``), so a change made while the broker is down is kept and sent
 later (``carewatch server hub push``), and the hub overview says which version is waiting.
+
+The configuration also carries what the hub says to its patient: the preferences of the
+patient the hub serves now (``Patient.feedback``). Precedence, so that preferences never
+unpair a device: the server sends nothing to a hub it holds no configuration for (version 0:
+its devices were paired at the hub, and a configuration replaces the whole list). Preferences
+set for the patient of such a hub are stored and go with the hub's first configuration (a
+technician pairing from the server); from then on every change to the patient's preferences,
+and every change of the patient a hub serves (given, swapped, replaced, discharged), is a new
+version (``patient_changed``), delivered like a technician's change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from common.mqtt import BrokerEndpoint
 from common.wire.addresses import InvalidAddress, normalize_address
+from common.wire.feedback_prefs import PatientFeedback
 from common.wire.messages import MAX_DEVICES_PER_HUB, PairedDeviceConfig, RemoteConfig
 from common.wire.topics import Channel, topic
 from gateway.catalogue.errors import CatalogueError
 from gateway.catalogue.loader import load_catalogue
 from server.mqtt_publish import NotDelivered, publish_retained
 from server.store.database import Database
-from server.store.models import AuditEvent, Hub, HubAssignment, now
+from server.store.models import AuditEvent, Hub, HubAssignment, Patient, now
 
-__all__ = ["HubConfigError", "NotDelivered", "deliver", "desired", "pair", "set_telemetry_interval", "unpair"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "HubConfigError",
+    "NotDelivered",
+    "deliver",
+    "deliver_each",
+    "desired",
+    "pair",
+    "patient_changed",
+    "set_telemetry_interval",
+    "unpair",
+]
 
 
 class HubConfigError(ValueError):
@@ -34,13 +59,40 @@ def configured_devices(hub: Hub) -> list[PairedDeviceConfig]:
     return [PairedDeviceConfig.model_validate(d) for d in hub.paired_devices or []]
 
 
+def stored_feedback(patient: Patient) -> PatientFeedback | None:
+    """The patient's stored preferences (None: the hub's defaults). A stored value that no
+    longer validates is logged and sent as the defaults rather than stopping the hub's
+    configuration (its devices) from being delivered."""
+    if patient.feedback is None:
+        return None
+    try:
+        return PatientFeedback.model_validate(patient.feedback)
+    except ValidationError as e:
+        log.error("patient %s: stored feedback preferences ignored: %s", patient.id, e)
+        return None
+
+
+def serving(s: Session, hub_id: str) -> Patient | None:
+    """The patient the hub serves now (its open assignment), if any."""
+    return s.scalars(
+        select(Patient)
+        .join(HubAssignment, HubAssignment.patient_id == Patient.id)
+        .where(HubAssignment.hub_id == hub_id, HubAssignment.end_at.is_(None))
+        .order_by(HubAssignment.start_at.desc())
+        .limit(1)
+    ).first()
+
+
 def _message(hub: Hub) -> RemoteConfig:
+    s = object_session(hub)
+    patient = None if s is None else serving(s, hub.id)
     return RemoteConfig(
         hub_id=hub.id,
         version=hub.config_version,
         issued_at=now(),
         paired_devices=configured_devices(hub),
         telemetry_interval_s=hub.telemetry_interval_s,
+        patient_feedback=None if patient is None else stored_feedback(patient),
     )
 
 
@@ -81,14 +133,30 @@ def _change(
         edit(hub)
         if len(hub.paired_devices or []) > MAX_DEVICES_PER_HUB:
             raise HubConfigError(f"a hub takes at most {MAX_DEVICES_PER_HUB} devices")
-        hub.config_version += 1
-        s.add(
-            AuditEvent(
-                actor=actor, action=action, target=hub_id, detail=f"{detail} (config v{hub.config_version})"
-            )
-        )
-        s.flush()
+        _bump(s, hub, actor, action, detail)
         return _message(hub)
+
+
+def _bump(s: Session, hub: Hub, actor: str, action: str, detail: str) -> None:
+    hub.config_version += 1
+    s.add(
+        AuditEvent(
+            actor=actor, action=action, target=hub.id, detail=f"{detail} (config v{hub.config_version})"
+        )
+    )
+    s.flush()
+
+
+def patient_changed(s: Session, hub_id: str, *, actor: str, why: str) -> bool:
+    """In the caller's transaction: the hub's patient, or that patient's preferences, changed,
+    so its configuration is a new version (audited). False when nothing is to be sent: a hub
+    without a server configuration (version 0, see the module's precedence) or a revoked one.
+    The caller delivers after committing (``deliver_each``)."""
+    hub = s.get(Hub, hub_id)
+    if hub is None or hub.config_version == 0 or hub.revoked_at is not None:
+        return False
+    _bump(s, hub, actor, "hub_patient_settings_changed", why)
+    return True
 
 
 def _address(address: str) -> str:
@@ -151,6 +219,24 @@ def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
                 patient = serving.get(hub.id)
                 found.append(f"{hub.id} (patient {patient})" if patient else hub.id)
         return found
+
+
+def deliver_each(
+    db: Database, endpoint: BrokerEndpoint | Callable[[], BrokerEndpoint], hub_ids: Iterable[str]
+) -> dict[str, str | None]:
+    """Deliver each hub's configuration after a change to its patient; per hub, None when
+    delivered or why not (the change is kept either way: ``carewatch server hub push``).
+    ``endpoint`` may be the settings' ``mqtt.endpoint``, called only when there is something
+    to send (it reads the server's MQTT password file)."""
+    out: dict[str, str | None] = {}
+    for hub_id in hub_ids:
+        try:
+            deliver(db, endpoint if isinstance(endpoint, BrokerEndpoint) else endpoint(), hub_id)
+            out[hub_id] = None
+        except (HubConfigError, NotDelivered, OSError) as e:  # OSError: the MQTT password file
+            log.warning("configuration of hub %s kept, not delivered: %s", hub_id, e)
+            out[hub_id] = str(e)
+    return out
 
 
 def deliver(db: Database, endpoint: BrokerEndpoint, hub_id: str) -> RemoteConfig:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from common.mqtt import BrokerEndpoint
 from server.broker.admin import BrokerAdmin, BrokerAdminError
 from server.broker.dynsec_file import new_password
+from server.hub_config import deliver_each
 from server.provisioning import ProvisioningError, register_hub
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, HubAssignment, now
@@ -148,8 +149,9 @@ def replace(
                 )
             new = register_hub(s, new_hub_id, actor=actor, patient_id=current.patient_id, at=at)
             current.end_at = at
-            if old.paired_devices:
-                new.paired_devices = list(old.paired_devices)
+            configured = bool(old.paired_devices)
+            if configured:
+                new.paired_devices = list(old.paired_devices or [])
                 new.config_version = 1
                 new.telemetry_interval_s = old.telemetry_interval_s
             old.revoked_at = at
@@ -176,6 +178,9 @@ def replace(
         if "disabled" in steps:
             _undo(endpoint, lambda a: a.enable(old_hub_id), f"enable {old_hub_id} again")
         raise
+    # The new hub's configuration (the old one's devices and the patient's preferences), retained
+    # for it to find when it first connects; kept for ``hub push`` if the broker refuses now.
+    deliver_each(db, endpoint, [new_hub_id] if configured else [])
     return Issued(new_hub_id, password)
 
 

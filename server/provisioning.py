@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from common.wire.messages import DeviceIdentity
 from common.wire.topics import RESERVED_PREFIX, valid_hub_id
 from common.wire.vocabulary import Condition
+from server.hub_config import patient_changed
 from server.nhs_number import InvalidNhsNumber, normalised
 from server.patient_ids import InvalidPatientId, check_patient_id
 from server.store.database import Database
@@ -148,6 +149,10 @@ def assign_hub(
             assignment.end_at = start
         s.add(HubAssignment(hub_id=hub_id, patient_id=patient_id, start_at=start))
         s.add(AuditEvent(actor=actor, action="hub_assigned", target=hub_id, detail=f"patient={patient_id}"))
+        s.flush()
+        # The hub now speaks as this patient wants (a new configuration version, delivered by
+        # the caller that has the broker: ``hub_config.deliver_each``).
+        patient_changed(s, hub_id, actor=actor, why=f"now serves patient {patient_id}")
 
 
 def _backdate(s: Session, assignment: HubAssignment, start: datetime, *, actor: str) -> None:

@@ -17,6 +17,12 @@ from common.wire.vocabulary import ReadingKind
 
 MAX_REMINDERS: Final = 24
 LANGUAGE_PATTERN: Final = r"^[a-z]{2,3}$"
+#: The languages the hub has a phrasebook for (``gateway/feedback/phrases/<language>.toml``),
+#: with their names for the clinicians' pages. The one list: the hub refuses to start its voice
+#: when its phrasebooks and this list differ, and the server refuses a language not in it. The
+#: wire itself takes any code (``LANGUAGE_PATTERN``), so a hub running an older list speaks
+#: English for a language it lacks instead of refusing its whole configuration.
+SPOKEN_LANGUAGES: Final[dict[str, str]] = {"en": "English", "cy": "Welsh (Cymraeg)"}
 
 
 class FeedbackEvent(StrEnum):

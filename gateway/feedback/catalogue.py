@@ -8,6 +8,7 @@ from importlib import resources
 
 from pydantic import ValidationError
 
+from common.wire.feedback_prefs import SPOKEN_LANGUAGES
 from gateway.feedback.phrasebook import Phrasebook, PhrasebookError
 
 DEFAULT_LANGUAGE = "en"
@@ -28,4 +29,11 @@ def load_phrasebooks() -> dict[str, Phrasebook]:
         books[book.language] = book
     if DEFAULT_LANGUAGE not in books:
         raise PhrasebookError(f"no phrases/{DEFAULT_LANGUAGE}.toml")
+    if set(books) != set(SPOKEN_LANGUAGES):
+        # The server offers clinicians exactly SPOKEN_LANGUAGES: a phrasebook it does not
+        # offer, or a language offered without one, is a release mistake to catch here.
+        raise PhrasebookError(
+            f"phrases/ has {sorted(books)} but common.wire.feedback_prefs.SPOKEN_LANGUAGES "
+            f"lists {sorted(SPOKEN_LANGUAGES)}"
+        )
     return books

@@ -211,8 +211,32 @@ def hub_assign(
         assign_hub(common.db(), hub_id, patient_id, actor=common.ACTOR, start=start)
     except ProvisioningError as e:
         raise common.fail(str(e)) from None
+    _send_patient_change(hub_id)
     since = f" since {start.isoformat()}" if start else ""
     typer.echo(f"hub {hub_id} serves patient {patient_id}{since}")
+
+
+def _send_patient_change(hub_id: str) -> None:
+    """After the hub's patient changed: its configuration (the patient's spoken preferences)
+    is sent if the server holds one; a hub configured only at the hub gets nothing (a
+    configuration would replace its device list)."""
+    from server.hub_config import deliver_each
+    from server.settings import ServerSettings
+    from server.store.models import Hub
+
+    db = common.db()
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        pending = hub is not None and hub.config_version > hub.config_delivered_version
+    if not pending:
+        return
+    problem = deliver_each(db, ServerSettings().mqtt.endpoint, [hub_id])[hub_id]
+    if problem:
+        typer.echo(
+            f"the hub's new configuration is kept but not delivered yet: {problem}\n"
+            f"run `carewatch server hub push {hub_id}` when the broker is reachable",
+            err=True,
+        )
 
 
 def _configure(hub_id: str, change: Callable[[Database], object] | None = None) -> None:

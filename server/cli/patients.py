@@ -78,3 +78,120 @@ def patient_conditions(
     except RuleSetError as e:
         raise common.fail(f"not changed: the personal override would no longer apply: {e}") from None
     typer.echo(f"patient {patient_id}: " + (", ".join(c.value for c in wanted) or "no conditions"))
+
+
+@patient_app.command("feedback")
+def patient_feedback(
+    patient_id: Annotated[str, typer.Argument(help="the patient's id")],
+    speak: Annotated[
+        str | None,
+        typer.Option(
+            help="the events spoken aloud, comma-separated, from: received (the hub has the reading), "
+            "confirmed (the team has it), offline (the hub cannot reach the server), reminder (a "
+            "scheduled reading is due), retake (the team asks for one again); 'none' for silence"
+        ),
+    ] = None,
+    speak_values: Annotated[
+        bool | None,
+        typer.Option(
+            "--speak-values/--no-speak-values",
+            help="read the values out (whoever is in the room hears them; default: never)",
+        ),
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="en (English) or cy (Welsh); default: the hub's")
+    ] = None,
+    reminder: Annotated[
+        list[str] | None,
+        typer.Option(help="a daily reminder KIND@HH:MM (household time), e.g. bp@08:00; repeat for several"),
+    ] = None,
+    reminders_from_schedule: Annotated[
+        bool,
+        typer.Option(
+            "--reminders-from-schedule",
+            help="one reminder per missed-readings schedule the patient is judged by, an hour before it is due",
+        ),
+    ] = False,
+    no_reminders: Annotated[bool, typer.Option("--no-reminders", help="remove every reminder")] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="back to the hub's defaults")] = False,
+) -> None:
+    """What the patient's hub says aloud. Options not given keep their current setting;
+    without any option it shows the current ones.
+
+    The hub serving the patient gets the change as a new configuration version (a hub whose
+    devices were only paired at the hub gets it with its first configuration from the server).
+    Values are never read out unless --speak-values is given."""
+    from server.hub_config import deliver_each
+    from server.patient_feedback import (
+        FeedbackError,
+        checked,
+        parse_event,
+        parse_reminder,
+        set_feedback,
+        state,
+    )
+    from server.settings import ServerSettings
+
+    db = common.db()
+    asked = (speak, speak_values, language, reminder)
+    if clear and (any(a is not None for a in asked) or reminders_from_schedule or no_reminders):
+        raise common.fail("--clear goes alone: it returns the patient to the hub's defaults")
+    try:
+        with db.session() as s:
+            current = state(s, patient_id)
+            if not clear and all(a is None for a in asked) and not (reminders_from_schedule or no_reminders):
+                _show(current)
+                return
+            update: dict[str, object] = {}
+            if speak is not None:
+                names = [n for n in speak.split(",") if n.strip()]
+                update["speak"] = [] if speak.strip() == "none" else [parse_event(n) for n in names]
+            if speak_values is not None:
+                update["speak_values"] = speak_values
+            if language is not None:
+                update["language"] = language.strip().lower() or None
+            if reminder is not None or no_reminders:
+                update["reminders"] = [parse_reminder(r) for r in reminder or []]
+            prefs = None if clear else checked({**dict(current.effective), **update})
+            done = set_feedback(
+                s, patient_id, prefs, actor=common.ACTOR, from_schedule=reminders_from_schedule
+            )
+    except LookupError as e:
+        raise common.fail(str(e)) from None
+    except FeedbackError as e:
+        raise common.fail("not changed: " + "; ".join(p.text for p in e.problems)) from None
+    _show(done)
+    if not done.sent or done.hub_id is None:
+        typer.echo(
+            "no hub gets it yet: "
+            + (
+                f"hub {done.hub_id} has no configuration from the server (its devices were paired at the "
+                "hub); it goes with the first one"
+                if done.hub_id
+                else "no hub serves this patient"
+            )
+        )
+        return
+    problem = deliver_each(db, ServerSettings().mqtt.endpoint, [done.hub_id])[done.hub_id]
+    if problem:
+        typer.echo(
+            f"saved, not delivered to hub {done.hub_id} yet: {problem}\n"
+            f"run `carewatch server hub push {done.hub_id}` when the broker is reachable",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"sent to hub {done.hub_id} (configuration version {done.hub_config_version})")
+
+
+def _show(st: object) -> None:
+    from server.patient_feedback import FeedbackState
+
+    assert isinstance(st, FeedbackState)
+    p = st.effective
+    typer.echo(f"patient {st.patient_id}: " + ("the hub's defaults" if st.preferences is None else "set"))
+    typer.echo("  spoken: " + (", ".join(e.value for e in p.speak) or "nothing"))
+    typer.echo("  values read out: " + ("yes" if p.speak_values else "no"))
+    typer.echo("  language: " + (p.language or "the hub's"))
+    typer.echo("  reminders: " + (", ".join(f"{r.kind.value}@{r.at}" for r in p.reminders) or "none"))
+    for warning in st.warnings:
+        typer.echo(f"  note: {warning}")

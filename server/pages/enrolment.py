@@ -30,10 +30,12 @@ from server.enrolment import (
     read_form,
     update,
 )
+from server.hub_config import deliver_each
 from server.nhs_number import formatted
 from server.pages.render import PageRoute, WrongRole, not_found, page, technician
 from server.pages.session import check_same_origin, signed_in
 from server.patient_ids import PATIENT_ID_PATTERN
+from server.settings import ServerSettings
 from server.store.models import Alert, AuditEvent, HubAssignment, Patient, now
 from server.teams import all_teams
 
@@ -225,10 +227,11 @@ def discharge_patient(request: Request, db: Db, patient_id: PatientId, posted: P
     )
     if not problems:
         try:
-            discharge(db, patient_id, actor=principal.username, reason=reason)
+            released = discharge(db, patient_id, actor=principal.username, reason=reason)
         except RecordError as e:
             problems = e.problems
         else:
+            _send_configurations(request, db, released)
             return RedirectResponse(f"/patients/{patient_id}/record", status_code=303)
     return page(
         request,
@@ -240,6 +243,14 @@ def discharge_patient(request: Request, db: Db, patient_id: PatientId, posted: P
         errors={p.field: p.text for p in problems if p.field},
         error_list=[{"field": p.field, "text": p.text} for p in problems],
     )
+
+
+def _send_configurations(request: Request, db: Db, hub_ids: list[str]) -> None:
+    """The hubs whose patient changed get their new configuration (the patient's spoken
+    preferences, or none) now; one the broker does not take is kept and shown as waiting on
+    the hubs' overview (``hub_config.deliver_each`` logs it)."""
+    settings: ServerSettings = request.app.state.settings
+    deliver_each(db, settings.mqtt.endpoint, hub_ids)
 
 
 def _hub_page(
@@ -280,9 +291,10 @@ def assign_hub(request: Request, db: Db, patient_id: PatientId, posted: Posted) 
     try:
         if not hub_id:
             raise RecordError([Problem("hub_id", "Select a hub")])
-        give_hub(db, patient_id, hub_id, actor=principal.username)
+        replaced = give_hub(db, patient_id, hub_id, actor=principal.username)
     except RecordError as e:
         return _hub_page(request, db, principal, record, 422, e.problems)
+    _send_configurations(request, db, [hub_id, *([replaced] if replaced else [])])
     return RedirectResponse(f"/patients/{patient_id}/record", status_code=303)
 
 

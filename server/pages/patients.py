@@ -27,6 +27,7 @@ from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
 from server.pages.charts.trends import page_readings
+from server.pages.feedback import feedback_summary
 from server.pages.render import PageRoute, clinician, first_error, not_found, page
 from server.pages.session import check_same_origin
 from server.pages.thresholds import (
@@ -106,6 +107,7 @@ def _page_of(
             "versions": history_in_words(history),
         }
         if template == "patient.html":
+            context["feedback"] = feedback_summary(s, patient_id)
             context["alerts"] = [
                 {
                     "id": a.id,

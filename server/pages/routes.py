@@ -25,7 +25,7 @@ from server.api.auth import Principal, audit, hash_token, principal_for_token
 from server.api.deps import Db
 from server.api.params import RowId
 from server.api.schemas import AcknowledgeIn
-from server.pages import caseload, docs, enrolment, hubs, patients, worklist
+from server.pages import caseload, docs, enrolment, feedback, hubs, patients, worklist
 from server.pages.charts.trends import page_readings
 from server.pages.headers import no_such_page, page_headers
 from server.pages.render import (
@@ -367,6 +367,7 @@ def install(app: FastAPI) -> None:
     app.include_router(caseload.router)
     app.include_router(enrolment.router)
     app.include_router(patients.router)
+    app.include_router(feedback.router)
     app.include_router(hubs.router)
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -9,6 +9,7 @@ ledger), alerts and everything that happened to them.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -70,6 +71,9 @@ class Patient(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     gp_practice: Mapped[str | None] = mapped_column(String(200))
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the patient's hub says aloud (migration 0017): a common.wire.feedback_prefs
+    # PatientFeedback as JSON; None means the hub's own defaults.
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Team(Base):

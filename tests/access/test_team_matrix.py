@@ -54,6 +54,7 @@ JSON_BODIES = {
     "/resolve": {"outcome": "phoned, all well"},
     "/contacts": {"note": "matrix test"},
     "/preview": {"changes": {}},
+    "/feedback": {"preferences": None},
 }
 
 

@@ -118,6 +118,7 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "patient-other": ("clinician", "/patients/p-look-2?days=90", 200),
         "change-limits": ("clinician", "/patients/p-look-1/thresholds/systolic", 200),
         "remove-limit": ("clinician", "/patients/p-look-1/thresholds/systolic/remove?edge=red_below", 200),
+        "spoken-feedback": ("clinician", "/patients/p-look-1/feedback", 200),
         "not-found": ("clinician", "/patients/p-look-1/nothing-here", 404),
         "hubs": ("technician", "/hubs", 200),
         "caseload": ("clinician", "/patients", 200),
