@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from server.api.auth import Principal, audit
 from server.api.deps import Db
-from server.judging.preview import DAYS, NOTE, Count, history, replay, rules_now
+from server.judging.preview import DAYS, Count, history, replay, rules_now
 from server.pages.thresholds import EDGE_BY_FIELD, PERSISTENCE_LABEL, Limits, merged_changes, with_unit
 from server.store.influx.errors import StoreError
 from server.store.influx.store import InfluxStore
@@ -28,8 +28,8 @@ from server.store.models import now
 
 log = logging.getLogger(__name__)
 
-#: How long the check waits for the readings (the replay itself is not timed out: it is
-#: NumPy on what was read) before it says the preview is unavailable.
+#: How long the check waits for the readings before it says the preview is unavailable (the
+#: replay after it is not timed: NumPy on what was read).
 PREVIEW_BUDGET = 1.5
 _readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="limits-preview")
 UNAVAILABLE = (
@@ -92,6 +92,3 @@ def check(
     current, after = replay([rules.current, proposed], readings)
     audit(db, principal, "rules_previewed", patient_id, f"page {limit.measure.value}")
     return Check(lines, DAYS, len(readings), current, after)
-
-
-__all__ = ["DAYS", "NOTE", "UNAVAILABLE", "Check", "change_in_words", "check"]
