@@ -62,6 +62,8 @@ def backtest(
     """Every alert one patient's (index 0) ``readings`` would have opened or escalated."""
     if rules.n_patients != 1:
         raise ValueError("backtest judges one patient: compile the rules for one")
+    if len(readings.time) == 0:
+        return []  # no history, nothing raised (and no first hour to start from)
     order = np.argsort(readings.time, kind="stable")
     time = readings.time[order]
     columns = _take(readings, order)

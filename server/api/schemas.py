@@ -267,6 +267,7 @@ class PreviewCount(BaseModel):
     opened: int = Field(description="alerts that would have opened")
     escalated: int = Field(description="open alerts whose severity would have risen")
     by_rule: dict[str, int] = Field(description="alerts opened, by alert rule")
+    by_severity: dict[str, int] = Field(description="alerts opened, by the severity they opened at")
 
 
 class RulePreviewOut(BaseModel):

@@ -28,6 +28,7 @@ from server.api.deps import Db
 from server.api.schemas import RuleOverrideIn
 from server.pages.charts.trends import page_readings
 from server.pages.feedback import feedback_summary
+from server.pages.limits_check import check
 from server.pages.render import PageRoute, clinician, first_error, not_found, page
 from server.pages.session import check_same_origin
 from server.pages.thresholds import (
@@ -184,6 +185,14 @@ def _store(
         set_override(s, patient_id, changes, reason=reason, set_by=principal.username, at=now())
 
 
+def _moved_since(db: Db, patient_id: str, version: str) -> RulesMoved | None:
+    with db.session() as s:
+        _, history = _state(s, patient_id)
+    if version.strip() and version.strip() != str(_version(history)):
+        return RulesMoved(history[0].id, history[0].set_by)
+    return None
+
+
 def _moved(e: RulesMoved) -> FieldProblem:
     return FieldProblem(
         None,
@@ -201,7 +210,11 @@ def change_threshold(
     posted: Posted,
     version: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    step: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    """A change goes through the check step (its preview) and is saved only when the check
+    is confirmed: a post without ``confirm=yes`` never saves."""
     check_same_origin(request)
     principal = clinician(request, db)
     form = {k: v for k, v in posted.items() if k in EDGE_BY_FIELD or k == "persistence"}
@@ -232,6 +245,28 @@ def change_threshold(
 
     if problems:
         return again(422, problems)
+    if step == "change":  # back from the check step to the form, as it was typed
+        return again(200, [])
+    if confirm != "yes":  # the check step: nothing is saved until it is confirmed
+        if (moved := _moved_since(db, patient_id, version)) is not None:
+            return again(409, [_moved(moved)], keep=False)
+        try:
+            checked = check(
+                db, request.app.state.influx, principal, patient_id, limit, asked.edges, asked.persistence
+            )
+        except RuleSetError as e:
+            return again(422, [FieldProblem(None, f"These limits cannot be used together: {e}")])
+        shown = {**form, "reason": reason}
+        return _page_of(
+            request,
+            db,
+            principal,
+            patient_id,
+            "limits_check.html",
+            measure=measure,
+            form=shown,
+            check=checked,
+        )
     try:
         _store(
             db,
@@ -255,8 +290,23 @@ def remove_form(
     principal = clinician(request, db)
     if not _visible(db, principal, patient_id) or edge not in EDGE_BY_FIELD:
         return not_found(request, f"limit {edge!r} to remove", principal)
+    with db.session() as s:
+        limit = next((b for b in _state(s, patient_id)[0] if b.measure.value == measure), None)
+    checked = None
+    if limit is not None and limit.values[edge] is not None:
+        try:  # the removal's preview, beside its confirmation
+            checked = check(db, request.app.state.influx, principal, patient_id, limit, {edge: None}, None)
+        except RuleSetError:
+            checked = None  # the removal itself will say why it cannot be saved
     return _page_of(
-        request, db, principal, patient_id, "limits_remove.html", measure=measure, edge=EDGE_BY_FIELD[edge]
+        request,
+        db,
+        principal,
+        patient_id,
+        "limits_remove.html",
+        measure=measure,
+        edge=EDGE_BY_FIELD[edge],
+        check=checked,
     )
 
 

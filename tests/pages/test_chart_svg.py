@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from server.pages.charts.model import Chart, Edge, Limit, Point, Series
-from server.pages.charts.svg import describe, render, value_range
+from server.pages.charts.svg import NARROW, describe, render, value_range
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 END = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -114,6 +114,19 @@ def test_blood_pressure_draws_both_lines_labelled_without_shading() -> None:
     }
     labels = {"".join(t.itertext()) for t in root.findall(".//s:text[@class='limit-label']", NS)}
     assert labels == {"Systolic red ≥ 180", "Diastolic red ≥ 120"}
+    # The phone's drawing: its own ids, larger text, the limits labelled by value alone (its
+    # narrow margin has no room for the series name; the lines end in the series' names).
+    narrow = ET.fromstring(render(chart, NARROW))  # noqa: S314 - our own markup
+    assert narrow.get("id") == "chart-blood_pressure-narrow"
+    assert (
+        narrow.get("aria-labelledby") == "chart-blood_pressure-narrow-title chart-blood_pressure-narrow-desc"
+    )
+    assert narrow.get("viewBox") == "0 0 340 306"
+    assert {"".join(t.itertext()) for t in narrow.findall(".//s:text[@class='limit-label']", NS)} == {
+        "red ≥ 180",
+        "red ≥ 120",
+    }
+    assert {t.get("font-size") for t in narrow.findall(".//s:text[@class='axis-label']", NS)} == {"13"}
     # Every value and limit fits inside the axis.
     lo, hi = value_range(chart)
     assert lo <= 90 and hi >= 182

@@ -35,14 +35,15 @@ def test_a_personal_spo2_band_set_on_the_page_judges_the_next_reading(stack: Sta
         page.fill("#red_below", "84")
         page.fill("#amber_below", "8 7")
         page.fill("#reason", "COPD, CO2 retainer: BTS target 88-92 %")
-        page.click("button:has-text('Save changes')")
+        page.click("button:has-text('Check this change')")
         expect(page.locator("#amber_below-error")).to_have_text(
             "Error: Enter amber at or below as a number in %, like 93"
         )
         expect(page.locator("#red_below")).to_have_value("84")  # what was typed is kept
 
         page.fill("#amber_below", "87")
-        page.click("button:has-text('Save changes')")
+        page.click("button:has-text('Check this change')")
+        page.click("button:has-text('Save this change')")
         expect(spo2.locator(".cw-personal")).to_have_count(2)
         expect(spo2.locator("td.red_below")).to_contain_text("84%")
         expect(spo2.locator("td.amber_below")).to_contain_text("87%")

@@ -54,7 +54,9 @@ def test_saving_one_edge_leaves_every_other_edge_as_it_was(stack: Stack, browser
         expect(page.locator("#red_above-hint")).to_have_text("In force: 180 mmHg (Service default)")
         page.fill("#red_above", "170")
         page.fill("#reason", "usual BP high")
-        page.click("button:has-text('Save changes')")
+        page.click("button:has-text('Check this change')")
+        expect(page.locator(".cw-change")).to_have_text("Systolic: red at or above 170 mmHg, was 180 mmHg")
+        page.click("button:has-text('Save this change')")
 
         row = page.locator("tr[data-measure='systolic']")
         expect(row.locator("td.red_below")).to_contain_text("90 mmHg")
@@ -79,7 +81,7 @@ def test_a_form_post_with_one_box_changes_that_edge_and_an_empty_box_removes_not
     untyped ones empty. Neither may take a limit away."""
     stack.patient_with_hub("p-edge-2", "hub-edge-2")
     client = signed_in_client(stack.api.app, stack.token)
-    one_box = {"measure": "systolic", "red_above": "170", "reason": "usual BP high"}
+    one_box = {"measure": "systolic", "red_above": "170", "reason": "usual BP high", "confirm": "yes"}
     saved = client.post("/patients/p-edge-2/thresholds", data=one_box, headers=OWN, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     assert _systolic(stack, "p-edge-2")["red"] == {"at_or_below": 90.0, "at_or_above": 170.0}
@@ -103,7 +105,7 @@ def test_an_unusable_value_is_said_in_plain_words_beside_its_box(stack: Stack, b
         _open_systolic(page, base, stack, "p-edge-3")
         page.fill("#amber_above", "190")
         page.fill("#reason", "trying a wider band")
-        page.click("button:has-text('Save changes')")
+        page.click("button:has-text('Check this change')")
         error = page.locator("#amber_above-error")
         expect(error).to_have_text(
             "Error: Amber at or above must not be above red at or above (180 mmHg): "
@@ -120,7 +122,7 @@ def test_an_unusable_value_is_said_in_plain_words_beside_its_box(stack: Stack, b
         expect(page.locator("#amber_above")).to_be_focused()
 
         page.fill("#amber_above", "15O")
-        page.click("button:has-text('Save changes')")
+        page.click("button:has-text('Check this change')")
         expect(page.locator("#amber_above-error")).to_have_text(
             "Error: Enter amber at or above as a number in mmHg, like 100"
         )
@@ -173,8 +175,9 @@ def test_a_change_made_meanwhile_by_someone_else_is_not_overwritten(stack: Stack
     )
     assert put.status_code == 200
     stale = {"measure": "systolic", "version": "0", "red_above": "170", "reason": "usual BP high"}
-    refused = client.post("/patients/p-edge-5/thresholds", data=stale, headers=OWN)
-    assert refused.status_code == 409
-    assert "changed this patient&#39;s limits since you opened this page" in refused.text
+    for step in ({}, {"confirm": "yes"}):  # at the check step, and at saving
+        refused = client.post("/patients/p-edge-5/thresholds", data={**stale, **step}, headers=OWN)
+        assert refused.status_code == 409
+        assert "changed this patient&#39;s limits since you opened this page" in refused.text
     assert _systolic(stack, "p-edge-5")["amber"]["at_or_above"] == 140.0
     assert _systolic(stack, "p-edge-5")["red"]["at_or_above"] == 180.0

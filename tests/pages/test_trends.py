@@ -33,7 +33,7 @@ def _sign_in(page: Page, base: str, token: str, path: str) -> None:
 def _plotted(page: Page, chart: str) -> list[str]:
     """The values the chart marks, in the plot (not its legend), as the SVG carries them."""
     return sorted(
-        page.locator(f"section[data-chart='{chart}'] svg > g.pt").evaluate_all(
+        page.locator(f"section[data-chart='{chart}'] svg.cw-chart--wide > g.pt").evaluate_all(
             "gs => gs.map(g => g.getAttribute('data-value'))"
         )
     )
@@ -91,7 +91,7 @@ def test_the_trend_shows_the_patients_band_and_marks_what_raised_the_alert(
         page = context.new_page()
         _sign_in(page, base, stack.token, "/patients/p-trend-1")
         bp = page.locator("section[data-chart='blood_pressure']")
-        svg = bp.locator("svg[role='img']")
+        svg = bp.locator("svg.cw-chart--wide[role='img']")
         expect(svg).to_have_count(1)
         expect(svg.locator("title")).to_have_text("Blood pressure (mmHg), last 30 days")
         expect(svg.locator("line.limit-red[data-value='175']")).to_have_count(1)  # the patient's own limit
@@ -135,7 +135,7 @@ def test_the_trend_shows_the_patients_band_and_marks_what_raised_the_alert(
 
         # The alert page draws the same chart, the alert's reading marked.
         page.goto(f"{base}/alerts/{alert['id']}")
-        alert_svg = page.locator("section[data-chart='blood_pressure'] svg[role='img']")
+        alert_svg = page.locator("section[data-chart='blood_pressure'] svg.cw-chart--wide[role='img']")
         expect(alert_svg.locator(":scope > g.pt-alert")).to_have_attribute("data-value", "178")
         expect(alert_svg.locator("line.limit-red[data-value='175']")).to_have_count(1)
         assert _plotted(page, "blood_pressure") == plotted

@@ -7,19 +7,14 @@ trail in the same transaction: there is no override without its who, what and wh
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy.orm import Session
 
-from alerts.backtest import Opening, backtest, lookback_s
-from alerts.lifecycle import Action
-from alerts.ruleset.compiling import compile_rules
 from alerts.ruleset.loading import merge_documents
 from alerts.ruleset.models import RuleSetError
-from alerts.ruleset.profiles import rules_for
 from server.access import visible_patient
 from server.api.auth import Principal, audit
 from server.api.deps import Clinician, Db, Influx
@@ -32,10 +27,9 @@ from server.api.schemas import (
     RulePreviewIn,
     RulePreviewOut,
 )
-from server.judging.readings import EngineRows
+from server.judging.preview import NOTE, history, replay, rules_now
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.store.influx.errors import StoreUnavailable
-from server.store.influx.influxql import MAX_QUERY_LIMIT
 from server.store.models import RuleOverride, now
 from server.store.overrides import conditions_of, current_rules, set_conditions, set_override
 
@@ -107,15 +101,6 @@ def set_patient_conditions(
         raise HTTPException(422, str(e)) from None
 
 
-def _count(openings: list[Opening]) -> PreviewCount:
-    opened = [o for o in openings if o.action is Action.OPEN]
-    return PreviewCount(
-        opened=len(opened),
-        escalated=len(openings) - len(opened),
-        by_rule=dict(Counter(o.alert_rule for o in opened)),
-    )
-
-
 @router.post("/api/v1/patients/{patient_id}/rules/preview", response_model=RulePreviewOut)
 def preview_patient_rules(
     principal: Clinician, db: Db, store: Influx, patient_id: PatientId, body: RulePreviewIn
@@ -125,34 +110,22 @@ def preview_patient_rules(
     alerts reviewed a day after they open). Nothing is stored."""
     with db.session() as s:
         _visible(s, principal, patient_id)
-        current, history = current_rules(s, patient_id)
-        conditions = conditions_of(s, [patient_id]).get(patient_id, [])
-    personal = dict(history[0].changes) if history else {}
+        rules = rules_now(s, patient_id)
     try:
-        proposed = rules_for(conditions, merge_documents(personal, body.changes))
+        proposed = rules.with_personal(merge_documents(rules.personal, body.changes))
     except RuleSetError as e:
         raise HTTPException(422, str(e)) from None
-    until = now()
     try:
-        stored = store.query_readings(
-            patient_id, since=until - timedelta(days=body.days), until=until, limit=MAX_QUERY_LIMIT
-        )
+        stored = history(store, patient_id, now(), body.days)
     except StoreUnavailable as e:
         raise HTTPException(503, f"reading store unavailable: {e}") from None
-    rows = EngineRows()
-    for reading in stored:
-        rows.add(0, reading.kind, reading.taken_at, reading.values, reading.flags)
-    columns = rows.columns()
-    counts = [
-        _count(backtest(compile_rules(rules, 1), columns, lookback_s(rules))) for rules in (current, proposed)
-    ]
+    current, after = replay([rules.current, proposed], stored)
     audit(db, principal, "rules_previewed", patient_id)
     return RulePreviewOut(
         patient_id=patient_id,
         days=body.days,
         readings=len(stored),
-        current=counts[0],
-        proposed=counts[1],
-        note="readings replayed hour by hour without hindsight; alerts resolved a day after opening; "
-        "missed readings and hub silence are not replayed",
+        current=PreviewCount(**asdict(current)),
+        proposed=PreviewCount(**asdict(after)),
+        note=NOTE,
     )

@@ -7,18 +7,43 @@ red limits are dashed, amber ones dotted. A reading that raised an alert is a tr
 quality-flagged one a hollow square, any other a dot: the shapes say it in greyscale, and
 the legend says it in words. Styling is by presentation attributes, never ``style=``,
 which the CSP (``style-src 'self'``) would refuse.
+
+Two layouts, because an SVG scales its text with it: the wide one (640 units) shrinks to
+about half on a 360 px phone, its 12-unit labels to 6 px. The narrow one is drawn for a
+phone's column (340 units, so about 1:1 at 360 px): larger text, fewer date ticks, the
+legend stacked and the limit labels without the series name. The page carries both and
+its style sheet shows one (``cw-chart--wide``, ``cw-chart--narrow``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 
 from server.pages.charts.model import Chart, Edge, Point
 
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 52, 132, 14, 70  # margins: y labels, limit labels, x labels + legend
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a chart's parts go and how large its text is, in SVG units."""
+
+    name: str  # "wide" or "narrow": the CSS class and the ids' suffix
+    width: int
+    height: int
+    left: int  # margins: y labels, limit labels, x labels + legend
+    right: int
+    top: int
+    bottom: int
+    text: int  # font size of every label
+    date_ticks: int  # at most this many dates on the x axis
+    legend_row: bool  # the legend's three items side by side (else one under another)
+    series_in_limit_labels: bool  # "Systolic red ≥ 180" (else "red ≥ 180")
+
+
+WIDE = Layout("wide", 640, 300, 52, 132, 14, 70, 12, 7, True, True)
+NARROW = Layout("narrow", 340, 306, 50, 96, 12, 96, 13, 4, False, False)
 INK = "#212b32"
 GRID = "#d8dde0"
 COLOURS = {"red": "#d5281b", "amber": "#ffb81c"}
@@ -54,12 +79,13 @@ def value_range(chart: Chart) -> tuple[float, float]:
 
 
 class _Frame:
-    def __init__(self, chart: Chart) -> None:
+    def __init__(self, chart: Chart, layout: Layout) -> None:
         self.chart = chart
+        self.layout = layout
         self.lo, self.hi = value_range(chart)
         self.span = max((chart.end - chart.start).total_seconds(), 1.0)
-        self.x0, self.x1 = LEFT, WIDTH - RIGHT
-        self.y0, self.y1 = HEIGHT - BOTTOM, TOP  # y0 is the bottom
+        self.x0, self.x1 = layout.left, layout.width - layout.right
+        self.y0, self.y1 = layout.height - layout.bottom, layout.top  # y0 is the bottom
 
     def x(self, p: Point) -> float:
         t = (p.at - self.chart.start).total_seconds() / self.span
@@ -82,6 +108,7 @@ def _spread(wanted: list[float], gap: float, top: float, bottom: float) -> list[
 
 
 def _axes(f: _Frame) -> list[str]:
+    size = f.layout.text
     out = [
         f'<line x1="{f.x0}" y1="{f.y0}" x2="{f.x1}" y2="{f.y0}" stroke="{INK}"/>',
         f'<line x1="{f.x0}" y1="{f.y0}" x2="{f.x0}" y2="{f.y1}" stroke="{INK}"/>',
@@ -92,15 +119,16 @@ def _axes(f: _Frame) -> list[str]:
         y = f.y(v)
         out.append(f'<line x1="{f.x0}" y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{GRID}"/>')
         out.append(
-            f'<text x="{f.x0 - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="{INK}">{_num(v)}</text>'
+            f'<text class="axis-label" x="{f.x0 - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="{size}" '
+            f'fill="{INK}">{_num(v)}</text>'
         )
         v += step
     out.append(
-        f'<text x="12" y="{(f.y0 + f.y1) / 2:.0f}" font-size="12" fill="{INK}" text-anchor="middle" '
+        f'<text x="12" y="{(f.y0 + f.y1) / 2:.0f}" font-size="{size}" fill="{INK}" text-anchor="middle" '
         f'transform="rotate(-90 12 {(f.y0 + f.y1) / 2:.0f})">{escape(f.chart.unit)}</text>'
     )
     days = max(round(f.span / 86400), 1)
-    every = max(math.ceil(days / 7), 1)
+    every = max(math.ceil(days / f.layout.date_ticks), 1)
     start = f.chart.start
     first = start.replace(hour=0, minute=0, second=0, microsecond=0)
     day = 1
@@ -112,7 +140,8 @@ def _axes(f: _Frame) -> list[str]:
             x = f.x(Point(at, 0.0))
             out.append(f'<line x1="{x:.1f}" y1="{f.y0}" x2="{x:.1f}" y2="{f.y0 + 5}" stroke="{INK}"/>')
             out.append(
-                f'<text x="{x:.1f}" y="{f.y0 + 18}" text-anchor="middle" font-size="12" fill="{INK}">'
+                f'<text class="axis-label" x="{x:.1f}" y="{f.y0 + 6 + size}" text-anchor="middle" '
+                f'font-size="{size}" fill="{INK}">'
                 f"{at.day} {at.strftime('%b')}</text>"
             )
         day += 1
@@ -138,13 +167,14 @@ def _limits(f: _Frame, shade: bool) -> list[str]:
             f'y1="{y:.1f}" x2="{f.x1}" y2="{y:.1f}" stroke="{colour}" stroke-width="2" '
             f'stroke-dasharray="{DASHES.get(limit.severity, "")}"/>'
         )
-    positions = _spread([f.y(limit.value) + 4 for limit in ordered], LABEL_GAP, f.y1 + 8, f.y0 + 4)
-    many = len(chart.series) > 1
+    gap = max(LABEL_GAP, f.layout.text + 1.0)
+    positions = _spread([f.y(limit.value) + 4 for limit in ordered], gap, f.y1 + 8, f.y0 + 4)
+    many = len(chart.series) > 1 and f.layout.series_in_limit_labels
     for limit, y in zip(ordered, positions, strict=True):
         sign = "≤" if limit.edge is Edge.BELOW else "≥"
         who = f"{limit.series} " if many else ""
         out.append(
-            f'<text class="limit-label" x="{f.x1 + 6}" y="{y:.1f}" font-size="11" '
+            f'<text class="limit-label" x="{f.x1 + 6}" y="{y:.1f}" font-size="{f.layout.text - 1}" '
             f'fill="{TEXT_COLOURS.get(limit.severity, INK)}">{escape(who)}{limit.severity} {sign} '
             f"{_num(limit.value)}</text>"
         )
@@ -191,29 +221,35 @@ def _series(f: _Frame) -> list[str]:
         out.extend(marker(x, y, p) for x, y, p in xy)
         if xy and len(f.chart.series) > 1:
             ends.append((xy[-1][1], series.label))
-    for (_y, label), placed in zip(
-        ends, _spread([y - 8 for y, _ in ends], LABEL_GAP, f.y1 + 8, f.y0), strict=True
-    ):
+    gap = max(LABEL_GAP, f.layout.text + 1.0)
+    for (_y, label), placed in zip(ends, _spread([y - 8 for y, _ in ends], gap, f.y1 + 8, f.y0), strict=True):
         out.append(
             f'<text class="series-label" x="{f.x1 - 4}" y="{placed:.1f}" text-anchor="end" '
-            f'font-size="11" fill="{INK}">{escape(label)}</text>'
+            f'font-size="{f.layout.text - 1}" fill="{INK}">{escape(label)}</text>'
         )
     return out
 
 
 def _legend(f: _Frame) -> list[str]:
-    y = HEIGHT - 14
+    layout = f.layout
+    rows = 1 if layout.legend_row else 3
+    y = layout.height - 14 - (rows - 1) * (layout.text + 6)
     items = [
         (Point(f.chart.start, 0.0), "reading"),
         (Point(f.chart.start, 0.0, alerting=True), "raised an alert"),
         (Point(f.chart.start, 0.0, flags=("quality",)), "quality flag: value doubtful"),
     ]
     out = ['<g class="legend">']
-    x = float(LEFT)
+    x = float(layout.left)
     for p, words in items:
         out.append(marker(x, y - 4, p))
-        out.append(f'<text x="{x + 11:.0f}" y="{y:.0f}" font-size="12" fill="{INK}">{escape(words)}</text>')
-        x += 22 + 6.6 * len(words)
+        out.append(
+            f'<text x="{x + 11:.0f}" y="{y:.0f}" font-size="{layout.text}" fill="{INK}">{escape(words)}</text>'
+        )
+        if layout.legend_row:
+            x += 22 + 0.55 * layout.text * len(words)
+        else:
+            y += layout.text + 6
     out.append("</g>")
     return out
 
@@ -245,14 +281,15 @@ def describe(chart: Chart) -> str:
     return " ".join(parts)
 
 
-def render(chart: Chart) -> str:
+def render(chart: Chart, layout: Layout = WIDE) -> str:
     """The chart as an ``<svg role="img">`` element, titled and described."""
-    f = _Frame(chart)
-    ident = f"chart-{chart.key}"
+    f = _Frame(chart, layout)
+    ident = f"chart-{chart.key}" + ("" if layout is WIDE else f"-{layout.name}")
     days = max(round(f.span / 86400), 1)
     title = f"{chart.title} ({chart.unit}), last {days} day{'s' if days != 1 else ''}"
     body = [
-        f'<svg class="cw-chart" id="{escape(ident)}" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg class="cw-chart cw-chart--{layout.name}" id="{escape(ident)}" role="img" '
+        f'viewBox="0 0 {layout.width} {layout.height}" '
         f'xmlns="http://www.w3.org/2000/svg" aria-labelledby="{escape(ident)}-title {escape(ident)}-desc" '
         f'font-family="Frutiger W01, Arial, sans-serif">',
         f'<title id="{escape(ident)}-title">{escape(title)}</title>',
@@ -265,7 +302,7 @@ def render(chart: Chart) -> str:
     if chart.empty:
         body.append(
             f'<text class="empty" x="{(f.x0 + f.x1) / 2:.0f}" y="{(f.y0 + f.y1) / 2:.0f}" text-anchor="middle" '
-            f'font-size="14" fill="{INK}">No readings in this period</text>'
+            f'font-size="{layout.text + 2}" fill="{INK}">No readings in this period</text>'
         )
     body.append("</svg>")
     return "\n".join(body)

@@ -27,7 +27,7 @@ from common.wire.vocabulary import KIND_LABELS, KIND_REQUIRED, MEASURES, QUALITY
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.pages.charts.model import Chart, Edge, Limit, Point, Series
-from server.pages.charts.svg import describe, render
+from server.pages.charts.svg import NARROW, describe, render
 from server.settings import ServerSettings
 from server.store.influx.errors import StoreError
 from server.store.influx.schema import StoredReading
@@ -276,6 +276,7 @@ def page_readings(
         {
             "chart": c,
             "svg": Markup(render(c)),  # noqa: S704 - every value in it is escaped by the renderer
+            "svg_narrow": Markup(render(c, NARROW)),  # noqa: S704 - as above; shown on a phone instead
             "words": describe(c),
             "labels": [s.label for s in c.series],
             "table": table_of(c),
