@@ -10,8 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.wire.messages import MAX_READINGS_PER_BATCH
 from common.wire.topics import HUB_ID_PATTERN
 from gateway.feedback.settings import FeedbackSettings
+
+#: Readings per batch when a backlog drains (``fit_batch`` keeps each under the message size
+#: limit). 200, not 50: the per-batch costs (one round trip to the broker, one transaction)
+#: then weigh a quarter as much per reading; the server takes up to ``MAX_READINGS_PER_BATCH``.
+DEFAULT_BATCH_SIZE = 200
 
 
 class ConfigError(ValueError):
@@ -32,7 +38,7 @@ class HubConfig(BaseModel):
     hub_id: str = Field(pattern=HUB_ID_PATTERN, description="also the hub's MQTT user name")
     broker: BrokerConfig
     state_dir: Path = Path("/var/lib/carewatch-hub")
-    batch_size: int = Field(default=50, ge=1, le=500)
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=MAX_READINGS_PER_BATCH)
     adapter: str = "hci0"
     telemetry_interval_s: float = Field(
         default=300.0, ge=10, le=86400, description="how often the hub reports its health"

@@ -89,7 +89,9 @@ def run_hub_process(config_path: Path) -> int:
     publisher = OutboxPublisher(outbox, mqtt, cfg.hub_id, batch_size=cfg.batch_size, supervisor=supervisor)
     spill = SpillOver(outbox, publisher.notify, rescue_dirs=cfg.rescue_dirs, supervisor=supervisor)
     spill.recover()
-    feedback = HubFeedback.attach(cfg.feedback, cfg.hub_id, cfg.household_tz(), mqtt, publisher)
+    feedback = HubFeedback.attach(
+        cfg.feedback, cfg.hub_id, cfg.household_tz(), mqtt, publisher, state_dir=cfg.state_dir
+    )
     hub = BleHub(
         catalogue=catalogue,
         allowlist=allowlist,

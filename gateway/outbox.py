@@ -55,6 +55,11 @@ _ADDED_COLUMNS = (
     ("sent_at", "REAL"),  # when the last of them was (unix time); NULL: never sent
     ("due_at", "REAL NOT NULL DEFAULT 0"),  # when to (re)send it if no receipt came
 )
+#: What to send next, found without reading the rows in front of it. Ordered by ``seq`` alone,
+#: each batch scanned past every row awaiting a receipt (they hold the oldest seqs): 34 ms a
+#: batch with 45,000 of them, most of a 50,000-reading replay. Created on start-up, after the
+#: added columns, so an older hub's file gains it too.
+_DUE_INDEX = "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, seq)"
 #: The write-ahead log is checkpointed every 64 pages (256 KiB, not SQLite's 4 MiB) and cut
 #: back to this size afterwards. On a small, nearly full card the default let the journal
 #: grow back into the space a technician had just freed, until every write (even the
@@ -156,6 +161,7 @@ class Outbox:
             for name, decl in _ADDED_COLUMNS:
                 if name not in have:
                     conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
+            conn.execute(_DUE_INDEX)
         except BaseException:
             conn.close()
             raise
@@ -186,27 +192,34 @@ class Outbox:
                 self._conn.close()
                 self._conn = None
 
-    def _write(self, what: str, sql: str, rows: Iterable[Sequence[object]]) -> int:
+    def _write(self, what: str, sql: str, rows: Iterable[Sequence[object]], *, flush: bool = True) -> int:
         """Run one statement over ``rows`` in one transaction; returns rows changed. If the
-        card is full and ``on_full`` frees space, it is tried once more."""
+        card is full and ``on_full`` frees space, it is tried once more. ``flush=False``
+        commits without waiting for the card (see ``mark_sent``)."""
         rows = list(rows)
         try:
-            return self._write_once(what, sql, rows)
+            return self._write_once(what, sql, rows, flush)
         except OutboxUnavailable as e:
             if not (_for_want_of_space(e.__cause__) and self.on_full is not None and self.on_full()):
                 raise
-        return self._write_once(what, sql, rows)
+        return self._write_once(what, sql, rows, flush)
 
-    def _write_once(self, what: str, sql: str, rows: list[Sequence[object]]) -> int:
+    def _write_once(self, what: str, sql: str, rows: list[Sequence[object]], flush: bool) -> int:
         try:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
+                if not flush:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    cur = self._db.executemany(sql, rows)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._rollback()
-                    raise
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        cur = self._db.executemany(sql, rows)
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._rollback()
+                        raise
+                finally:
+                    if not flush:
+                        self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot {what} in {self.path}: {e}") from e
         return cur.rowcount
@@ -234,8 +247,9 @@ class Outbox:
 
     # -- out -------------------------------------------------------------------------------
     def due(self, limit: int, *, now: float | None = None) -> list[PendingReading]:
-        """The oldest readings to send now: never sent, or sent and unconfirmed past their
-        resend time. A row that cannot be read back is quarantined and skipped."""
+        """The readings to send now, the earliest due first and then the oldest: never sent
+        (or due again after a reconnection) before those whose resend time has come, as
+        their due time is 0. A row that cannot be read back is quarantined and skipped."""
         now = time.time() if now is None else now
         try:
             with self._lock:
@@ -243,7 +257,7 @@ class Outbox:
                     # As bytes: a body that is not UTF-8 (a card's bit rot) would otherwise fail
                     # the whole query, every time, and hold back every reading behind it.
                     "SELECT seq, reading_id, CAST(body AS BLOB), attempts FROM outbox WHERE due_at <= ? "
-                    "ORDER BY seq LIMIT ?",
+                    "ORDER BY due_at, seq LIMIT ?",
                     (now, limit + len(self._unreadable)),
                 ).fetchall()
         except sqlite3.Error as e:
@@ -289,7 +303,12 @@ class Outbox:
             self._unreadable.add(seq)
 
     def mark_sent(self, seqs: Sequence[int], *, now: float | None = None) -> None:
-        """The broker took these; keep them until a receipt, due again after the resend delay."""
+        """The broker took these; keep them until a receipt, due again after the resend delay.
+
+        Committed without an fsync of its own (WAL, ``synchronous=NORMAL``): a power cut can
+        lose only the mark, never a reading, and an unmarked reading is merely sent again
+        (the server deduplicates); the next durable write carries the mark to the card. The
+        fsync was a third of the time of a replay in batches of 200."""
         now = time.time() if now is None else now
         try:
             with self._lock:
@@ -305,6 +324,7 @@ class Outbox:
             "mark readings sent",
             "UPDATE outbox SET sends = sends + 1, sent_at = ?, due_at = ?, last_error = NULL WHERE seq = ?",
             [(now, now + self.resend.delay(sends.get(s, 0) + 1), s) for s in seqs],
+            flush=False,
         )
 
     def confirm(self, reading_ids: Iterable[str]) -> int:

@@ -22,6 +22,7 @@ from common.supervision import Supervisor
 from common.wire.messages import DeviceIdentity, DeviceTelemetry, Reading
 from common.wire.vocabulary import Measure, ReadingKind, StatusFlag
 from gateway.allowlist import Allowlist
+from gateway.config import DEFAULT_BATCH_SIZE
 from gateway.disk_reserve import DiskReserve
 from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import MqttSession
@@ -51,7 +52,7 @@ class SimulatedHub:
         endpoint: BrokerEndpoint,
         state_dir: Path,
         *,
-        batch_size: int = 50,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         telemetry_interval_s: float = DEFAULT_INTERVAL_S,
         resend: ResendPolicy | None = None,
         supervisor: Supervisor | None = None,

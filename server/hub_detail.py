@@ -14,6 +14,19 @@ from server.hubs import HubOverview, hub_overview
 from server.store.database import Database
 from server.store.models import Device, HubAssignment
 
+#: Where a device's radio signal, as the hub hears it, stops being good enough to count on:
+#: BLE sessions start failing around -90 dBm, and at -85 a door or a body in between is enough.
+STRONG_DBM = -70
+WEAK_DBM = -85
+
+
+def signal_words(rssi_dbm: int | None) -> str | None:
+    """A technician's words for a signal strength: "weak (-88 dBm)"."""
+    if rssi_dbm is None:
+        return None
+    word = "strong" if rssi_dbm >= STRONG_DBM else "fair" if rssi_dbm >= WEAK_DBM else "weak"
+    return f"{word} ({rssi_dbm} dBm)"
+
 
 class DeviceRow(BaseModel):
     address: str
@@ -25,6 +38,11 @@ class DeviceRow(BaseModel):
     last_reading_at: datetime | None = None
     last_session_at: datetime | None = None
     last_error: str | None = None
+    rssi_dbm: int | None = None  # the last advertisement the hub heard from it
+
+    @property
+    def signal(self) -> str | None:
+        return signal_words(self.rssi_dbm)
 
 
 class Assignment(BaseModel):
@@ -77,5 +95,9 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
         row.battery_percent = reported.battery_percent
         row.last_session_at = reported.last_session_at
         row.last_error = reported.last_error
+        row.rssi_dbm = reported.rssi_dbm
+        # What the device said in its last session is newer than what the server stored with
+        # its last reading.
+        row.firmware = reported.firmware or row.firmware
     ordered = sorted(rows.values(), key=lambda r: (not r.paired, r.address))
     return HubDetail(hub=overview, devices=ordered, assignments=assignments)

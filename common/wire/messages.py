@@ -246,6 +246,15 @@ class DeviceTelemetry(_Strict):
     battery_percent: int | None = Field(default=None, ge=0, le=100)
     readings: int = Field(ge=0, description="readings received since the hub started")
     last_error: LineText | None = Field(default=None, max_length=200)
+    rssi_dbm: int | None = Field(
+        default=None,
+        ge=-127,
+        le=20,
+        description="signal strength of the last advertisement the hub heard from it (dBm)",
+    )
+    firmware: ShortText | None = Field(
+        default=None, description="firmware revision the device reported (Device Information service)"
+    )
 
 
 class HubCheck(_Strict):

@@ -66,6 +66,13 @@ class DeviceStats:
     last_session_at: datetime | None = None
     battery_percent: int | None = None  # the last level the device reported
     last_error: str | None = None  # cleared by the next good session
+    rssi_dbm: int | None = None  # of the last advertisement heard, in a session or not
+    firmware: str | None = None  # the last revision its Device Information service gave
+
+
+def _plausible_rssi(rssi: int | None) -> int | None:
+    """BlueZ reports 127 for "not known" (the HCI's unavailable value); the wire takes -127..20."""
+    return rssi if rssi is not None and -127 <= rssi <= 20 else None
 
 
 class DeviceLoop:
@@ -87,6 +94,8 @@ class DeviceLoop:
         property changes (Connected, ServicesResolved, Paired) like advertisements, and those must
         not start another session with a device that has just hung up.
         """
+        if sighting.rssi is not None:
+            self.stats.rssi_dbm = sighting.rssi
         if self.in_session or sighting.seen_at < self._not_before:
             return
         self._latest = sighting
@@ -130,6 +139,8 @@ class DeviceLoop:
             self.stats.last_error = None
             if report.battery_percent is not None:
                 self.stats.battery_percent = report.battery_percent
+            if report.identity is not None and report.identity.firmware:
+                self.stats.firmware = report.identity.firmware
             self.hub.session_ended()
             self.stats.reports.append(report)
             del self.stats.reports[:-20]
@@ -209,6 +220,8 @@ class BleHub:
                     battery_percent=stats.battery_percent,
                     readings=stats.readings,
                     last_error=stats.last_error,
+                    rssi_dbm=_plausible_rssi(stats.rssi_dbm),
+                    firmware=printable_line(stats.firmware, 64) if stats.firmware else None,
                 )
             )
         return out[:MAX_DEVICES_PER_HUB]

@@ -8,12 +8,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import tzinfo
+from pathlib import Path
 
 from common.wire.messages import Reading
 from common.wire.topics import Channel, topic
 from gateway.feedback.catalogue import load_phrasebooks
 from gateway.feedback.outputs import AlsaSpeaker, GpioLight, Speaker, WavDirectory
 from gateway.feedback.phrasebook import PhrasebookError
+from gateway.feedback.retake_file import FILE_NAME as RETAKES_FILE
 from gateway.feedback.service import FeedbackService
 from gateway.feedback.settings import FeedbackSettings
 from gateway.mqtt.publisher import OutboxPublisher
@@ -30,8 +32,11 @@ STARTUP_GRACE_S = 60.0
 ReadingSink = Callable[[Reading], object]
 
 
-def build_feedback(settings: FeedbackSettings, hub_id: str, tz: tzinfo) -> FeedbackService:
-    """The service with the outputs its settings name (the catalogues checked now, at start)."""
+def build_feedback(
+    settings: FeedbackSettings, hub_id: str, tz: tzinfo, state_dir: Path | None = None
+) -> FeedbackService:
+    """The service with the outputs its settings name (the catalogues checked now, at start);
+    pending retakes kept in ``state_dir`` across restarts."""
     speaker: Speaker
     if settings.output == "wav_dir":
         assert settings.wav_dir is not None  # the settings' validator requires it
@@ -42,7 +47,13 @@ def build_feedback(settings: FeedbackSettings, hub_id: str, tz: tzinfo) -> Feedb
     if settings.led_pin is not None or settings.buzzer_pin is not None:
         light = GpioLight(settings.led_pin, settings.buzzer_pin)
     return FeedbackService(
-        settings, hub_id=hub_id, tz=tz, phrasebooks=load_phrasebooks(), speaker=speaker, light=light
+        settings,
+        hub_id=hub_id,
+        tz=tz,
+        phrasebooks=load_phrasebooks(),
+        speaker=speaker,
+        light=light,
+        retakes_file=state_dir / RETAKES_FILE if state_dir is not None else None,
     )
 
 
@@ -63,13 +74,14 @@ class HubFeedback:
         tz: tzinfo,
         session: MqttSession,
         publisher: OutboxPublisher,
+        state_dir: Path | None = None,
     ) -> HubFeedback | None:
         """Call before ``session.start``: commands are heard from the first connection."""
         if not settings.enabled:
             log.info("patient feedback is off ([feedback] enabled = false)")
             return None
         try:
-            service = build_feedback(settings, hub_id, tz)
+            service = build_feedback(settings, hub_id, tz, state_dir)
         except PhrasebookError as e:  # the hub's first job is the readings: it runs silent instead
             log.error("patient feedback is off: its message catalogue is broken: %s", e)
             return None

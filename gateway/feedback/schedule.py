@@ -6,7 +6,8 @@ A daily reminder at ``at`` is said once that day, and only if no reading of its 
 from ``window_min`` before it. One more than ``LATE_LIMIT`` overdue is not said (a hub started
 in the evening does not announce the morning's reading; the server's missed-reading rule
 covers that). A retake is said when its time comes, unless a reading of its kind was taken
-after it was asked.
+after it was asked. Pending retakes outlive a restart: ``retake_file.py`` keeps them on disk
+and gives them back through ``restore``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class PendingRetake:
 
 class ReadingSchedule:
     """The hub's memory of readings taken, reminders said and retakes pending (one process's
-    life: a restart forgets pending retakes, and says at most one daily reminder again)."""
+    life, but for the pending retakes, which the service saves and restores: a restart says
+    at most one daily reminder again)."""
 
     def __init__(self) -> None:
         self.last_taken: dict[ReadingKind, datetime] = {}
@@ -43,10 +45,15 @@ class ReadingSchedule:
         self._retakes: dict[UUID, PendingRetake] = {}
         self._commands: deque[UUID] = deque(maxlen=REMEMBERED_COMMANDS)
 
-    def reading(self, kind: ReadingKind, taken_at: datetime) -> None:
+    def reading(self, kind: ReadingKind, taken_at: datetime) -> bool:
+        """Note a reading; True if it answered a pending retake (which is then forgotten)."""
         last = self.last_taken.get(kind)
         if last is None or taken_at > last:
             self.last_taken[kind] = taken_at
+        answered = [c for c, r in self._retakes.items() if r.kind is kind and taken_at >= r.asked_at]
+        for command_id in answered:
+            del self._retakes[command_id]
+        return bool(answered)
 
     def ask_retake(self, command_id: UUID, kind: ReadingKind, now: datetime, after_s: int) -> bool:
         """Record a retake request; False if this command was already heard (a redelivery)."""
@@ -56,9 +63,19 @@ class ReadingSchedule:
         self._retakes[command_id] = PendingRetake(kind, now, now + timedelta(seconds=after_s))
         return True
 
+    def restore(self, command_id: UUID, retake: PendingRetake) -> None:
+        """A retake asked before a restart: pending again, and its command known (the broker
+        may deliver it once more)."""
+        if command_id not in self._commands:
+            self._commands.append(command_id)
+        self._retakes[command_id] = retake
+
     @property
     def pending_retakes(self) -> list[PendingRetake]:
         return list(self._retakes.values())
+
+    def retakes_by_command(self) -> dict[UUID, PendingRetake]:
+        return dict(self._retakes)
 
     def due(self, reminders: list[ReadingReminder], now: datetime) -> list[ReadingDue | RetakeDue]:
         """What should be said at ``now`` (aware, in the household's zone); each said once."""

@@ -1,7 +1,8 @@
 """The hub's voice, run beside its main work: events come in from any thread (the radio's
 loop, paho's network thread) and are decided at once by the pure core; rendering and playing
 happen on one worker thread, so a slow speaker never delays a reading, and a failure (no
-espeak-ng, no sound card) is logged once and never stops the hub."""
+espeak-ng, no sound card) is logged once and never stops the hub. Retakes still to be
+reminded are kept in ``retakes_file`` (``retake_file.py``) and taken back at ``start``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -26,10 +28,12 @@ from gateway.feedback.core import (
     ReadingReceived,
     ReadingsConfirmed,
     RetakeAsked,
+    RetakeDue,
     decide,
 )
 from gateway.feedback.outputs import Light, PlaybackFailed, Speaker
 from gateway.feedback.phrasebook import Phrasebook
+from gateway.feedback.retake_file import load_retakes, save_retakes
 from gateway.feedback.schedule import ReadingSchedule
 from gateway.feedback.settings import FeedbackSettings
 from gateway.feedback.sound import SpeechUnavailable, Voice, speak_to_wav, with_chime
@@ -54,6 +58,7 @@ class FeedbackService:
         speaker: Speaker,
         light: Light | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retakes_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.hub_id = hub_id
@@ -71,6 +76,8 @@ class FeedbackService:
         self._last_confirmed: datetime | None = None
         self._failures: set[str] = set()
         self._stop = threading.Event()
+        self._retakes_file = retakes_file
+        self._save_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="feedback", daemon=True)
         self.played = 0  # announcements played (or written)
         self.failures = 0  # announcements that could not be said
@@ -85,6 +92,13 @@ class FeedbackService:
             if self.settings.quiet_hours()
             else "none",
         )
+        if self._retakes_file is not None:
+            restored = load_retakes(self._retakes_file, self.clock())
+            with self._lock:
+                for command_id, retake in restored.items():
+                    self._schedule.restore(command_id, retake)
+            if restored:
+                log.info("%d retake(s) asked before the restart will be reminded", len(restored))
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -100,8 +114,10 @@ class FeedbackService:
     # -- events (any thread; quick, never raise) ------------------------------------------
     def reading_received(self, reading: Reading, *, connected: bool) -> None:
         with self._lock:
-            self._schedule.reading(reading.kind, reading.taken_at)
+            answered = self._schedule.reading(reading.kind, reading.taken_at)
             offline = self._outage.reading_while(connected=connected)
+        if answered:
+            self._save_retakes()
         self._announce(ReadingReceived(reading.kind, {m.value: q.value for m, q in reading.values.items()}))
         if offline:
             self._announce(HubOffline())
@@ -141,6 +157,7 @@ class FeedbackService:
         if not new:
             log.info("command %s heard again; already acted on", request.command_id)
             return
+        self._save_retakes()
         log.info("the server asks for the %s reading to be taken again (%s)", request.kind, request.reason)
         self._announce(RetakeAsked(request.kind, request.reason, request.retake_after_s))
 
@@ -210,6 +227,22 @@ class FeedbackService:
             due = self._schedule.due(reminders, self.clock().astimezone(self.tz))
         for event in due:
             self._announce(event)
+        if any(isinstance(event, RetakeDue) for event in due):
+            self._save_retakes()
+
+    def _save_retakes(self) -> None:
+        """The pending retakes to disk (one writer at a time, each writing the latest)."""
+        if self._retakes_file is None:
+            return
+        with self._save_lock:
+            with self._lock:
+                pending = self._schedule.retakes_by_command()
+            try:
+                save_retakes(self._retakes_file, pending)
+            except OSError as e:
+                self._fail_once(
+                    "retakes-file", f"pending retakes not saved ({e}); a restart would forget them"
+                )
 
     def _play(self, a: Announcement) -> None:
         if self.light is not None:

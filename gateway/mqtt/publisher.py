@@ -32,6 +32,7 @@ from common.wire.messages import (
     summarise_validation,
 )
 from common.wire.topics import Channel, topic
+from gateway.config import DEFAULT_BATCH_SIZE
 from gateway.mqtt.session import MqttSession, PublishFailed
 from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
 
@@ -60,7 +61,7 @@ class OutboxPublisher:
         session: MqttSession,
         hub_id: str,
         *,
-        batch_size: int = 50,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         max_backoff: float = 60.0,
         supervisor: Supervisor | None = None,
     ) -> None:

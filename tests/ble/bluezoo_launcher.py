@@ -19,6 +19,10 @@ they are still needed.
    StopNotify on the application's characteristic when its last subscriber disconnects;
    bluezoo did not, so the application still said Notifying and bluezoo routed the next
    connection's StartNotify to AcquireNotify. The fix calls StopNotify as BlueZ does.
+4. Every scanned device had an RSSI of 0 dBm: bluezoo has no radio to measure. The fix gives
+   each the power its advertisement says it transmits (``TxPower``, 0 if it says none) less a
+   path loss of ``PATH_LOSS_DB``, as a device a few metres away would be heard, so a test sets
+   a device's signal through its advertisement and finds it in the hub's telemetry.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ import bluezoo.device
 import bluezoo.gatt
 
 logger = logging.getLogger("bluezoo.carewatch-fixes")
+
+#: What the emulated air takes from a transmitter's power (dB): a device a few metres away.
+PATH_LOSS_DB = 70
 
 _original_disconnect = bluezoo.device.Device.disconnect
 _original_add_device = bluezoo.adapter.Adapter.add_device
@@ -64,13 +71,14 @@ async def _disconnect_dropping_links(self: Any, uuid: str | None = None) -> None
 
 async def _add_device_reannouncing(self: Any, device: Any) -> None:
     device.attach_to_adapter(self)
+    device.rssi = (device.tx_power or 0) - PATH_LOSS_DB
     known = self.devices.get(device.get_object_path())
     if known is not None and known is not device and not known.connected:
         if not known.paired:
             await self.del_device(known)
         else:
-            # Alternate between two plausible values: BlueZ signals RSSI only when it changed.
-            known.rssi = -61 if known.rssi == -60 else -60
+            # Alternate between the value and one dB less: BlueZ signals RSSI only when it changed.
+            known.rssi = device.rssi - 1 if known.rssi == device.rssi else device.rssi
             known.properties_changed.emit(("org.bluez.Device1", {"RSSI": ("n", known.rssi)}, []))
             return
     await _original_add_device(self, device)

@@ -42,6 +42,8 @@ def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) ->
             "battery_percent": None,
             "last_session_at": None,
             "last_error": None,
+            "rssi_dbm": None,  # a simulated device has no radio to hear
+            "firmware": None,
         }
     ]
 

@@ -200,3 +200,80 @@ def test_the_hub_page_shows_paired_beside_heard_and_a_backlog_of_zero_once_deliv
         r'class="nhsuk-table__cell (?:paired|heard)"[^>]*><span[^>]*>[^<]*</span>(\w+)', heard.group(0)
     ) == ["no", "yes"]
     assert "2.1" in heard.group(0)
+
+
+def test_the_hub_page_says_each_devices_signal_in_words_and_the_firmware_it_reported(
+    tech: TestClient, database: Database
+) -> None:
+    from server.provisioning import add_hub
+    from server.store.models import Device
+
+    add_patient(database, "p-hp-4", "Test patient", actor="test")
+    add_hub(database, "hub-hp-4", actor="test", patient_id="p-hp-4")
+    for n in range(1, 4):
+        pair(database, "hub-hp-4", f"00:09:1F:8A:00:0{n}", model_id="and-ua-651ble", actor="test")
+    reported_at = now() - timedelta(minutes=1)
+    with database.session() as s:
+        hub = s.get(Hub, "hub-hp-4")
+        assert hub is not None
+        hub.telemetry_at = reported_at
+        hub.telemetry = {
+            "schema": "carewatch.telemetry.v1",
+            "hub_id": "hub-hp-4",
+            "at": reported_at.isoformat(),
+            "software": "carewatch-hub 1.2.3",
+            "uptime_s": 100,
+            "devices": [
+                {"address": "00:09:1F:8A:00:01", "model": "and-ua-651ble", "readings": 0, "rssi_dbm": -88},
+                {
+                    "address": "00:09:1F:8A:00:02",
+                    "model": "and-ua-651ble",
+                    "readings": 2,
+                    "rssi_dbm": -62,
+                    "firmware": "4.0.1",
+                },
+            ],
+        }
+        # The server stored an older revision with the device's last reading: the hub's is newer.
+        s.add(
+            Device(
+                hub_id="hub-hp-4",
+                address="00:09:1F:8A:00:02",
+                model="and-ua-651ble",
+                firmware="3.9",
+                first_seen_at=reported_at,
+                last_seen_at=reported_at,
+            )
+        )
+    page = tech.get("/hubs/hub-hp-4")
+    assert page.status_code == 200
+
+    def cells(address: str) -> dict[str, str]:
+        row = re.search(rf'data-address="{address}".*?</tr>', page.text, re.S)
+        assert row, page.text
+        found = re.findall(
+            r'<span class="nhsuk-table__heading"[^>]*>(\w+) </span>(.*?)</td>', row.group(0), re.S
+        )
+        return {heading: text for heading, text in found}
+
+    weak, strong, silent = cells("00:09:1F:8A:00:01"), cells("00:09:1F:8A:00:02"), cells("00:09:1F:8A:00:03")
+    assert (weak["Signal"], weak["Firmware"]) == ("weak (-88 dBm)", "–")
+    assert (strong["Signal"], strong["Firmware"]) == ("strong (-62 dBm)", "4.0.1")
+    assert silent["Signal"] == "–"  # paired, not heard over the air since the hub started
+
+
+@pytest.mark.parametrize(
+    ("rssi", "words"),
+    [
+        (-40, "strong (-40 dBm)"),
+        (-70, "strong (-70 dBm)"),
+        (-71, "fair (-71 dBm)"),
+        (-85, "fair (-85 dBm)"),
+        (-86, "weak (-86 dBm)"),
+        (None, None),
+    ],
+)
+def test_signal_strength_in_words(rssi: int | None, words: str | None) -> None:
+    from server.hub_detail import signal_words
+
+    assert signal_words(rssi) == words

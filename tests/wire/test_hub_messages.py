@@ -32,6 +32,8 @@ def snapshot(**over: object) -> dict[str, object]:
                 "battery_percent": 64,
                 "readings": 3,
                 "last_session_at": AT.isoformat(),
+                "rssi_dbm": -71,
+                "firmware": "1.4.2",
             }
         ],
         "checks": [
@@ -58,6 +60,13 @@ def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> N
     jsonschema.validate(snapshot(), published)
     parsed = HubTelemetry.model_validate(snapshot())
     assert HubTelemetry.model_validate_json(parsed.to_json()) == parsed
+    assert (parsed.devices[0].rssi_dbm, parsed.devices[0].firmware) == (-71, "1.4.2")
+    # A hub from before the radio facts: they are optional, and absent on the wire when unknown.
+    bare = {"address": "sim:x", "model": "x", "readings": 0}
+    older = HubTelemetry.model_validate(snapshot(devices=[bare]))
+    assert (older.devices[0].rssi_dbm, older.devices[0].firmware) == (None, None)
+    jsonschema.validate(json.loads(older.to_json()), published)
+    assert "rssi_dbm" not in older.to_json().decode()
 
 
 @pytest.mark.parametrize(
@@ -70,6 +79,11 @@ def test_the_published_telemetry_schema_is_current_and_accepts_a_snapshot() -> N
         ({"patient_id": "p-1"}, "Extra inputs are not permitted"),
         ({"devices": [{"address": "nowhere", "model": "x", "readings": 0}]}, "should match pattern"),
         ({"devices": [{"address": "sim:x", "model": "x", "readings": 0, "battery_percent": 101}]}, "100"),
+        (
+            {"devices": [{"address": "sim:x", "model": "x", "readings": 0, "rssi_dbm": 127}]},
+            "less than or equal to 20",
+        ),
+        ({"devices": [{"address": "sim:x", "model": "x", "readings": 0, "firmware": "1\n2"}]}, "control"),
         (
             {"devices": [{"address": "sim:x", "model": "x", "readings": 0}] * (MAX_DEVICES_PER_HUB + 1)},
             "at most 32",

@@ -18,7 +18,15 @@ from typing import Annotated
 
 from dbus_fast import BusType, DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusBool, DBusBytes, DBusDict, DBusObjectPath, DBusSignature, DBusStr
+from dbus_fast.annotations import (
+    DBusBool,
+    DBusBytes,
+    DBusDict,
+    DBusInt16,
+    DBusObjectPath,
+    DBusSignature,
+    DBusStr,
+)
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
@@ -170,6 +178,8 @@ class Advertisement(ServiceInterface):
         super().__init__("org.bluez.LEAdvertisement1")
         self.local_name = local_name
         self.service_uuids = [uuids.normalize_uuid(u) for u in service_uuids]
+        #: dBm; the emulated radio hears it at this less ``bluezoo_launcher.PATH_LOSS_DB``.
+        self.tx_power = 0
 
     @dbus_method()
     def Release(self) -> None:
@@ -190,6 +200,10 @@ class Advertisement(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def Discoverable(self) -> DBusBool:
         return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def TxPower(self) -> DBusInt16:
+        return self.tx_power
 
 
 @dataclass
