@@ -12,7 +12,6 @@ from a quiet patient.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,19 +26,6 @@ from common.wire.messages import HubStatus
 from common.wire.topics import Channel, topic
 
 log = logging.getLogger(__name__)
-
-
-def _send_at_once(client: mqtt.Client, userdata: object, sock: object) -> None:
-    """paho's ``on_socket_open`` (the TCP socket under TLS, before the CONNECT goes out):
-    TCP_NODELAY. With Nagle's algorithm on, the tail of every batch waited for the broker's
-    delayed ACK of the segment before it (about 40 ms on Linux), and the hub waits for each
-    batch's PUBACK before sending the next: 40 ms a batch, 458-624 readings/s in batches of
-    50 on loopback (``bench/hub_footprint.py``)."""
-    if isinstance(sock, socket.socket):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as e:  # not TCP (a test's socket pair): nothing to tune
-            log.debug("TCP_NODELAY not set: %s", e)
 
 
 class PublishFailed(RuntimeError):
@@ -71,7 +57,6 @@ class MqttSession:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
-        self.client.on_socket_open = _send_at_once
         self.last_connect_error: str | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self._on_connected: list[Callable[[], None]] = []
