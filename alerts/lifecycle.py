@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from alerts.severity import Severity
+from common.wire.vocabulary import KIND_REQUIRED, Measure, ReadingKind
 
 
 class Action(StrEnum):
@@ -91,3 +92,26 @@ def alert_rule_id(engine_rule_id: str) -> str:
     """The alert a finding belongs to: one blood-pressure alert (a reading or an average, high
     or low, systolic or diastolic), one weight-gain alert whichever window saw it."""
     return _ALERT_RULE.get(engine_rule_id, engine_rule_id)
+
+
+#: Alert rules named after something other than the one measure they judge.
+_RULE_MEASURES: Final = MappingProxyType(
+    {
+        "blood_pressure": KIND_REQUIRED[ReadingKind.BLOOD_PRESSURE],
+        "weight_gain": frozenset({Measure.WEIGHT}),
+        "irregular_pulse": frozenset({Measure.PULSE}),
+    }
+)
+
+
+def measures_judged(alert_rule: str) -> frozenset[Measure] | None:
+    """The measures an alert of this rule is about, so a chart marks its readings on those
+    lines only (an SpO2 alert's reading carries a pulse too, and that pulse raised nothing).
+    None when the rule judges the reading as a whole (NEWS2) or is not known here."""
+    name = alert_rule.partition(".")[2]
+    if name in _RULE_MEASURES:
+        return _RULE_MEASURES[name]
+    try:
+        return frozenset({Measure(name)})
+    except ValueError:
+        return None

@@ -74,7 +74,10 @@ def test_an_alerts_reading_is_marked_on_the_line_beyond_the_limit() -> None:
         5,
         ("body_movement", "simulated"),
     )
-    evidence = {str(high.reading_id), str(trend.reading_id)}
+    evidence = {
+        str(high.reading_id): {"threshold.blood_pressure"},
+        str(trend.reading_id): {"baseline.systolic"},
+    }
     [bp] = build_charts([high, calm, trend, doubtful], evidence, rules, END - timedelta(days=7), END, LONDON)
     systolic, diastolic = bp.series
     assert [(p.value, p.alerting) for p in systolic.points] == [
@@ -83,14 +86,19 @@ def test_an_alerts_reading_is_marked_on_the_line_beyond_the_limit() -> None:
         (130, True),
         (135, False),
     ]
-    # 80 is within every diastolic limit: the 190 reading is marked on systolic only; a reading
-    # that alerted with nothing beyond a limit (a trend) is marked on both lines.
+    # 80 is within every diastolic limit: the 190 reading is marked on systolic only; a
+    # systolic baseline's reading on the systolic line only, though nothing is beyond a limit.
     assert [(p.value, p.alerting) for p in diastolic.points] == [
         (80, False),
         (78, False),
-        (80, True),
+        (80, False),
         (85, False),
     ]
+    # A reading that alerted on the reading as a whole (NEWS2), nothing beyond a limit: both lines.
+    [whole] = build_charts(
+        [trend], {str(trend.reading_id): {"news2.home"}}, rules, END - timedelta(days=7), END, LONDON
+    )
+    assert [p.alerting for series in whole.series for p in series.points] == [True, True]
     assert [p.flags for p in systolic.points] == [(), (), (), ("body_movement",)]  # quality flags only
     assert systolic.points[0].at.tzinfo == LONDON
     rows = table_of(bp)
@@ -100,9 +108,9 @@ def test_an_alerts_reading_is_marked_on_the_line_beyond_the_limit() -> None:
 
 def test_a_group_without_readings_is_not_drawn() -> None:
     spo2 = _reading(ReadingKind.SPO2, {Measure.SPO2: 95, Measure.PULSE: 70}, 1)
-    charts = build_charts([spo2], set(), rules_for([]), END - timedelta(days=7), END, UTC)
+    charts = build_charts([spo2], {}, rules_for([]), END - timedelta(days=7), END, UTC)
     assert [c.key for c in charts] == ["pulse", "spo2"]
-    assert build_charts([], set(), rules_for([]), END - timedelta(days=7), END, UTC) == []
+    assert build_charts([], {}, rules_for([]), END - timedelta(days=7), END, UTC) == []
 
 
 def test_latest_values_put_out_of_range_first_and_bp_together() -> None:
@@ -129,3 +137,14 @@ def test_readings_in_the_vocabularys_words() -> None:
     assert measured_words(bp) == "150/95 mmHg · Pulse 70 /min"
     assert measured_words(spo2) == "SpO2 95 % · Pulse 80 /min"
     assert [period(d) for d in (7, 30, 90, 14, None, -1)] == [7, 30, 90, 30, 30, 30]
+
+
+def test_an_spo2_alerts_reading_is_not_marked_on_the_pulse_chart() -> None:
+    """The oximeter's reading carries a pulse; the SpO2 alert it raised is not about the pulse."""
+    rules = rules_for([])
+    low = _reading(ReadingKind.SPO2, {Measure.SPO2: 86, Measure.PULSE: 80}, 30)
+    charts = build_charts(
+        [low], {str(low.reading_id): {"threshold.spo2"}}, rules, END - timedelta(days=7), END, UTC
+    )
+    marks = {c.key: [p.alerting for s in c.series for p in s.points] for c in charts}
+    assert marks == {"pulse": [False], "spo2": [True]}

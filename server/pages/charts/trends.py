@@ -11,7 +11,7 @@ fails, and every page after it answers at once until the store is back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as Late
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from fastapi import Request
 from markupsafe import Markup
 from sqlalchemy import select
 
+from alerts.lifecycle import measures_judged
 from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import KIND_LABELS, KIND_REQUIRED, MEASURES, QUALITY_FLAGS, Measure, ReadingKind
 from server.api.auth import Principal, audit
@@ -95,9 +96,18 @@ def _doubtful(flags: Iterable[str]) -> tuple[str, ...]:
     return tuple(f for f in flags if f in _QUALITY)
 
 
+def _about(alert_rules: Iterable[str], measures: tuple[Measure, ...]) -> set[Measure]:
+    """Which of a chart's ``measures`` the alerts of a reading (their rule ids) are about."""
+    about: set[Measure] = set()
+    for rule in alert_rules:
+        judged = measures_judged(rule)
+        about.update(measures if judged is None else judged.intersection(measures))
+    return about
+
+
 def build_charts(
     rows: Sequence[StoredReading],
-    evidence: set[str],
+    evidence: Mapping[str, Collection[str]],
     rules: RuleSet,
     start: datetime,
     end: datetime,
@@ -108,11 +118,13 @@ def build_charts(
     for key, title, measures in GROUPS:
 
         def alerting(r: StoredReading, m: Measure, measures: tuple[Measure, ...] = measures) -> bool:
-            """An alert's reading is marked on the line that is beyond a limit (systolic 178,
-            not its diastolic 95), or on every line when none is (a trend, a baseline)."""
-            if str(r.reading_id) not in evidence:
+            """An alert's reading is marked on the lines its alert is about (an SpO2 alert's
+            reading not on the pulse chart), and of those on the line beyond a limit (systolic
+            178, not its diastolic 95), or on each of them when none is (a trend, a baseline)."""
+            about = _about(evidence.get(str(r.reading_id), ()), measures)
+            if m not in about:
                 return False
-            out = {n for n in measures if n in r.values and beyond(limits_of(rules, n), r.values[n])}
+            out = {n for n in about if n in r.values and beyond(limits_of(rules, n), r.values[n])}
             return m in out or not out
 
         series = tuple(
@@ -203,7 +215,9 @@ def measured_words(r: StoredReading) -> str:
     return " · ".join(parts)
 
 
-def _table_rows(rows: Sequence[StoredReading], evidence: set[str]) -> list[dict[str, Any]]:
+def _table_rows(
+    rows: Sequence[StoredReading], evidence: Mapping[str, Collection[str]]
+) -> list[dict[str, Any]]:
     newest = list(reversed(rows))[:TABLE_ROWS]
     return [
         {
@@ -247,14 +261,13 @@ def page_readings(
     start = end - timedelta(days=chosen)
     with db.session() as s:
         rules, _ = current_rules(s, patient_id)
-        evidence = {
-            str(e)
-            for e in s.scalars(
-                select(AlertEvidence.reading_id)
-                .join(Alert, Alert.id == AlertEvidence.alert_id)
-                .where(Alert.patient_id == patient_id)
-            )
-        }
+        evidence: dict[str, set[str]] = {}
+        for reading_id, rule_id in s.execute(
+            select(AlertEvidence.reading_id, Alert.rule_id)
+            .join(Alert, Alert.id == AlertEvidence.alert_id)
+            .where(Alert.patient_id == patient_id)
+        ):
+            evidence.setdefault(str(reading_id), set()).add(rule_id)
     context: dict[str, Any] = {
         "days": chosen,
         "periods": [Choice(d, f"{path}?days={d}#trends", d == chosen) for d in PERIODS],
