@@ -113,7 +113,11 @@ def test_scan_lists_supported_devices_then_pair_allowlists_the_recognised_model(
             code, scanned = await _carewatch("scan", "-c", str(config), "--seconds", "1.5")
             assert code == 0, scanned
             lines = {line.split()[0]: line.split() for line in scanned.splitlines() if line[:2] == "00"}
-            assert lines[cuff_slot.address][1:4] == ["0", "no", "and-ua-651ble"]
+            assert lines[cuff_slot.address][1:4] == [
+                "-70",
+                "no",
+                "and-ua-651ble",
+            ]  # the launcher: TxPower 0 - 70 dB
             assert lines[scale_slot.address][2:4] == ["yes", "and-uc-352ble"]
 
             code, paired = await _carewatch(

@@ -65,6 +65,7 @@ def test_enrol_give_a_hub_and_find_them_worst_first(stack: Stack, browser: Brows
         page.fill("#phone", "01632 960 001")
         page.select_option("#team", "north")
         page.check("#condition-copd")
+        page.check("#condition-hypercapnic_respiratory_failure")
         page.click("button:has-text('Enrol the patient')")
         # Refused beside the box, linked from the summary; what was typed is kept.
         expect(page.locator(".nhsuk-error-summary")).to_contain_text("NHS number is not valid")
@@ -91,7 +92,7 @@ def test_enrol_give_a_hub_and_find_them_worst_first(stack: Stack, browser: Brows
         tech.close()
 
     # The hub she was given sends her first reading: SpO2 85 %, red by the service defaults,
-    # amber by the COPD profile she was enrolled with (scale 2, target 88-92 %).
+    # amber by the hypercapnic profile she was enrolled with (scale 2, target 88-92 %).
     hub = SimulatedHub("hub-edna", stack.hub_endpoint("hub-edna"), stack.state_dir / "hubs")
     hub.start()
     stack.hubs.append(hub)

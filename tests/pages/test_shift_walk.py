@@ -153,7 +153,7 @@ def test_a_matrons_shift(stack: Stack, processes: str, browser: Browser) -> None
         expect(page).to_have_url(f"{base}/patients/p-walk-red")
         expect(page.locator("h1")).to_contain_text("Rita Redd")
         chart = page.locator("section[data-chart='spo2']")
-        svg = chart.locator("svg[role='img']")
+        svg = chart.locator("svg.cw-chart--wide[role='img']")
         expect(svg.locator("title")).to_have_text(re.compile(r"^SpO2 .*last 30 days$"))
         expect(svg.locator("rect.band-red")).to_have_count(1)  # shaded below the red limit
         expect(svg.locator("rect.band-amber")).to_have_count(1)
