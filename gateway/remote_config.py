@@ -104,9 +104,10 @@ class RemoteConfigApplier:
         if self.on_patient_feedback is not None:
             self.on_patient_feedback(config.patient_feedback)
         self._record(config)
-        self.version, self.error = config.version, None
         self.patient_feedback = config.patient_feedback
         self.devices_from_server = config.paired_devices is not None
+        # Last: a reader that sees the new version (telemetry, tests) sees all of it.
+        self.version, self.error = config.version, None
         if config.paired_devices is None:
             log.info("applied server configuration version %d: the hub keeps its own devices", config.version)
             return

@@ -19,7 +19,7 @@ from devstack.mosquitto import LocalMosquitto
 from gateway.simulator import SimulatedHub
 from server.api.auth import Role, create_user
 from server.app import create_app
-from server.hub_config import deliver, pair
+from server.hub_config import deliver, pair, set_telemetry_interval
 from server.mqtt_publish import publish_retained
 from server.settings import MqttSettings, ServerSettings
 from tests.fixtures.server import Stack, wait_for
@@ -88,19 +88,28 @@ def test_preferences_reach_a_hub_paired_at_the_hub_and_the_first_server_pairing_
         # Pairing at the hub keeps working, with no "the server's list wins" warning.
         assert "managed by the server" not in _pair_at_the_hub(state_dir, SCALE)
         assert _allowlisted(hub) == sorted([OXIMETER, SCALE])
+        # The telemetry interval set on the server goes the same way: the devices stay.
+        assert set_telemetry_interval(stack.db, HUB, 60, actor="tech-lp-1").paired_devices is None
+        deliver(stack.db, server_endpoint, HUB)
+        # The interval is applied before the version is recorded: wait for both.
+        wait_for(
+            lambda: hub.telemetry.interval_s == 60 and hub.remote.version == 3,
+            what="the new telemetry interval at version 3",
+        )
+        assert _allowlisted(hub) == sorted([OXIMETER, SCALE])
 
         # A technician pairs a device on the server: its list is the hub's whole list from now on.
         sent = pair(stack.db, HUB, CUFF, model_id="and-ua-651ble", actor="tech-lp-1")
-        assert sent.version == 3 and sent.patient_feedback == prefs
+        assert sent.version == 4 and sent.patient_feedback == prefs
         deliver(stack.db, server_endpoint, HUB)
         wait_for(
-            lambda: _allowlisted(hub) == [CUFF] and hub.remote.version == 3,
-            what="the server's list replacing the hub's at version 3",
+            lambda: _allowlisted(hub) == [CUFF] and hub.remote.version == 4,
+            what="the server's list replacing the hub's at version 4",
         )
         assert hub.remote.devices_from_server is True and hub.remote.patient_feedback == prefs
         assert stack.hub_seen_by(tech, HUB)["devices_managed"] is True
         note = _pair_at_the_hub(state_dir, OXIMETER)
-        assert "managed by the server (configuration version 3)" in note
+        assert "managed by the server (configuration version 4)" in note
         assert f"carewatch server hub pair {HUB} {OXIMETER}" in note
     finally:
         publish_retained(server_endpoint, topic(HUB, Channel.CONFIG), b"")  # leave none behind

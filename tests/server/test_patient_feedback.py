@@ -12,7 +12,7 @@ from server.api.auth import Role, create_user
 from server.enrolment import give_hub
 from server.hub_config import desired, pair
 from server.provisioning import add_hub, add_patient, assign_hub
-from server.store.models import AuditEvent, Hub
+from server.store.models import AuditEvent
 from tests.fixtures.server import Stack
 
 URL = "/api/v1/patients/p-fb-1/feedback"
