@@ -333,15 +333,12 @@ def pair(
 
 
 def _server_config_version(state_dir: Path) -> int:
-    """The server configuration this hub applied (0: none, its list is its own). One rule for
-    who wins: once the server has sent a list, the server's list is the hub's list."""
-    import json
+    """The server configuration this hub applied if it listed the devices (0: none, or one
+    that left the devices to the hub: its list is its own). One rule for who wins: once the
+    server has sent a list, the server's list is the hub's list."""
+    from gateway.remote_config import server_list_version
 
-    try:
-        version = json.loads((state_dir / "remote-config.json").read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError, AttributeError):
-        return 0
-    return version if isinstance(version, int) else 0
+    return server_list_version(state_dir / "remote-config.json")
 
 
 @app.command()

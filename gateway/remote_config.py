@@ -7,6 +7,12 @@ the latest on every connection. It applies a version newer than the one it has r
 (``remote-config.json`` in its state dir, written atomically), refuses one that does not
 validate or names another hub (and says why in its telemetry), and ignores older or equal
 versions: a broker that replays an old retained message cannot roll a hub back.
+
+A configuration whose ``paired_devices`` is null comes from a server that does not manage
+this hub's devices: the allowlist a technician paired here stays as it is, the rest applies.
+The record says which kind was applied last (``devices_from_server``), so ``hub pair`` warns
+that the server's list wins only on a hub where it does. A record from before that key was
+written came from a configuration with a list: the server's.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class RemoteConfigApplier:
         self._lock = threading.Lock()
         self.version: int | None = None
         self.patient_feedback: PatientFeedback | None = None
+        #: Whether the last configuration applied listed the devices (the server's list wins).
+        self.devices_from_server = False
         self._read_record()
 
     def _read_record(self) -> None:
@@ -66,6 +74,7 @@ class RemoteConfigApplier:
             )
             return
         self.version = version if isinstance(version, int) else None
+        self.devices_from_server = _from_server(recorded, self.version)
 
     def handle(self, payload: bytes) -> None:
         """One message from the config topic (paho's thread)."""
@@ -86,7 +95,7 @@ class RemoteConfigApplier:
         if self.version is not None and config.version <= self.version:
             log.debug("configuration version %d already applied (have %d)", config.version, self.version)
             return
-        changed = self.allowlist.replace(
+        changed = config.paired_devices is not None and self.allowlist.replace(
             [(d.address, d.model_id) for d in config.paired_devices],
             note=f"server configuration v{config.version}",
         )
@@ -95,8 +104,13 @@ class RemoteConfigApplier:
         if self.on_patient_feedback is not None:
             self.on_patient_feedback(config.patient_feedback)
         self._record(config)
-        self.version, self.error = config.version, None
         self.patient_feedback = config.patient_feedback
+        self.devices_from_server = config.paired_devices is not None
+        # Last: a reader that sees the new version (telemetry, tests) sees all of it.
+        self.version, self.error = config.version, None
+        if config.paired_devices is None:
+            log.info("applied server configuration version %d: the hub keeps its own devices", config.version)
+            return
         log.info(
             "applied server configuration version %d: %d paired device(s)%s",
             config.version,
@@ -109,7 +123,29 @@ class RemoteConfigApplier:
         log.error("refused a configuration from the server: %s", reason)
 
     def _record(self, config: RemoteConfig) -> None:
-        record: dict[str, object] = {"version": config.version}
+        record: dict[str, object] = {
+            "version": config.version,
+            "devices_from_server": config.paired_devices is not None,
+        }
         if config.patient_feedback is not None:
             record["patient_feedback"] = config.patient_feedback.model_dump(mode="json")
         write_json(self.state_path, record)
+
+
+def _from_server(recorded: dict[str, object], version: int | None) -> bool:
+    flag = recorded.get("devices_from_server")
+    return flag if isinstance(flag, bool) else version is not None
+
+
+def server_list_version(state_path: Path) -> int:
+    """The version of the configuration this hub last applied if it listed the devices (the
+    server's list is the hub's list), else 0: no configuration yet, or one that left the
+    devices to the hub. Read from the record, for ``hub pair`` outside the hub process."""
+    try:
+        recorded = json.loads(state_path.read_text(encoding="utf-8"))
+        version = recorded.get("version")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    if not isinstance(version, int):
+        return 0
+    return version if _from_server(recorded, version) else 0

@@ -6,13 +6,14 @@ separate step (``deliver``), so a change made while the broker is down is kept a
 later (``carewatch server hub push``), and the hub overview says which version is waiting.
 
 The configuration also carries what the hub says to its patient: the preferences of the
-patient the hub serves now (``Patient.feedback``). Precedence, so that preferences never
-unpair a device: the server sends nothing to a hub it holds no configuration for (version 0:
-its devices were paired at the hub, and a configuration replaces the whole list). Preferences
-set for the patient of such a hub are stored and go with the hub's first configuration (a
-technician pairing from the server); from then on every change to the patient's preferences,
-and every change of the patient a hub serves (given, swapped, replaced, discharged), is a new
-version (``patient_changed``), delivered like a technician's change.
+patient the hub serves now (``Patient.feedback``), and its telemetry interval. Precedence, so
+that preferences never unpair a device: until a device is paired (or unpaired) on the server,
+the server does not manage the hub's devices (``Hub.devices_managed`` false) and its
+configurations say so (``paired_devices`` null): the hub keeps the devices a technician paired
+at it and applies the rest. The first pairing on the server makes the server's list the hub's
+whole list, for good. Either way every change to the patient's preferences, and every change
+of the patient a hub serves (given, swapped, replaced, discharged), is a new version
+(``patient_changed``), delivered like a technician's change.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "deliver",
     "deliver_each",
     "desired",
+    "devices_managed",
     "pair",
     "patient_changed",
     "set_telemetry_interval",
@@ -90,7 +92,7 @@ def _message(hub: Hub) -> RemoteConfig:
         hub_id=hub.id,
         version=hub.config_version,
         issued_at=now(),
-        paired_devices=configured_devices(hub),
+        paired_devices=configured_devices(hub) if hub.devices_managed else None,
         telemetry_interval_s=hub.telemetry_interval_s,
         patient_feedback=None if patient is None else stored_feedback(patient),
     )
@@ -102,11 +104,17 @@ def desired(db: Database, hub_id: str) -> RemoteConfig:
         if hub is None:
             raise HubConfigError(f"no hub {hub_id!r}")
         if hub.config_version == 0:
-            # Sending an empty list would unpair whatever a technician paired at the hub.
-            raise HubConfigError(
-                f"hub {hub_id!r} has no configuration on the server yet; pair a device first"
-            )
+            raise HubConfigError(f"hub {hub_id!r} has no configuration on the server yet; nothing to send")
         return _message(hub)
+
+
+def devices_managed(db: Database, hub_id: str) -> bool:
+    """Whether the server's device list is the hub's list (else the hub keeps its own)."""
+    with db.session() as s:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
+            raise HubConfigError(f"no hub {hub_id!r}")
+        return hub.devices_managed
 
 
 def _known_model(model_id: str | None) -> None:
@@ -122,15 +130,26 @@ def _known_model(model_id: str | None) -> None:
 
 
 def _change(
-    db: Database, hub_id: str, actor: str, action: str, detail: str, edit: Callable[[Hub], None]
+    db: Database,
+    hub_id: str,
+    actor: str,
+    action: str,
+    detail: str,
+    edit: Callable[[Hub], None],
+    *,
+    devices: bool = False,
 ) -> RemoteConfig:
     """One audited change to a hub's configuration, and its new version, in one transaction
-    (an ``edit`` that raises ``HubConfigError`` leaves nothing changed)."""
+    (an ``edit`` that raises ``HubConfigError`` leaves nothing changed). A change to the
+    ``devices`` makes the server manage them from now on, said in the same audit record."""
     with db.session() as s:
         hub = s.get(Hub, hub_id)
         if hub is None:
             raise HubConfigError(f"no hub {hub_id!r}")
         edit(hub)
+        if devices and not hub.devices_managed:
+            hub.devices_managed = True
+            detail += "; the server's device list is the hub's list from now on"
         if len(hub.paired_devices or []) > MAX_DEVICES_PER_HUB:
             raise HubConfigError(f"a hub takes at most {MAX_DEVICES_PER_HUB} devices")
         _bump(s, hub, actor, action, detail)
@@ -149,11 +168,12 @@ def _bump(s: Session, hub: Hub, actor: str, action: str, detail: str) -> None:
 
 def patient_changed(s: Session, hub_id: str, *, actor: str, why: str) -> bool:
     """In the caller's transaction: the hub's patient, or that patient's preferences, changed,
-    so its configuration is a new version (audited). False when nothing is to be sent: a hub
-    without a server configuration (version 0, see the module's precedence) or a revoked one.
-    The caller delivers after committing (``deliver_each``)."""
+    so its configuration is a new version (audited), with the server's device list or, for a
+    hub whose devices were paired at the hub, none (see the module's precedence). False when
+    nothing is to be sent: a revoked hub. The caller delivers after committing
+    (``deliver_each``)."""
     hub = s.get(Hub, hub_id)
-    if hub is None or hub.config_version == 0 or hub.revoked_at is not None:
+    if hub is None or hub.revoked_at is not None:
         return False
     _bump(s, hub, actor, "hub_patient_settings_changed", why)
     return True
@@ -175,7 +195,13 @@ def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor
         hub.paired_devices = [d for d in hub.paired_devices or [] if d["address"] != key] + [entry]
 
     return _change(
-        db, hub_id, actor, "device_paired", f"{key} {model_id or '(model from its advertisement)'}", edit
+        db,
+        hub_id,
+        actor,
+        "device_paired",
+        f"{key} {model_id or '(model from its advertisement)'}",
+        edit,
+        devices=True,
     )
 
 
@@ -195,11 +221,16 @@ def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConf
 
     def edit(hub: Hub) -> None:
         devices = hub.paired_devices or []
+        if not hub.devices_managed:
+            raise HubConfigError(
+                f"the server has no device list for hub {hub_id!r}: its devices were paired at the "
+                f"hub; unpair {key} there (carewatch hub unpair {key})"
+            )
         if not any(d["address"] == key for d in devices):
             raise HubConfigError(f"{key} is not paired to hub {hub_id!r}")
         hub.paired_devices = [d for d in devices if d["address"] != key]
 
-    return _change(db, hub_id, actor, "device_unpaired", key, edit)
+    return _change(db, hub_id, actor, "device_unpaired", key, edit, devices=True)
 
 
 def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from common.mqtt import BrokerEndpoint
 from server.broker.admin import BrokerAdmin, BrokerAdminError
 from server.broker.dynsec_file import new_password
-from server.hub_config import deliver_each
+from server.hub_config import deliver_each, patient_changed
 from server.provisioning import ProvisioningError, register_hub
 from server.store.database import Database
 from server.store.models import AuditEvent, Hub, HubAssignment, now
@@ -54,13 +54,17 @@ def add(
     patient_id: str | None = None,
     label: str = "",
 ) -> Issued:
-    """Register a hub, assign it if asked, and let it in at the broker: all of it or nothing."""
+    """Register a hub, assign it if asked, and let it in at the broker: all of it or nothing.
+    A hub given to a patient gets their preferences in its first configuration (its devices
+    left to it: ``hub_config``'s precedence), retained for it to find when it connects."""
     password = new_password()
     issued_at_broker = False
     try:
         with db.session() as s:
             register_hub(s, hub_id, actor=actor, label=label, patient_id=patient_id)
             s.flush()  # constraint failures before the broker is touched
+            if patient_id is not None:
+                patient_changed(s, hub_id, actor=actor, why=f"now serves patient {patient_id}")
             with BrokerAdmin(endpoint) as admin:
                 admin.add_hub(hub_id, password)
             issued_at_broker = True
@@ -73,6 +77,7 @@ def add(
         if issued_at_broker:
             _undo(endpoint, lambda a: a.remove_hub(hub_id), f"remove the identity of {hub_id}")
         raise
+    deliver_each(db, endpoint, [hub_id] if patient_id is not None else [])
     return Issued(hub_id, password)
 
 
@@ -149,16 +154,17 @@ def replace(
                 )
             new = register_hub(s, new_hub_id, actor=actor, patient_id=current.patient_id, at=at)
             current.end_at = at
-            configured = bool(old.paired_devices)
-            if configured:
-                new.paired_devices = list(old.paired_devices or [])
-                new.config_version = 1
-                new.telemetry_interval_s = old.telemetry_interval_s
+            # The old hub's settings: its device list if the server managed it (else the
+            # devices are paired at the new hub, as they were at the old one).
+            new.devices_managed = old.devices_managed
+            new.paired_devices = list(old.paired_devices or []) if old.devices_managed else None
+            new.telemetry_interval_s = old.telemetry_interval_s
             old.revoked_at = at
             old.replaced_by = new_hub_id
             detail = f"patient={current.patient_id} old={old_hub_id} new={new_hub_id}"
             s.add(AuditEvent(actor=actor, action="hub_replaced", target=old_hub_id, detail=detail))
             s.flush()
+            patient_changed(s, new_hub_id, actor=actor, why=f"replaces {old_hub_id} for {current.patient_id}")
             with BrokerAdmin(endpoint) as admin:
                 admin.add_hub(new_hub_id, password)
                 steps.append("added")
@@ -180,7 +186,7 @@ def replace(
         raise
     # The new hub's configuration (the old one's devices and the patient's preferences), retained
     # for it to find when it first connects; kept for ``hub push`` if the broker refuses now.
-    deliver_each(db, endpoint, [new_hub_id] if configured else [])
+    deliver_each(db, endpoint, [new_hub_id])
     return Issued(new_hub_id, password)
 
 

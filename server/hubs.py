@@ -28,6 +28,11 @@ class HubOverview(BaseModel):
     telemetry: HubTelemetry | None
     telemetry_at: datetime | None
     config_version: int
+    devices_managed: bool = Field(
+        default=False,
+        description="the server's device list is the hub's list; false: the hub keeps the devices "
+        "paired at it and configurations carry only its other settings (its patient's preferences)",
+    )
     paired_devices: list[PairedDeviceConfig]
     attention: list[str]
     outbox_waiting: int | None = Field(
@@ -71,6 +76,7 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
                     telemetry=reported,
                     telemetry_at=hub.telemetry_at,
                     config_version=hub.config_version,
+                    devices_managed=hub.devices_managed,
                     paired_devices=configured_devices(hub),
                     attention=(["revoked: the broker refuses it"] if hub.revoked_at else [])
                     + attention(state, at),

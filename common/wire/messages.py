@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
@@ -318,19 +319,35 @@ class RemoteConfig(_Message):
     """The server's wishes for one hub, retained on the hub's ``config`` topic (QoS 1), so a
     hub that was off when a technician paired a device gets it when it next connects.
 
-    It replaces, never patches: ``paired_devices`` is the whole allowlist. ``version`` only
-    grows; a hub applies a version newer than the one it has and ignores the rest.
+    It replaces, never patches: a ``paired_devices`` list, even empty, is the whole allowlist.
+    ``None`` (``null``, or absent) says the server does not manage this hub's devices: the hub
+    keeps the list a technician paired at it and applies the rest (its patient's preferences,
+    the telemetry interval). The server writes that ``null`` out (``to_json``) rather than
+    leaving the field out: a hub from before ``null`` refuses it (its schema wants a list) and
+    keeps its devices, where an absent field would read as an empty list and unpair them all.
+    Every configuration sent before ``null`` existed carries a list, so it means what it meant.
+    ``version`` only grows; a hub applies a version newer than the one it has, ignores the rest.
     """
 
     schema_: Literal["carewatch.hubconfig.v1"] = Field(alias="schema", default=REMOTE_CONFIG_V1)
     hub_id: str = Field(pattern=HUB_ID_PATTERN)
     version: int = Field(ge=1)
     issued_at: AwareDatetime
-    paired_devices: list[PairedDeviceConfig] = Field(default_factory=list, max_length=MAX_DEVICES_PER_HUB)
+    paired_devices: list[PairedDeviceConfig] | None = Field(
+        default=None,
+        max_length=MAX_DEVICES_PER_HUB,
+        description="the hub's whole allowlist (even empty); null or absent: the server does not "
+        "manage this hub's devices, the hub keeps its own list",
+    )
     telemetry_interval_s: float | None = Field(default=None, ge=10, le=86400)
     patient_feedback: PatientFeedback | None = Field(
         default=None, description="what the hub says to its patient (default: the hub's own settings)"
     )
+
+    def to_json(self) -> bytes:
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        body["paired_devices"] = body.get("paired_devices")  # null said, never left out (see above)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def summarise_validation(e: ValidationError, limit: int = 5, *, what: str = "reading batch") -> str:

@@ -218,8 +218,8 @@ def hub_assign(
 
 def _send_patient_change(hub_id: str) -> None:
     """After the hub's patient changed: its configuration (the patient's spoken preferences)
-    is sent if the server holds one; a hub configured only at the hub gets nothing (a
-    configuration would replace its device list)."""
+    is sent; a hub whose devices were paired at the hub keeps them (the configuration leaves
+    them to it)."""
     from server.hub_config import deliver_each
     from server.settings import ServerSettings
     from server.store.models import Hub
@@ -259,9 +259,14 @@ def _configure(hub_id: str, change: Callable[[Database], object] | None = None) 
             err=True,
         )
         raise typer.Exit(1) from None
+    devices = (
+        "its devices left as paired at the hub"
+        if sent.paired_devices is None
+        else f"{len(sent.paired_devices)} paired device(s)"
+    )
     typer.echo(
         f"configuration version {sent.version} delivered for {hub_id} "
-        f"({len(sent.paired_devices)} paired device(s)); the hub applies it when it is online"
+        f"({devices}); the hub applies it when it is online"
     )
 
 
@@ -273,12 +278,20 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import HubConfigError, pair, paired_elsewhere
+    from server.hub_config import HubConfigError, devices_managed, pair, paired_elsewhere
 
     try:
         elsewhere = paired_elsewhere(common.db(), address, hub_id)
+        first = not devices_managed(common.db(), hub_id)
     except HubConfigError as e:
         raise common.fail(str(e)) from None
+    if first:
+        typer.echo(
+            f"note: {hub_id}'s devices were paired at the hub until now. From this pairing on, the "
+            "server's list is the hub's whole list: a device paired only at the hub stops being used. "
+            f"Pair every device the patient uses here (carewatch server hub pair {hub_id} ADDRESS).",
+            err=True,
+        )
     if elsewhere:
         typer.echo(
             f"warning: {address.upper()} is also paired to {', '.join(elsewhere)}: whichever hub hears it "

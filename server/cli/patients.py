@@ -119,7 +119,7 @@ def patient_feedback(
     without any option it shows the current ones.
 
     The hub serving the patient gets the change as a new configuration version (a hub whose
-    devices were only paired at the hub gets it with its first configuration from the server).
+    devices were paired at the hub keeps them: the configuration carries no device list).
     Values are never read out unless --speak-values is given."""
     from server.hub_config import deliver_each
     from server.patient_feedback import (
@@ -165,8 +165,7 @@ def patient_feedback(
         typer.echo(
             "no hub gets it yet: "
             + (
-                f"hub {done.hub_id} has no configuration from the server (its devices were paired at the "
-                "hub); it goes with the first one"
+                f"hub {done.hub_id} is revoked; it goes to a hub given to the patient (a replacement)"
                 if done.hub_id
                 else "no hub serves this patient"
             )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -124,6 +125,9 @@ class Hub(Base):
     config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     config_delivered_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     telemetry_interval_s: Mapped[float | None] = mapped_column(Float)  # None: the hub's own setting
+    # Whether the server's list is the hub's list: set by the first device paired (or unpaired)
+    # on the server, never unset. Until then configurations leave the devices paired at the hub.
+    devices_managed: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Refused by the broker since then (lost, stolen, returned, replaced); None: may connect.
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by: Mapped[str | None] = mapped_column(String(63))  # the hub that took over its patient

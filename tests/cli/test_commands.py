@@ -133,11 +133,15 @@ def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquit
     assert paired.returncode == 1
     assert "saved on the server, but not delivered to the hub yet" in paired.stderr
     assert "carewatch server hub push hub-0007" in paired.stderr
+    # The hub's first device paired on the server: the technician is told the server's list wins.
+    assert "hub-0007's devices were paired at the hub until now" in paired.stderr
+    assert "a device paired only at the hub stops being used" in paired.stderr
     listed = run("server", "hub", "list", env=env).stdout.splitlines()
     assert listed[0].split() == ["hub-0007", "unknown", "patient", "p-0007", "no", "telemetry"]
     assert [line.strip() for line in listed[1:3]] == [
         "! never connected",
-        "! configuration version 1 not delivered to the broker yet (carewatch server hub push)",
+        # Version 1 (the patient's settings, made when the hub was added for them) was delivered.
+        "! configuration version 2 not delivered to the broker yet (carewatch server hub push)",
     ]
 
 

@@ -31,23 +31,24 @@ def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
 ) -> None:
     tech = create_user(stack.db, "tech-cfg-1", Role.TECHNICIAN)
     hub = stack.patient_with_hub("p-cfg-1", "hub-cfg-1")
-    with pytest.raises(HubConfigError, match="no configuration on the server yet"):
-        deliver(stack.db, server_endpoint, "hub-cfg-1")  # an empty list would unpair everything
+    # Given to its patient: version 1, leaving the devices to the hub (none paired there yet).
+    assert deliver(stack.db, server_endpoint, "hub-cfg-1").paired_devices is None
+    wait_for(lambda: hub.remote.version == 1, what="the hub applying version 1")
     with pytest.raises(HubConfigError, match="unknown device model 'and-ua-999'"):
         pair(stack.db, "hub-cfg-1", CUFF, model_id="and-ua-999", actor="tech-cfg-1")
 
     pair(stack.db, "hub-cfg-1", CUFF.lower(), model_id="and-ua-651ble", actor="tech-cfg-1")
     pair(stack.db, "hub-cfg-1", SCALE, model_id="and-uc-352ble", actor="tech-cfg-1")
-    assert "configuration version 2 not delivered" in stack.hub_seen_by(tech, "hub-cfg-1")["attention"][0]
+    assert "configuration version 3 not delivered" in stack.hub_seen_by(tech, "hub-cfg-1")["attention"][0]
     sent = deliver(stack.db, server_endpoint, "hub-cfg-1")
-    assert sent.version == 2
+    assert sent.version == 3
     wait_for(lambda: _allowlisted(hub) == [CUFF, SCALE], what="the hub's allowlist")
     wait_for(
-        lambda: (stack.hub_seen_by(tech, "hub-cfg-1")["telemetry"] or {}).get("config_version") == 2,
-        what="the hub reporting version 2",
+        lambda: (stack.hub_seen_by(tech, "hub-cfg-1")["telemetry"] or {}).get("config_version") == 3,
+        what="the hub reporting version 3",
     )
     seen = stack.hub_seen_by(tech, "hub-cfg-1")
-    assert seen["attention"] == [] and seen["config_version"] == 2
+    assert seen["attention"] == [] and seen["config_version"] == 3 and seen["devices_managed"] is True
     assert [d["address"] for d in seen["paired_devices"]] == [CUFF, SCALE]
 
     # The hub goes off; the cuff is unpaired meanwhile; the hub learns it on connecting.
@@ -60,8 +61,8 @@ def test_pairing_from_the_server_reaches_the_hub_even_when_it_was_off(
     stack.hubs.append(back)
     # The allowlist file is written before the applier records the version: wait for both.
     wait_for(
-        lambda: _allowlisted(back) == [SCALE] and back.remote.version == 3,
-        what="the returning hub's allowlist at version 3",
+        lambda: _allowlisted(back) == [SCALE] and back.remote.version == 4,
+        what="the returning hub's allowlist at version 4",
     )
 
     set_telemetry_interval(stack.db, "hub-cfg-1", 60, actor="tech-cfg-1")

@@ -106,8 +106,8 @@ def test_preferences_set_through_the_api_reach_the_hub_and_it_follows_them(
     hub, hooks, clock, voice_dir = hub_with_voice
     add_patient(stack.db, PATIENT, "Gwen Jones", actor="test")
     add_hub(stack.db, HUB, actor="test")
-    assign_hub(stack.db, HUB, PATIENT, actor="test", start=datetime.now(UTC) - timedelta(days=1))
-    pair(stack.db, HUB, CUFF, model_id="and-ua-651ble", actor="tech")  # the server configures this hub
+    assign_hub(stack.db, HUB, PATIENT, actor="test", start=datetime.now(UTC) - timedelta(days=1))  # version 1
+    pair(stack.db, HUB, CUFF, model_id="and-ua-651ble", actor="tech")  # version 2: the server's list
     settings = ServerSettings(
         database_url=stack.db.url,
         influx=stack.influx.config,
@@ -130,8 +130,8 @@ def test_preferences_set_through_the_api_reach_the_hub_and_it_follows_them(
     with TestClient(create_app(settings, stack.db, stack.influx)) as api:
         r = api.put(f"/api/v1/patients/{PATIENT}/feedback", json={"preferences": prefs}, headers=stack.auth())
     assert r.status_code == 200, r.text
-    assert (r.json()["delivery"], r.json()["hub_config_version"]) == ("delivered", 2)
-    wait_for(lambda: hub.remote.version == 2, what="the hub applying configuration version 2")
+    assert (r.json()["delivery"], r.json()["hub_config_version"]) == ("delivered", 3)
+    wait_for(lambda: hub.remote.version == 3, what="the hub applying configuration version 3")
     expected = PatientFeedback.model_validate(prefs)
     assert hub.remote.patient_feedback == expected
 
@@ -152,5 +152,5 @@ def test_preferences_set_through_the_api_reach_the_hub_and_it_follows_them(
     # Discharged: the hub serves nobody, so it goes back to its own defaults.
     released = discharge(stack.db, PATIENT, actor="test", reason="recovered")
     assert deliver_each(stack.db, settings.mqtt.endpoint, released) == {HUB: None}
-    wait_for(lambda: hub.remote.version == 3, what="configuration version 3")
+    wait_for(lambda: hub.remote.version == 4, what="configuration version 4")
     assert hub.remote.patient_feedback is None

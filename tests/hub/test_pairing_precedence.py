@@ -34,12 +34,18 @@ def _config(tmp_path: Path) -> Path:
 
 
 def test_pairing_at_a_server_managed_hub_says_the_servers_list_wins(tmp_path: Path) -> None:
+    """Only where the last configuration applied listed the devices."""
     config = _config(tmp_path)
     args = ["hub", "pair", "00:09:1F:8A:12:34", "-c", str(config), "--seconds", "0", "--force"]
     own = CliRunner().invoke(carewatch, args)
     assert own.exit_code == 0, own.output
     assert "managed by the server" not in own.output
-    (tmp_path / "remote-config.json").write_text(json.dumps({"version": 4}))
+    # The server sent its patient's preferences but left the devices to the hub: no warning.
+    (tmp_path / "remote-config.json").write_text(json.dumps({"version": 3, "devices_from_server": False}))
+    kept = CliRunner().invoke(carewatch, args)
+    assert kept.exit_code == 0, kept.output
+    assert "managed by the server" not in kept.output
+    (tmp_path / "remote-config.json").write_text(json.dumps({"version": 4, "devices_from_server": True}))
     managed = CliRunner().invoke(carewatch, args)
     assert managed.exit_code == 0, managed.output
     assert "managed by the server (configuration version 4)" in managed.output

@@ -94,3 +94,52 @@ def test_the_patients_feedback_preferences_are_applied_and_kept_across_a_restart
     # A newer configuration without preferences returns the hub to its defaults.
     restarted.handle(RemoteConfig(hub_id="hub-0042", version=5, issued_at=datetime.now(UTC)).to_json())
     assert heard == [prefs, None] and restarted.patient_feedback is None
+
+
+def test_a_configuration_that_leaves_the_devices_to_the_hub_keeps_its_own_list(tmp_path: Path) -> None:
+    """``paired_devices`` null: the devices paired at the hub stay, the patient's preferences
+    and the interval apply, and the hub remembers the server does not manage its list until a
+    configuration with a list arrives."""
+    from common.wire.feedback_prefs import PatientFeedback
+
+    allowlist = Allowlist(tmp_path / "paired-devices.json")
+    allowlist.add("00:1C:05:00:00:01", model_id="nonin-3230")  # paired by hand at the hub
+    prefs = PatientFeedback(speak_values=False, language="cy")
+    intervals: list[float] = []
+    heard: list[PatientFeedback | None] = []
+    applier = RemoteConfigApplier(
+        "hub-0042", allowlist, tmp_path / "remote-config.json", on_telemetry_interval=intervals.append
+    )
+    applier.on_patient_feedback = heard.append
+    keep = RemoteConfig(
+        hub_id="hub-0042",
+        version=1,
+        issued_at=datetime.now(UTC),
+        telemetry_interval_s=120,
+        patient_feedback=prefs,
+    )
+    applier.handle(keep.to_json())
+    assert [d.address for d in Allowlist(tmp_path / "paired-devices.json").devices()] == ["00:1C:05:00:00:01"]
+    assert (applier.version, applier.error, intervals, heard) == (1, None, [120], [prefs])
+    assert applier.devices_from_server is False
+    restarted = RemoteConfigApplier("hub-0042", allowlist, tmp_path / "remote-config.json")
+    assert (restarted.version, restarted.devices_from_server, restarted.patient_feedback) == (1, False, prefs)
+
+    restarted.handle(config(2, CUFF))  # the server pairs a device: its list wins from now on
+    assert [d.address for d in Allowlist(tmp_path / "paired-devices.json").devices()] == [CUFF]
+    assert restarted.devices_from_server is True
+    again = RemoteConfigApplier("hub-0042", allowlist, tmp_path / "remote-config.json")
+    assert (again.version, again.devices_from_server) == (2, True)
+
+
+def test_a_record_from_before_the_devices_flag_is_a_server_list(tmp_path: Path) -> None:
+    """Every configuration applied before ``null`` existed listed the devices."""
+    from gateway.remote_config import server_list_version
+
+    record = tmp_path / "remote-config.json"
+    assert server_list_version(record) == 0
+    record.write_text('{"version": 4}')
+    applier = RemoteConfigApplier("hub-0042", Allowlist(tmp_path / "paired.json"), record)
+    assert (applier.devices_from_server, server_list_version(record)) == (True, 4)
+    record.write_text('{"version": 5, "devices_from_server": false}')
+    assert server_list_version(record) == 0

@@ -64,10 +64,9 @@ def test_a_clinician_changes_what_the_hub_says_with_errors_beside_the_box(
         expect(page.locator(".cw-feedback-language")).to_have_text("Welsh (Cymraeg)")
         expect(page.locator(".cw-feedback-reminders")).to_have_text("weight at 10:00")
         expect(page.locator(".cw-feedback-events")).not_to_contain_text("The hub has the reading")
-        # The hub was only paired at the hub: the settings wait for its first configuration.
-        expect(page.locator("#feedback ~ p.cw-muted").first).to_contain_text(
-            "gets these settings with its first one"
-        )
+        # The hub's devices were paired at the hub: the settings are sent all the same (without
+        # a device list), so the page no longer says they wait for a first configuration.
+        expect(page.get_by_text("has not been sent a configuration yet")).to_have_count(0)
 
     body = stack.api.get("/api/v1/patients/p-fbp-1/feedback", headers=stack.auth()).json()
     assert body["preferences"] == {
@@ -77,6 +76,7 @@ def test_a_clinician_changes_what_the_hub_says_with_errors_beside_the_box(
         "reminders": [{"kind": "weight", "at": "10:00", "window_min": 120}],
     }
     assert body["warnings"] == []  # the default schedule expects a weight by 11:00
+    assert body["hub_config_version"] == 2  # 1: given to the patient; 2: these settings
 
 
 def test_a_post_from_another_site_changes_nothing(stack: Stack) -> None:

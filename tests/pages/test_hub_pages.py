@@ -202,6 +202,29 @@ def test_the_hub_page_shows_paired_beside_heard_and_a_backlog_of_zero_once_deliv
     assert "2.1" in heard.group(0)
 
 
+def test_the_hub_page_says_whose_device_list_the_hub_follows(tech: TestClient, database: Database) -> None:
+    """Until a device is paired on the server the hub keeps its own list; the page says what
+    pairing here would mean, and afterwards that the server's list wins."""
+    from server.provisioning import add_hub
+
+    add_hub(database, "hub-hp-9", actor="test")
+
+    def device_list() -> str:
+        found = re.search(r'data-field="device-list">(.*?)</dd>', tech.get("/hubs/hub-hp-9").text, re.S)
+        assert found
+        return found.group(1)
+
+    assert device_list().startswith("the hub's own")
+    assert "makes the server's list the hub's whole list" in device_list()
+    row = re.search(r'data-hub-id="hub-hp-9".*?</tr>', tech.get("/hubs").text, re.S)
+    assert row and "devices paired at the hub" in row.group(0)
+    pair(database, "hub-hp-9", "00:09:1F:8A:00:09", model_id="and-ua-651ble", actor="test")
+    assert device_list().startswith("the server's")
+    assert "a device paired only at the hub stops being used" in device_list()
+    row = re.search(r'data-hub-id="hub-hp-9".*?</tr>', tech.get("/hubs").text, re.S)
+    assert row and "devices paired at the hub" not in row.group(0)
+
+
 def test_the_hub_page_says_each_devices_signal_in_words_and_the_firmware_it_reported(
     tech: TestClient, database: Database
 ) -> None:

@@ -1,7 +1,6 @@
 """What a patient's hub says aloud, set through the API on the real server: validated in
 plain words, audited, hidden from other teams, compared with the missed-readings schedule,
-and held back from a hub the server has never configured (a configuration would replace the
-devices paired at the hub)."""
+and sent to a hub whose devices were paired at the hub without a device list, so that they stay."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from server.api.auth import Role, create_user
 from server.enrolment import give_hub
 from server.hub_config import desired, pair
 from server.provisioning import add_hub, add_patient, assign_hub
-from server.store.models import AuditEvent, Hub
+from server.store.models import AuditEvent
 from tests.fixtures.server import Stack
 
 URL = "/api/v1/patients/p-fb-1/feedback"
@@ -105,26 +104,32 @@ def test_reminders_follow_the_missed_readings_schedule_or_say_where_they_differ(
     assert any("never prompted" in w for w in silent["warnings"]), silent["warnings"]
 
 
-def test_a_hub_configured_only_at_the_hub_gets_nothing_until_its_first_server_configuration(
+def test_a_hub_whose_devices_were_paired_at_the_hub_gets_the_preferences_without_a_device_list(
     stack: Stack,
 ) -> None:
-    """Precedence: preferences never make the server send a version-0 configuration (it would
-    unpair what a technician paired at the hub); they go with the first one."""
+    """Precedence: preferences never unpair what a technician paired at the hub. Until a device
+    is paired on the server, the hub's configurations carry no list (keep your own); the first
+    server pairing makes the server's list the hub's, audited in the same record."""
     add_patient(stack.db, "p-fb-1", "Feedback patient", actor="test")
     add_hub(stack.db, "hub-fb-1", actor="test")
-    assign_hub(stack.db, "hub-fb-1", "p-fb-1", actor="test")
+    assign_hub(stack.db, "hub-fb-1", "p-fb-1", actor="test")  # version 1: now serves the patient
     r = stack.api.put(URL, json={"preferences": WELSH}, headers=stack.auth()).json()
-    assert (r["hub_id"], r["hub_config_version"], r["delivery"]) == ("hub-fb-1", 0, "waiting")
-    with stack.db.session() as s:
-        hub = s.get(Hub, "hub-fb-1")
-        assert hub is not None and hub.config_version == 0
+    assert (r["hub_id"], r["hub_config_version"]) == ("hub-fb-1", 2)
+    assert r["delivery"] not in ("delivered", "waiting")  # sent, but this stack's API has no broker password
+    kept = desired(stack.db, "hub-fb-1")
+    assert kept.paired_devices is None and kept.patient_feedback is not None
+    assert kept.patient_feedback.language == "cy"
     sent = pair(stack.db, "hub-fb-1", CUFF, model_id="and-ua-651ble", actor="tech")
-    assert sent.version == 1 and sent.patient_feedback is not None
-    assert sent.patient_feedback.language == "cy"
+    assert sent.version == 3 and sent.patient_feedback is not None
+    assert [d.address for d in sent.paired_devices or []] == [CUFF]
+    [paired] = _audit(stack, "device_paired")
+    assert "the server's device list is the hub's list from now on (config v3)" in paired.detail
     again = stack.api.put(URL, json={"preferences": None}, headers=stack.auth()).json()
-    assert again["hub_config_version"] == 2
-    [bump] = _audit(stack, "hub_patient_settings_changed")
-    assert bump.target == "hub-fb-1" and "(config v2)" in bump.detail
+    assert again["hub_config_version"] == 4
+    assert [d.address for d in desired(stack.db, "hub-fb-1").paired_devices or []] == [CUFF]
+    bumps = _audit(stack, "hub_patient_settings_changed")
+    assert [b.detail[-len("(config v4)") :] for b in bumps] == ["(config v1)", "(config v2)", "(config v4)"]
+    assert {b.target for b in bumps} == {"hub-fb-1"}
 
 
 def test_a_swapped_hub_takes_the_patients_preferences_and_the_old_one_loses_them(stack: Stack) -> None:

@@ -124,6 +124,27 @@ def test_the_published_hub_configuration_schema_is_current() -> None:
         )
 
 
+def test_keep_your_own_list_is_said_as_null_and_a_list_even_empty_still_replaces() -> None:
+    """``null`` is written out: a hub from before it refuses the message (it wants a list)
+    instead of reading an absent field as an empty list and unpairing every device."""
+    import jsonschema
+
+    from common.wire.messages import RemoteConfig
+
+    published = json.loads((ROOT / "docs/wire/hubconfig-v1.schema.json").read_text())
+    keep = RemoteConfig(hub_id="hub-0042", version=2, issued_at=AT)
+    wire = json.loads(keep.to_json())
+    assert "paired_devices" in wire and wire["paired_devices"] is None
+    jsonschema.validate(wire, published)
+    assert RemoteConfig.model_validate_json(keep.to_json()).paired_devices is None
+    absent = {k: v for k, v in wire.items() if k != "paired_devices"}
+    assert RemoteConfig.model_validate(absent).paired_devices is None
+
+    empty = RemoteConfig(hub_id="hub-0042", version=3, issued_at=AT, paired_devices=[])
+    assert json.loads(empty.to_json())["paired_devices"] == []
+    assert RemoteConfig.model_validate_json(empty.to_json()).paired_devices == []
+
+
 def test_the_published_receipts_schema_is_current() -> None:
     import jsonschema
 

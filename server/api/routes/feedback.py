@@ -43,13 +43,13 @@ class FeedbackOut(BaseModel):
     effective: PatientFeedback = Field(description="what the hub follows (the defaults filled in)")
     hub_id: str | None = Field(description="the hub serving the patient now")
     hub_config_version: int | None = Field(
-        description="its configuration version on the server; 0: configured at the hub only, "
-        "so the preferences wait for its first configuration from the server"
+        description="its configuration version on the server; 0: nothing sent to it yet (a hub whose "
+        "devices were paired at the hub gets the preferences without a device list, keeping its own)"
     )
     delivery: str | None = Field(
         default=None,
-        description="after a change: 'delivered', 'waiting' (hub configured at the hub only or "
-        "none serving) or why it is kept for later (`carewatch server hub push`)",
+        description="after a change: 'delivered', 'waiting' (no hub serving, or a revoked one) or "
+        "why it is kept for later (`carewatch server hub push`)",
     )
     warnings: list[str] = Field(description="where the reminders and the missed-readings schedule disagree")
     languages: dict[str, str] = Field(default=SPOKEN_LANGUAGES, description="the languages the hub speaks")
@@ -88,7 +88,8 @@ def set_patient_feedback(
     principal: Clinician, db: Db, request: Request, patient_id: PatientId, body: FeedbackIn
 ) -> FeedbackOut:
     """Change what the patient's hub says (audited); the hub serving them gets it as a new
-    configuration version, or when the server first configures it."""
+    configuration version (with the devices paired at the hub left as they are, unless the
+    server manages its device list)."""
     try:
         with db.session() as s:
             _visible(s, principal, patient_id)
