@@ -108,7 +108,7 @@ def first_evidence(s: Session, alert_ids: Sequence[int]) -> dict[int, AlertEvide
 def _evidence_at(
     s: Session, alert_ids: Sequence[int], which: ColumnElement[datetime]
 ) -> dict[int, AlertEvidence]:
-    newest = (
+    chosen = (
         select(AlertEvidence.alert_id, which.label("at"))
         .where(AlertEvidence.alert_id.in_(alert_ids))
         .group_by(AlertEvidence.alert_id)
@@ -116,7 +116,7 @@ def _evidence_at(
     )
     rows = s.scalars(
         select(AlertEvidence)
-        .join(newest, (newest.c.alert_id == AlertEvidence.alert_id) & (newest.c.at == AlertEvidence.added_at))
+        .join(chosen, (chosen.c.alert_id == AlertEvidence.alert_id) & (chosen.c.at == AlertEvidence.added_at))
         .order_by(AlertEvidence.reading_id)
     )
     return {e.alert_id: e for e in rows}
