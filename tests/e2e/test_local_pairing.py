@@ -56,6 +56,9 @@ def test_preferences_reach_a_hub_paired_at_the_hub_and_the_first_server_pairing_
 ) -> None:
     tech = create_user(stack.db, "tech-lp-1", Role.TECHNICIAN)
     hub = stack.patient_with_hub(PATIENT, HUB)
+    # The assignment's configuration (version 1, no device list) arrives first, as on a real
+    # hub the technician sets up after the hub is given to its patient.
+    wait_for(lambda: hub.remote.version == 1, what="the hub applying the assignment's version 1")
     state_dir = stack.state_dir / "hubs" / HUB
     assert "managed by the server" not in _pair_at_the_hub(state_dir, OXIMETER)
     assert _allowlisted(hub) == [OXIMETER]

@@ -7,9 +7,9 @@ import contextlib
 from pathlib import Path
 
 
-def fill(disk: Path) -> Path:
+def fill(disk: Path, name: str = "filler") -> Path:
     """Fill ``disk`` to the last byte; returns the filler file (unlink it to free the space)."""
-    filler = disk / "filler"
+    filler = disk / name
     with contextlib.suppress(OSError), filler.open("wb") as f:
         while True:
             f.write(b"\0" * 4096)
