@@ -315,6 +315,26 @@ def claim(request: Request, db: Db, alert_id: RowId, back: Annotated[str, Form()
     return response
 
 
+@router.post("/alerts/{alert_id}/release", response_model=None)
+def release(request: Request, db: Db, alert_id: RowId, back: Annotated[str, Form()] = "") -> Response:
+    """No longer on it, so colleagues see that nobody is (only the holder can; a colleague's
+    claim is taken over with "I'm on it", which the page offers them instead)."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    who = principal.username
+    response = _change(
+        request,
+        db,
+        principal,
+        alert_id,
+        "alert_released",
+        lambda s: work.release(s, alert_id, actor=who, at=now()),
+    )
+    if back == "list" and response.status_code == 303:
+        return RedirectResponse(f"/alerts#alert-link-{alert_id}", status_code=303)
+    return response
+
+
 @router.post("/alerts/{alert_id}/contacts", response_model=None)
 def log_contact(request: Request, db: Db, alert_id: RowId, note: Annotated[str, Form()] = "") -> Response:
     check_same_origin(request)

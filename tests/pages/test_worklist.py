@@ -84,6 +84,15 @@ def test_a_new_red_alert_appears_without_reload_then_claim_and_acknowledge_sever
         assert str(claimed["claimed_by"]).startswith("matron-")
         assert claimed["acknowledged_by"] is None  # claiming is not acknowledging
         assert re.search(r"matron-\w+ is on it", seen), "a colleague sees who is on it"
+        assert f'id="release-{second_id}"' not in seen  # only the holder lets it go
+
+        # She lets it go (called away), so colleagues see nobody is on it; then takes it again.
+        page.click(f"#release-{second_id}")
+        expect(page.locator(f"li[data-alert-id='{second_id}'] .cw-claim")).to_have_count(0)
+        assert _detail(stack, second_id)["claimed_by"] is None
+        assert not re.search(r"matron-\w+ is on it", colleague.get("/alerts").text)
+        page.click(f"#claim-{second_id}")
+        expect(page.locator(f"li[data-alert-id='{second_id}'] .cw-claim")).to_contain_text("You are on it")
 
         page.check(f"#ack-{first_id}")
         page.check(f"#ack-{second_id}")
@@ -97,7 +106,8 @@ def test_a_new_red_alert_appears_without_reload_then_claim_and_acknowledge_sever
         assert detail["status"] == "acknowledged"
         actions = [e["action"] for e in detail["events"]]  # type: ignore[attr-defined]
         assert actions.count("acknowledged") == 1
-    assert "claimed" in [e["action"] for e in _detail(stack, second_id)["events"]]  # type: ignore[attr-defined]
+    events = [e["action"] for e in _detail(stack, second_id)["events"]]  # type: ignore[attr-defined]
+    assert [a for a in events if a in ("claimed", "released")] == ["claimed", "released", "claimed"]
 
 
 def test_contact_log_and_a_structured_outcome(stack: Stack, browser: Browser) -> None:
@@ -112,6 +122,11 @@ def test_contact_log_and_a_structured_outcome(stack: Stack, browser: Browser) ->
         page.fill("#token", stack.token)
         page.click("button:has-text('Sign in')")
         expect(page.locator("h1")).to_contain_text("SpO2 86%")
+        page.click("form[action$='/claim'] button")
+        expect(page.locator("dd.claimed")).to_contain_text("matron-")
+        page.click("form[action$='/release'] button")  # on the alert page too
+        expect(page.locator("dd.claimed")).to_have_count(0)
+        expect(page.locator("form[action$='/claim'] button")).to_have_text("I'm on it")
         page.fill("#contact", "no answer, left a message")
         page.click("button:has-text('Add to the log')")
         expect(page.locator("ol.cw-contacts li")).to_have_count(1)
