@@ -53,11 +53,14 @@ class PressureUnit(StrEnum):
 
 
 class PulseRange(IntEnum):
-    """Measurement status bits 3–4; value 3 is reserved and rejected."""
+    """Measurement status bits 3–4. Value 3 is reserved for future use: a cuff sending it has said
+    nothing we can read about the pulse range, which is no reason to lose its pressures, so it
+    decodes as RESERVED (no range flag) rather than refusing the reading."""
 
     WITHIN = 0
     ABOVE = 1
     BELOW = 2
+    RESERVED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +74,13 @@ class BloodPressureStatus:
     improper_position: bool = False
 
     @classmethod
-    def from_raw(cls, raw: int, context: str = "blood pressure status") -> BloodPressureStatus:
-        pulse_range = (raw >> 3) & 0x03
-        if pulse_range == 3:
-            raise DecodeError(f"{context}: reserved pulse-rate range value 3 in status {raw:#06x}")
+    def from_raw(cls, raw: int) -> BloodPressureStatus:
         return cls(
-            bool(raw & 0x01), bool(raw & 0x02), bool(raw & 0x04), PulseRange(pulse_range), bool(raw & 0x20)
+            bool(raw & 0x01),
+            bool(raw & 0x02),
+            bool(raw & 0x04),
+            PulseRange((raw >> 3) & 0x03),
+            bool(raw & 0x20),
         )
 
     @property
@@ -155,7 +159,7 @@ def _decode(
             user_id = None
     status = None
     if flags & FLAG_STATUS:
-        status = BloodPressureStatus.from_raw(reader.u16("measurement status", flagged=True), context)
+        status = BloodPressureStatus.from_raw(reader.u16("measurement status", flagged=True))
     reader.finish()
     unit = PressureUnit.KPA if kpa else PressureUnit.MMHG
     return systolic, diastolic, mean, unit, timestamp, pulse, user_id, status

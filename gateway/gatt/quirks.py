@@ -52,11 +52,12 @@ def _need(data: bytes, end: int, context: str, quirk: str, what: str) -> None:
 
 
 def bp_pulse_status_big_endian_user_id_always(characteristic_uuid: str, data: bytes) -> bytes:
-    """A Beurer BM-series cuff sends pulse rate and measurement status big-endian and always includes
-    the user-id byte, even with its flag clear. Swap the two fields back and keep the user id, declaring
-    it in the flags: it is the cuff's user button (1 or 2), the only way to tell apart two people who
-    share one cuff, and 0xFF still decodes as "unknown user". Trailing bytes are passed on for the
-    decoder to reject."""
+    """The Beurer BM85 (captures of a real one: tests/gatt/test_bm85_captures.py) sends pulse rate
+    and measurement status big-endian and always includes the user-id byte, even with its flag
+    clear. Swap the two fields back and keep the user id, declaring it in the flags: it is the
+    cuff's user (0 or 1 in the captures, its two user buttons), the only way to tell apart two
+    people who share one cuff, and 0xFF still decodes as "unknown user". Trailing bytes are passed
+    on for the decoder to reject."""
     if characteristic_uuid not in _BP_CHARACTERISTICS:
         return data
     name = "bp_pulse_status_big_endian_user_id_always"
@@ -86,8 +87,8 @@ def bp_pulse_status_big_endian_user_id_always(characteristic_uuid: str, data: by
 
 
 def bp_map_zero_not_available(characteristic_uuid: str, data: bytes) -> bytes:
-    """Some Beurer cuffs (the BM85 among them) do not compute a mean arterial pressure and send its
-    SFLOAT as 0x0000 instead of the spec's NaN (0x07FF). Read literally that is 0 mmHg, a pressure no
+    """Some Beurer cuffs (the BM85 among them, seen in its captures) do not compute a mean arterial
+    pressure and send its SFLOAT as 0x0000 instead of the spec's NaN (0x07FF). Read literally that is 0 mmHg, a pressure no
     living patient has, which a chart or a rule would take for a value. Rewrite it to NaN, so the
     decoder reports "not available". Only the MAP slot (bytes 5-6) of Blood Pressure Measurement is
     touched; Intermediate Cuff Pressure ignores that slot anyway."""

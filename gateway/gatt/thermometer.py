@@ -87,6 +87,9 @@ class TemperatureMeasurement:
         return self.timestamp.value if self.timestamp is not None else None
 
 
+_KNOWN_TYPES: Final = frozenset(int(t) for t in TemperatureType)
+
+
 def _temperature_type(code: int, context: str) -> TemperatureType:
     try:
         return TemperatureType(code)
@@ -104,7 +107,9 @@ def _decode(data: bytes, context: str) -> TemperatureMeasurement:
     timestamp = reader.date_time() if flags & FLAG_TIMESTAMP else None
     temperature_type = None
     if flags & FLAG_TYPE:
-        temperature_type = _temperature_type(reader.u8("temperature type", flagged=True), context)
+        # A site code reserved for future use leaves the site unknown; the temperature stands.
+        code = reader.u8("temperature type", flagged=True)
+        temperature_type = TemperatureType(code) if code in _KNOWN_TYPES else None
     reader.finish()
     unit = TemperatureUnit.FAHRENHEIT if fahrenheit else TemperatureUnit.CELSIUS
     return TemperatureMeasurement(value, unit, timestamp, temperature_type)

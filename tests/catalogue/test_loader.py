@@ -85,7 +85,10 @@ def test_shipped_catalogue_covers_the_supported_devices() -> None:
     )
     assert by_id["omron-hem-7322t"].clock is ClockSetting.CURRENT_TIME
     assert by_id["omron-hem-7322t"].bonding.value == "required"
-    assert by_id["beurer-bm-cuff"].quirks == ("bp_pulse_status_big_endian_user_id_always",)
+    assert by_id["beurer-bm85"].quirks == (  # the order matters: swap the layout, then read the MAP
+        "bp_pulse_status_big_endian_user_id_always",
+        "bp_map_zero_not_available",
+    )
     nonin = by_id["nonin-3230"]
     assert {c.uuid for c in nonin.characteristics} == {
         uuids.PLX_SPOT_CHECK_MEASUREMENT,

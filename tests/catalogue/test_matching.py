@@ -26,9 +26,8 @@ def catalogue() -> Catalogue:
         ("A&D_UA-651_0C2F", [], {}, "and-ua-651ble"),  # services not advertised: the name suffices
         ("UA-651BLE", [uuids.BLOOD_PRESSURE_SERVICE], {}, "and-ua-651ble"),  # bleak's 128-bit form
         ("BLEsmart_0000011F28FFB2A7B9D8", [BP], {0x020E: b"\x01\x00"}, "omron-hem-7322t"),
-        ("BM57", [BP], {}, "beurer-bm-cuff"),
-        ("BM 54", [], {}, "beurer-bm-cuff"),
-        ("BM85", [BP], {}, "beurer-bm85"),  # standard layout: not the big-endian BM-series quirk
+        ("BM57", [BP], {}, "generic-blood-pressure"),  # no capture of its layout: the standard one
+        ("BM85", [BP], {}, "beurer-bm85"),
         ("BM 85", [], {}, "beurer-bm85"),
         ("BM851", [BP], {}, "generic-blood-pressure"),
         ("Nonin3230_502644123", [PLX], {}, "nonin-3230"),

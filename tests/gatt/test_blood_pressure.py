@@ -150,20 +150,18 @@ def test_rfu_flag_bits_are_ignored(rfu: int) -> None:
     assert value == expected(0x1E)
 
 
-def test_status_rfu_bits_ignored_and_reserved_range_rejected() -> None:
+def test_status_rfu_bits_ignored_and_a_reserved_range_keeps_the_reading() -> None:
     value = decode_blood_pressure_measurement(h("10 78 00 50 00 5D 00 E0 FF"))
     assert value.status == BloodPressureStatus(False, False, False, PulseRange.WITHIN, True)
-    with pytest.raises(DecodeError, match="reserved pulse-rate range"):
-        decode_blood_pressure_measurement(h("10 78 00 50 00 5D 00 18 00"))
+    # Range value 3 is reserved: the range is unknown, the pressures are still the patient's.
+    reserved = decode_blood_pressure_measurement(h("10 78 00 50 00 5D 00 18 00"))
+    assert (reserved.systolic_mmhg, reserved.diastolic_mmhg) == (120, 80)
+    assert reserved.status == BloodPressureStatus(pulse_range=PulseRange.RESERVED)
 
 
 @pytest.mark.parametrize("raw", range(0, 0x40))
 def test_status_round_trip(raw: int) -> None:
-    if (raw >> 3) & 3 == 3:
-        with pytest.raises(DecodeError):
-            BloodPressureStatus.from_raw(raw)
-    else:
-        assert BloodPressureStatus.from_raw(raw).raw == raw
+    assert BloodPressureStatus.from_raw(raw).raw == raw
 
 
 def test_clock_unset_encoding() -> None:

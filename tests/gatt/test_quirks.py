@@ -71,12 +71,11 @@ def test_beurer_keeps_the_user_id_so_two_people_sharing_the_cuff_stay_apart() ->
     assert isinstance(value, BloodPressureMeasurement) and value.user_id is None
 
 
-def bm85_bytes(*, user: int = 2, mean: bytes = b"\x00\x00") -> bytes:
-    """A Beurer BM85 reading, constructed per the Blood Pressure Measurement layout as that cuff sends
-    it (gatt-and-devices.md, "Layouts"; the deviation as reported from published BM85 captures in
-    issue 12): flags 0x1E (timestamp, pulse, user id, status), 128/82 mmHg, the MAP field 0x0000
-    because the cuff computes none, a timestamp, pulse 66 bpm little-endian, user button ``user``,
-    status 0x0004 (irregular pulse). Not a capture: built from the layout, byte by byte."""
+def zero_map_bytes(*, user: int = 2, mean: bytes = b"\x00\x00") -> bytes:
+    """A standard-layout Blood Pressure Measurement whose MAP field is 0x0000, as a cuff that
+    computes no mean sends it (the BM85 does, in its own layout: tests/gatt/test_bm85_captures.py).
+    Not a capture: built from the layout (gatt-and-devices.md, "Layouts"), byte by byte: flags 0x1E,
+    128/82 mmHg, a timestamp, pulse 66 bpm, user ``user``, status 0x0004 (irregular pulse)."""
     return (
         bytes((0x1E,))
         + struct.pack("<HH", 128, 82)
@@ -88,8 +87,8 @@ def bm85_bytes(*, user: int = 2, mean: bytes = b"\x00\x00") -> bytes:
     )
 
 
-def test_bm85_zero_mean_arterial_pressure_is_not_available() -> None:
-    value = decode("2a35", bm85_bytes(), quirks=["bp_map_zero_not_available"])
+def test_a_zero_mean_arterial_pressure_is_not_available() -> None:
+    value = decode("2a35", zero_map_bytes(), quirks=["bp_map_zero_not_available"])
     assert isinstance(value, BloodPressureMeasurement)
     assert (value.systolic_mmhg, value.diastolic_mmhg) == (128, 82)
     assert value.mean_arterial_pressure_mmhg is None
@@ -97,15 +96,15 @@ def test_bm85_zero_mean_arterial_pressure_is_not_available() -> None:
     assert value.user_id == 2
     assert value.status == BloodPressureStatus(irregular_pulse=True)
     # Without the quirk the same bytes read as a MAP of 0 mmHg: the defect the quirk exists for.
-    literal = decode("2a35", bm85_bytes())
+    literal = decode("2a35", zero_map_bytes())
     assert isinstance(literal, BloodPressureMeasurement) and literal.mean_arterial_pressure_mmhg == 0.0
 
 
-def test_bm85_quirk_keeps_a_real_mean_and_other_characteristics() -> None:
-    value = decode("2a35", bm85_bytes(mean=struct.pack("<H", 97)), quirks=["bp_map_zero_not_available"])
+def test_the_zero_map_quirk_keeps_a_real_mean_and_other_characteristics() -> None:
+    value = decode("2a35", zero_map_bytes(mean=struct.pack("<H", 97)), quirks=["bp_map_zero_not_available"])
     assert isinstance(value, BloodPressureMeasurement) and value.mean_arterial_pressure_mmhg == 97
     quirk = QUIRKS["bp_map_zero_not_available"]
-    cuff = bm85_bytes()[:7]
+    cuff = zero_map_bytes()[:7]
     assert quirk(uuids.INTERMEDIATE_CUFF_PRESSURE, cuff) == cuff
     assert quirk(uuids.WEIGHT_MEASUREMENT, b"\x00\x00\x00\x00\x00\x00\x00") == b"\x00" * 7
     with pytest.raises(DecodeError, match="pressures"):

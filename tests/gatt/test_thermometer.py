@@ -86,8 +86,11 @@ def test_special_values(special: int, flags: int) -> None:
 
 @pytest.mark.parametrize("code", [0, 10, 255])
 def test_reserved_type(code: int) -> None:
-    with pytest.raises(DecodeError, match="reserved temperature type"):
-        decode_temperature_measurement(hand_temperature(0x04)[:-1] + bytes((code,)))
+    """A reserved site code in a measurement leaves the site unknown and keeps the temperature;
+    the Temperature Type characteristic alone, which carries nothing else, is refused."""
+    kept = decode_temperature_measurement(hand_temperature(0x04)[:-1] + bytes((code,)))
+    assert kept.temperature_type is None
+    assert kept.temperature_c == decode_temperature_measurement(hand_temperature(0x04)).temperature_c
     with pytest.raises(DecodeError):
         decode_temperature_type(bytes((code,)))
 

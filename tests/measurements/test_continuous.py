@@ -235,7 +235,7 @@ def test_beurer_bytes_decode_only_with_the_quirk() -> None:
     assert isinstance(without, Refusal)
     assert without.reason is RefusalReason.MALFORMED
     assert "trailing" in without.detail
-    (reading,) = readings(assembler(shipped("beurer-bm-cuff")).feed("2a35", data, RECEIVED))
+    (reading,) = readings(assembler(shipped("beurer-bm85")).feed("2a35", data, RECEIVED))
     assert {m.value: q.value for m, q in reading.values.items()} == {
         "systolic": 135,
         "diastolic": 85,
@@ -247,22 +247,24 @@ def test_beurer_bytes_decode_only_with_the_quirk() -> None:
     assert [r.payload() for r in reading.raw] == [data]  # raw is what the device sent, before the quirk
 
 
-def test_a_bm85_reading_through_its_catalogue_entry_keeps_the_user_and_has_no_mean() -> None:
-    """The BM85 bytes of tests/gatt/test_quirks.py (standard layout, user button 2, MAP 0x0000)
-    through the model the shipped catalogue picks for a cuff advertising "BM85"."""
-    from tests.gatt.test_quirks import bm85_bytes
+def test_a_bm85_capture_through_its_catalogue_entry_keeps_the_user_and_has_no_mean() -> None:
+    """Two readings captured from a real BM85 (tests/gatt/test_bm85_captures.py: two users of one
+    cuff) through the model the shipped catalogue picks for a cuff advertising "BM85"."""
+    from tests.gatt.test_bm85_captures import CAPTURES
 
     model = load_catalogue().match("BM85", ["1810"], {})
     assert model is not None
-    (reading,) = readings(assembler(model).feed("2a35", bm85_bytes(user=2), RECEIVED))
+    first, second = (bytes(CAPTURES[name][0]) for name in ("first user", "second user"))
+    (reading,) = readings(assembler(model).feed("2a35", first, RECEIVED))
     assert {m.value: q.value for m, q in reading.values.items()} == {
-        "systolic": 128,
-        "diastolic": 82,
-        "pulse": 66,
+        "systolic": 106,
+        "diastolic": 71,
+        "pulse": 63,
     }
-    assert reading.device.user_index == 2
-    (other,) = readings(assembler(model).feed("2a35", bm85_bytes(user=1), RECEIVED))
+    assert reading.device.user_index == 0
+    (other,) = readings(assembler(model).feed("2a35", second, RECEIVED))
     assert other.device.user_index == 1
+    assert reading.reading_id != other.reading_id
 
 
 def test_replayed_burst_gives_the_same_ids() -> None:
