@@ -207,10 +207,13 @@ def discharge(db: Database, patient_id: str, *, actor: str, reason: str) -> list
 
 
 def free_hubs(db: Database) -> list[str]:
-    """Hubs serving nobody now: the ones a patient can be given."""
+    """Hubs serving nobody now and still allowed on the broker: the ones a patient can be
+    given. A revoked hub is left out: its readings would be refused at the broker, so the
+    patient would press the button and nothing would arrive."""
     with db.session() as s:
         busy = select(HubAssignment.hub_id).where(HubAssignment.end_at.is_(None))
-        return list(s.scalars(select(Hub.id).where(Hub.id.not_in(busy)).order_by(Hub.id)))
+        free = select(Hub.id).where(Hub.id.not_in(busy), Hub.revoked_at.is_(None)).order_by(Hub.id)
+        return list(s.scalars(free))
 
 
 def give_hub(db: Database, patient_id: str, hub_id: str, *, actor: str) -> str | None:
@@ -224,8 +227,11 @@ def give_hub(db: Database, patient_id: str, hub_id: str, *, actor: str) -> str |
             raise LookupError(patient_id)
         if patient.discharged_at is not None:
             raise RecordError([Problem("hub_id", "This patient has been discharged: enrol them again first")])
-        if s.get(Hub, hub_id) is None:
+        hub = s.get(Hub, hub_id)
+        if hub is None:
             raise RecordError([Problem("hub_id", "Select a hub from the list")])
+        if hub.revoked_at is not None:
+            raise RecordError([Problem("hub_id", f"Hub {hub_id} has been revoked: choose another hub")])
         serving = s.scalars(
             select(HubAssignment).where(HubAssignment.hub_id == hub_id, HubAssignment.end_at.is_(None))
         ).first()

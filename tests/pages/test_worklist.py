@@ -208,3 +208,25 @@ def test_acknowledging_nothing_says_so_and_a_resolved_alert_is_skipped(stack: St
         "/alerts/acknowledge", data={"alert_id": str(alert_id)}, headers={"Origin": "https://evil.example"}
     )
     assert forged.status_code == 403
+
+
+def test_a_list_that_cannot_refresh_says_so(stack: Stack, browser: Browser) -> None:
+    """A stale list must never pass for a quiet one: offline, then signed out, the page says
+    it is not updating and since when, instead of going on showing the old list in silence."""
+    stack.patient_with_hub("p-wl-stale", "hub-wl-stale", name="Cy Stale")
+    app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
+    with served(app) as base, browser.new_context() as context:
+        page = context.new_page()
+        page.goto(f"{base}/alerts")
+        page.fill("#token", stack.token)
+        page.click("button:has-text('Sign in')")
+        expect(page).to_have_url(f"{base}/alerts")
+        status = page.locator("#cw-live-status")
+        context.set_offline(True)  # the ward's Wi-Fi drops: two rounds missed, then it says so
+        expect(status).to_contain_text("Not updating since", timeout=35_000)
+        expect(status).to_contain_text("cannot reach CareWatch")
+        context.set_offline(False)
+        expect(status).to_contain_text("Updated", timeout=15_000)
+        context.clear_cookies()  # the session ends (signed out elsewhere, or expired)
+        expect(status).to_contain_text("you have been signed out", timeout=15_000)
+        expect(status).to_have_class(re.compile("cw-live--stale"))

@@ -4,7 +4,7 @@ ends the hub's assignment and keeps the history; a hub serving someone else is n
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from common.wire.vocabulary import Condition
 from server.enrolment import RecordError, discharge, enrol, free_hubs, give_hub, read_form, update
 from server.provisioning import add_hub
 from server.store.database import Database
-from server.store.models import AuditEvent, HubAssignment, Patient
+from server.store.models import AuditEvent, Hub, HubAssignment, Patient
 from server.teams import ensure_team
 
 TODAY = date(2026, 12, 3)
@@ -123,3 +123,21 @@ def test_enrol_edit_give_a_hub_swap_and_discharge(database: Database) -> None:
         "reason": "monitoring ended",
         "hubs_released": ["hub-b"],
     }
+
+
+def test_a_revoked_hub_is_neither_offered_nor_given(database: Database) -> None:
+    """A revoked hub is refused at the broker: given to a patient, it would take readings
+    that never arrive, so enrolment neither lists it nor accepts it."""
+    teams = _teams(database)
+    pid = enrol(database, read_form(GOOD, [], teams, TODAY), actor="tech-1")
+    add_hub(database, "hub-kept", actor="test")
+    add_hub(database, "hub-gone", actor="test")
+    with database.session() as s:
+        gone = s.get(Hub, "hub-gone")
+        assert gone is not None
+        gone.revoked_at = datetime.now(UTC)
+    assert free_hubs(database) == ["hub-kept"]
+    with pytest.raises(RecordError, match="has been revoked"):
+        give_hub(database, pid, "hub-gone", actor="tech-1")
+    with database.session() as s:
+        assert s.scalars(select(HubAssignment).where(HubAssignment.patient_id == pid)).all() == []
