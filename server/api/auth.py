@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from server.store.database import Database
 from server.store.models import AuditEvent, User
@@ -114,5 +114,20 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 def audit(db: Database, principal: Principal, action: str, target: str, detail: str = "") -> None:
+    """One access or change, recorded in its own transaction so that the record survives
+    whatever the request does next."""
     with db.session() as s:
         s.add(AuditEvent(actor=principal.username, action=action, target=target, detail=detail))
+
+
+def patients_shown(patient_ids: Iterable[str]) -> str:
+    """The patients a list view showed, for its audit detail: a caseload or work list shows
+    each patient's data, so each patient's audit trail must find the view. Comma-fenced
+    (patient ids hold no comma) so that one id never matches inside another."""
+    ids = sorted(set(patient_ids))
+    return f" patients=,{','.join(ids)}," if ids else ""
+
+
+def shown_in_list(patient_id: str) -> ColumnElement[bool]:
+    """Audit rows of list views (see :func:`patients_shown`) that showed this patient."""
+    return AuditEvent.detail.like(f"% patients=%,{patient_id},%")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from server.access import scope_of
-from server.api.auth import audit
+from server.api.auth import audit, patients_shown
 from server.api.deps import Db
 from server.caseload import Query as CaseloadQuery
 from server.caseload import Status, caseload
@@ -54,16 +54,17 @@ def caseload_page(
         teams = [t for t in all_teams(s) if scope.sees(t)]
         wanted = CaseloadQuery(q.strip(), team if team in teams else "", status)
         found = caseload(s, scope, wanted, at=now(), zone=settings.zone)
+    pages = max(1, -(-len(found.rows) // PAGE_SIZE))
+    shown = min(page_number, pages)
+    start = (shown - 1) * PAGE_SIZE
     audit(
         db,
         principal,
         "caseload_viewed",
         "*",
-        f"page q={'yes' if wanted.text else 'no'} team={wanted.team or '*'} status={status.value} n={len(found.rows)}",
+        f"page q={'yes' if wanted.text else 'no'} team={wanted.team or '*'} status={status.value} n={len(found.rows)}"
+        + patients_shown(r.patient_id for r in found.rows[start : start + PAGE_SIZE]),
     )
-    pages = max(1, -(-len(found.rows) // PAGE_SIZE))
-    shown = min(page_number, pages)
-    start = (shown - 1) * PAGE_SIZE
     return page(
         request,
         "caseload.html",

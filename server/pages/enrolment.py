@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from common.wire.vocabulary import CONDITION_LABELS, Condition
 from server.access import visible_patient
-from server.api.auth import Principal, Role, audit
+from server.api.auth import Principal, Role, audit, shown_in_list
 from server.api.deps import Db
 from server.enrolment import (
     PatientForm,
@@ -326,6 +326,7 @@ def audit_trail(request: Request, db: Db, patient_id: PatientId) -> HTMLResponse
                         AuditEvent.target == patient_id,
                         AuditEvent.target.in_(alert_ids) & AuditEvent.action.like("alert%"),
                         AuditEvent.target.in_(hubs) & AuditEvent.detail.like(f"patient={patient_id}%"),
+                        shown_in_list(patient_id),
                     )
                 )
                 .order_by(AuditEvent.id.desc())

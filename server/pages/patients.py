@@ -133,7 +133,6 @@ def _page_of(
         extra["limit"] = limit
     audit(db, principal, "patient_viewed", patient_id, f"page {template.removesuffix('.html')}")
     if template == "patient.html":
-        audit(db, principal, "patient_viewed", patient_id, "page")
         days = request.query_params.get("days", "")
         context |= page_readings(
             request,

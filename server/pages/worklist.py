@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.access import scope_of, visible_alert
-from server.api.auth import Principal, audit
+from server.api.auth import Principal, audit, patients_shown
 from server.api.deps import Db
 from server.pages.render import PageRoute, clinician, page
 from server.pages.session import check_same_origin
@@ -53,7 +53,14 @@ def work_list(
     words, so a link cannot put its own sentence on the page)."""
     principal = clinician(request, db)
     context = _list_context(db, principal, view)
-    audit(db, principal, "alerts_listed", "*", f"page view={context['view']} n={context['count']}")
+    audit(
+        db,
+        principal,
+        "alerts_listed",
+        "*",
+        f"page view={context['view']} n={context['count']}"
+        + patients_shown(g.patient_id for g in context["groups"]),
+    )
     return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped), **context)
 
 

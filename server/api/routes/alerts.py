@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.access import scope_of, visible_alert
-from server.api.auth import Principal, audit
+from server.api.auth import Principal, audit, patients_shown
 from server.api.deps import Clinician, Db
 from server.api.params import RowId
 from server.api.schemas import (
@@ -70,7 +70,8 @@ def list_alerts(
         alerts = list(s.scalars(q))
         evidence = _evidence(s, [a.id for a in alerts])
         out = [_out(a, evidence[a.id]) for a in alerts]
-    audit(db, principal, "alerts_listed", patient_id or "*", f"status={status} n={len(out)}")
+    shown = "" if patient_id else patients_shown(a.patient_id for a in out)
+    audit(db, principal, "alerts_listed", patient_id or "*", f"status={status} n={len(out)}{shown}")
     return out
 
 
