@@ -17,13 +17,14 @@ from alerts.rules.table import (
     HUB_SILENCE_ID,
     IRREGULAR_PULSE_ID,
     NEWS2_ID,
+    RETAKE_ID,
     WEIGHT_GAIN_DAILY_ID,
     WEIGHT_GAIN_WINDOW_ID,
 )
 from alerts.ruleset.models import RuleSet
 from common.wire.vocabulary import KIND_LABELS, MEASURES, Measure, ReadingKind
 
-__all__ = ["kind_noun", "label", "summary"]
+__all__ = ["kind_noun", "label", "rule_title", "summary"]
 
 _MEASURE_NAMES = frozenset(m.value for m in Measure)
 
@@ -98,3 +99,34 @@ def summary(
         last_n = rules.irregular_pulse.last_n
         return f"Irregular pulse flagged in {record.value:.0f} of the last {last_n} BP readings ({severity})"
     return f"{rule_id}: {record.reason} {record.value:g} ({severity})"
+
+
+_FIXED_TITLES: Mapping[str, str] = {
+    "threshold.blood_pressure": "Blood pressure outside its limits",
+    WEIGHT_GAIN_WINDOW_ID: "Weight gain",
+    WEIGHT_GAIN_DAILY_ID: "Weight gain, day after day",
+    HUB_SILENCE_ID: "Hub not heard from",
+    NEWS2_ID: "NEWS2 from home readings",
+    IRREGULAR_PULSE_ID: "Irregular pulse",
+    RETAKE_ID: "Reading to be retaken",
+}
+
+
+def rule_title(alert_rule_id: str) -> str:
+    """What an alert's rule is called on a clinician's page: 'Blood pressure outside its
+    limits', not 'threshold.blood_pressure'. An id this does not know (a rule added later)
+    is still shown, as itself, rather than hidden."""
+    if alert_rule_id in _FIXED_TITLES:
+        return _FIXED_TITLES[alert_rule_id]
+    family, _, name = alert_rule_id.partition(".")
+    if name in _MEASURE_NAMES:
+        measure = label(Measure(name))
+        if family == "threshold":
+            return f"{measure} outside its limits"
+        if family == "baseline":
+            return f"{measure} away from the patient's own baseline"
+        if family == "average":
+            return f"Average {measure[:1].lower()}{measure[1:]} outside its limits"
+    if family == "missed" and (kind := ReadingKind.named(name)) is not None:
+        return f"Missed {kind_noun(kind)} reading"
+    return alert_rule_id

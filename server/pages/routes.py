@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from alerts.summaries import rule_title
 from common.wire.vocabulary import ALERT_OUTCOME_LABELS, AlertOutcome
 from server.access import visible_alert
 from server.api.auth import Principal, audit, hash_token, principal_for_token
@@ -149,6 +150,7 @@ def _alert_context(db: Db, principal: Principal, alert_id: int) -> dict[str, Any
         return {
             "alert": {c.name: getattr(alert, c.name) for c in Alert.__table__.columns},
             "title": latest.detail if latest else alert.summary,
+            "rule_title": rule_title(alert.rule_id),
             "first": first.detail if first else alert.summary,
             "contacts": contacts,
             "outcomes": [(o.value, label) for o, label in ALERT_OUTCOME_LABELS.items()],
@@ -376,7 +378,17 @@ def _forbidden(request: Request, exc: Exception) -> Response:
 
 
 def _foreign(request: Request, exc: Exception) -> Response:
-    return Response(f"refused: {exc}", status_code=403, media_type="text/plain")
+    """A form sent from another site (or with its origin stripped) is refused before anything
+    is changed. Logged, since it may be an attack; the page says what a clinician who simply
+    followed an old link or bookmark should do, in the pages' own layout."""
+    log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        request,
+        403,
+        "This form could not be accepted",
+        "It did not come from a CareWatch page, so nothing was changed.",
+        "Go back to the page, reload it and try again. If this keeps happening, tell your IT service desk.",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -47,6 +47,8 @@ def test_matron_follows_the_link_signs_in_acknowledges_and_resolves(stack: Stack
         expect(page.locator("h1")).to_contain_text("Systolic 200 mmHg")
         expect(page.locator("dd.status")).to_have_text("open")
         expect(page.locator("dl.facts")).to_contain_text("Margaret Page")
+        expect(page.locator("dl.facts")).to_contain_text("Blood pressure outside its limits")
+        expect(page.locator("dl.facts")).not_to_contain_text("threshold.")  # no internal id
         # The reading itself, read back from InfluxDB, beside the alert.
         expect(page.locator("table.readings tbody tr")).to_have_count(1)
         expect(page.locator("table.readings")).to_contain_text("200/95 mmHg")
@@ -131,6 +133,8 @@ def test_a_form_post_from_another_site_changes_nothing(stack: Stack) -> None:
         headers={"Origin": "https://evil.example"},
     )
     assert forged.status_code == 403
+    assert forged.headers["content-type"].startswith("text/html")  # a page, not a bare "refused"
+    assert "nothing was changed" in forged.text
     no_origin = client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "x"})
     assert no_origin.status_code == 403
     anonymous = TestClient(stack.api.app, base_url="http://carewatch.test").post(
