@@ -19,26 +19,32 @@ from server.pages.render import PageRoute, clinician, page
 from server.pages.session import check_same_origin
 from server.store import alerts as lifecycle
 from server.store.models import now
-from server.store.worklist import grouped
+from server.store.worklist import count_alerts, grouped
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 VIEWS = {"open": lifecycle.OPEN_STATES, "resolved": ("resolved",)}
 #: How often the page's script asks for the list again, in seconds.
 REFRESH_SECONDS = 10
 MAX_SELECTED = 200
+#: The most alerts one list shows (the most urgent open ones, the newest resolved ones); a
+#: list cut here says how many it holds in all.
+LIST_LIMIT = 500
 
 
 def _list_context(db: Db, principal: Principal, view: str) -> dict[str, Any]:
     view = view if view in VIEWS else "open"
     with db.session() as s:  # a clinician's own teams' patients only
-        groups = grouped(s, VIEWS[view], scope_of(s, principal).patients())
-    count = sum(len(g.alerts) for g in groups)
+        in_scope = scope_of(s, principal).patients()
+        groups = grouped(s, VIEWS[view], in_scope, limit=LIST_LIMIT)
+        count = sum(len(g.alerts) for g in groups)
+        total = count if count < LIST_LIMIT else count_alerts(s, VIEWS[view], in_scope)
     red = sum(1 for g in groups for a in g.alerts if a["severity"] == "red" and a["status"] != "resolved")
     state = repr([(a["id"], a["status"], a["severity"], a["updated_at"]) for g in groups for a in g.alerts])
     return {
         "groups": groups,
         "view": view,
         "count": count,
+        "total": total,
         "red": red,
         "version": hashlib.sha256(state.encode()).hexdigest()[:16],
         "refresh": REFRESH_SECONDS,
@@ -47,7 +53,12 @@ def _list_context(db: Db, principal: Principal, view: str) -> dict[str, Any]:
 
 @router.get("/alerts", response_class=HTMLResponse)
 def work_list(
-    request: Request, db: Db, view: str = "open", acknowledged: int = -1, skipped: int = 0
+    request: Request,
+    db: Db,
+    view: str = "open",
+    acknowledged: int = -1,
+    skipped: int = 0,
+    over: int = 0,
 ) -> HTMLResponse:
     """``acknowledged``/``skipped``: what the last "Acknowledge selected" did (counts, not
     words, so a link cannot put its own sentence on the page)."""
@@ -61,16 +72,19 @@ def work_list(
         f"page view={context['view']} n={context['count']}"
         + patients_shown(g.patient_id for g in context["groups"]),
     )
-    return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped), **context)
+    return page(request, "alerts.html", user=principal, done=_done(acknowledged, skipped, over), **context)
 
 
-def _done(acknowledged: int, skipped: int) -> str:
+def _done(acknowledged: int, skipped: int, over: int = 0) -> str:
     if acknowledged < 0:
         return ""
-    if acknowledged == 0 and skipped == 0:
+    if acknowledged == 0 and skipped == 0 and over <= 0:
         return "Tick the alerts to acknowledge first."
     said = f"{acknowledged} alert{'s' if acknowledged != 1 else ''} acknowledged"
-    return said + (f"; {skipped} already resolved or gone." if skipped > 0 else ".")
+    said += f"; {skipped} already resolved or gone." if skipped > 0 else "."
+    if over > 0:
+        said += f" Not acknowledged: {over} more you selected (at most {MAX_SELECTED} at once). Select them again."
+    return said
 
 
 @router.get("/alerts/live", response_class=HTMLResponse)
@@ -91,7 +105,8 @@ def acknowledge_several(
     One already resolved is skipped and said."""
     check_same_origin(request)
     principal = clinician(request, db)
-    chosen = sorted(set(alert_id or []))[:MAX_SELECTED]
+    selected = sorted(set(alert_id or []))
+    chosen, over = selected[:MAX_SELECTED], len(selected) - MAX_SELECTED
     done, skipped = 0, 0
     for one in chosen:
         try:
@@ -104,4 +119,5 @@ def acknowledge_several(
             continue
         audit(db, principal, "alert_acknowledged", str(one), "page, several at once")
         done += 1
-    return RedirectResponse(f"/alerts?acknowledged={done}&skipped={skipped}", status_code=303)
+    said = f"/alerts?acknowledged={done}&skipped={skipped}" + (f"&over={over}" if over > 0 else "")
+    return RedirectResponse(said, status_code=303)

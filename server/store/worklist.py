@@ -134,17 +134,38 @@ class PatientGroup:
         return "red" if any(a["severity"] == "red" for a in self.alerts) else "amber"
 
 
+def count_alerts(s: Session, statuses: Sequence[str], in_scope: ColumnElement[bool]) -> int:
+    """How many alerts the list would hold unlimited: so a list cut at its limit says so."""
+    found = (
+        select(func.count())
+        .select_from(Alert)
+        .join(Patient, Patient.id == Alert.patient_id)
+        .where(Alert.status.in_(statuses), in_scope)
+    )
+    return int(s.scalar(found) or 0)
+
+
 def grouped(
     s: Session, statuses: Sequence[str], in_scope: ColumnElement[bool], limit: int = 500
 ) -> list[PatientGroup]:
     """Alerts grouped by patient: patients with a red alert first, then by their newest
     evidence; within a patient, red first, then the newest evidence first. ``in_scope``
-    keeps the patients the user may see (``server.access.Scope.patients``)."""
+    keeps the patients the user may see (``server.access.Scope.patients``).
+
+    Resolved alerts are history, not work: they come newest resolution first whatever
+    their severity (a red resolved in March must not sit above yesterday's amber), and the
+    ``limit`` keeps the most recent."""
+    history = set(statuses) == {"resolved"}
+    order = (
+        (Alert.resolved_at.desc(), Alert.id.desc())
+        if history
+        else (SEVERITY_RANK, Alert.updated_at.desc(), Alert.id.desc())
+    )
     rows = s.execute(
         select(Alert, Patient.display_name, Patient.team)
         .join(Patient, Patient.id == Alert.patient_id)
         .where(Alert.status.in_(statuses), in_scope)
-        .order_by(SEVERITY_RANK, Alert.updated_at.desc(), Alert.id.desc())
+        .order_by(*order)
         .limit(limit)
     ).all()
     latest = latest_evidence(s, [a.id for a, _, _ in rows])
@@ -167,9 +188,12 @@ def grouped(
                 "claimed_by": a.claimed_by,
                 "claimed_at": a.claimed_at,
                 "outcome": a.outcome,
+                "resolved_at": a.resolved_at,
             }
         )
     ordered = list(groups.values())
+    if history:  # the query's order (newest resolution first) already holds, across patients too
+        return ordered
     for g in ordered:  # the query's order holds within a patient; restate it on the evidence
         g.alerts.sort(key=lambda a: (a["severity"] != "red", -_stamp(a["latest_at"])))
     ordered.sort(key=lambda g: (g.worst != "red", -max(_stamp(a["latest_at"]) for a in g.alerts)))
