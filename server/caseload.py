@@ -313,7 +313,10 @@ def caseload(s: Session, scope: Scope, query: Query, *, at: datetime, zone: tzin
         row.values = _values(rules[pid], values)
         if id(rules[pid]) not in windows:  # one rule set serves many patients
             windows[id(rules[pid])] = _opened_today(rules[pid], at, zone)
-        row.missing_today = _missing_today(windows[id(rules[pid])], mine)
+        # Only a patient with a hub can take a reading: one without (not yet given one, or
+        # discharged) is shown as "No hub", not as a missed reading nobody can take.
+        if row.hub_id and not row.discharged:
+            row.missing_today = _missing_today(windows[id(rules[pid])], mine)
         window = timedelta(minutes=rules[pid].news2.window_minutes)
         newest = max((v.taken_at for v in values.values()), default=None)
         for name, measure in HOME_PARAMETERS.items():
