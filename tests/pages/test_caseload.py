@@ -122,4 +122,7 @@ def test_enrol_give_a_hub_and_find_them_worst_first(stack: Stack, browser: Brows
         matron.close()
     with stack.db.session() as s:
         viewed = list(s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "caseload_viewed")))
-    assert len(viewed) == 4 and viewed[0].endswith("n=3")
+    assert len(viewed) == 4 and "status=all n=3 " in viewed[0]
+    assert viewed[0].endswith(
+        f"patients=,{','.join(sorted([edna, 'p-nora', 'p-rita']))},"
+    )  # each one's trail finds it
