@@ -186,10 +186,25 @@ def _address(address: str) -> str:
         raise HubConfigError(str(e)) from None
 
 
-def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor: str) -> RemoteConfig:
+def pair(
+    db: Database,
+    hub_id: str,
+    address: str,
+    *,
+    model_id: str | None,
+    actor: str,
+    user_index: int | None = None,
+) -> RemoteConfig:
+    """Pair a device to the hub. ``user_index``: the patient's user slot on a shared device
+    (see ``PairedDeviceConfig.user_index``); None when the device is the patient's alone."""
     key = _address(address)
     _known_model(model_id)
-    entry = PairedDeviceConfig(address=key, model_id=model_id).model_dump(exclude_none=True)
+    try:
+        entry = PairedDeviceConfig(address=key, model_id=model_id, user_index=user_index).model_dump(
+            exclude_none=True
+        )
+    except ValidationError:
+        raise HubConfigError(f"user slot must be 0 to 254, as the device reports it: {user_index}") from None
 
     def edit(hub: Hub) -> None:
         hub.paired_devices = [d for d in hub.paired_devices or [] if d["address"] != key] + [entry]
@@ -199,7 +214,8 @@ def pair(db: Database, hub_id: str, address: str, *, model_id: str | None, actor
         hub_id,
         actor,
         "device_paired",
-        f"{key} {model_id or '(model from its advertisement)'}",
+        f"{key} {model_id or '(model from its advertisement)'}"
+        + (f" user {user_index}" if user_index is not None else ""),
         edit,
         devices=True,
     )

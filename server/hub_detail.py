@@ -33,6 +33,7 @@ class DeviceRow(BaseModel):
     model: str | None
     paired: bool  # in the server's list: the hub takes its readings
     heard: bool  # has sent readings through this hub
+    user_index: int | None = None  # the patient's user slot on a shared device
     battery_percent: int | None = None
     firmware: str | None = None
     last_reading_at: datetime | None = None
@@ -66,7 +67,9 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
     if overview is None:
         return None
     rows: dict[str, DeviceRow] = {
-        d.address: DeviceRow(address=d.address, model=d.model_id, paired=True, heard=False)
+        d.address: DeviceRow(
+            address=d.address, model=d.model_id, paired=True, heard=False, user_index=d.user_index
+        )
         for d in overview.paired_devices
     }
     with db.session() as s:

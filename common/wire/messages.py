@@ -313,6 +313,16 @@ class HubTelemetry(_Message):
 class PairedDeviceConfig(_Strict):
     address: str = Field(pattern=BLUETOOTH_ADDRESS_PATTERN, description="Bluetooth address")
     model_id: ShortText | None = Field(default=None, min_length=1, description="catalogue model id")
+    user_index: int | None = Field(
+        default=None,
+        ge=0,
+        le=254,
+        description=(
+            "the patient's user slot on a shared cuff or scale, as the device reports it; the "
+            "server keeps a reading from another slot for review instead of giving it to the "
+            "patient. Absent: every reading from the device is the patient's"
+        ),
+    )
 
 
 class RemoteConfig(_Message):

@@ -275,6 +275,16 @@ def hub_pair_remote(
     hub_id: str,
     address: Annotated[str, typer.Argument(help="the device's Bluetooth address, e.g. 00:09:1F:8A:12:34")],
     model: Annotated[str | None, typer.Option(help="catalogue model id, e.g. and-ua-651ble")] = None,
+    user: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=254,
+            help="on a cuff or scale shared by two people: the patient's user slot, as the device "
+            "reports it (often 1 or 2). Readings from the other slot are kept for review, not "
+            "given to the patient. Leave out when the device is the patient's alone.",
+        ),
+    ] = None,
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
@@ -298,7 +308,9 @@ def hub_pair_remote(
             "takes its readings, for its own patient. Unpair it there unless both really share it.",
             err=True,
         )
-    _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR))
+    _configure(
+        hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR, user_index=user)
+    )
 
 
 @hub_app.command("unpair")

@@ -250,7 +250,7 @@ class IngestProcessor:
                 # readings one at a time: keep each
                 refused = refused + [RefusedReading.of(r, refusal.code, refusal.reason) for r in candidates]
                 candidates = []
-            outcome = self._classify(s, header, candidates)
+            outcome = self._classify(s, header, candidates, _user_slots(hub))
             outcome.letters += refused
             if outcome.fresh:
                 # Raises StoreUnavailable: nothing is committed and the message is not acknowledged.
@@ -299,8 +299,11 @@ class IngestProcessor:
         result.receipts = outcome.receipts()
         return result
 
-    def _classify(self, s: Session, header: BatchHeader, candidates: list[Reading]) -> _Outcome:
-        """Each admitted reading: fresh (with its patient), a duplicate, or refused."""
+    def _classify(
+        self, s: Session, header: BatchHeader, candidates: list[Reading], slots: dict[str, int]
+    ) -> _Outcome:
+        """Each admitted reading: fresh (with its patient), a duplicate, or refused. ``slots``:
+        the patient's user slot on each shared device of the hub (see :func:`_user_slots`)."""
         out = _Outcome()
         ids = [str(r.reading_id) for r in candidates]
         ledger = {
@@ -337,6 +340,15 @@ class IngestProcessor:
                 reason = f"hub {header.hub_id!r} was assigned to no patient at {reading.taken_at.isoformat()}"
                 out.letters.append(RefusedReading.of(reading, RefusalCode.UNATTRIBUTED, reason))
                 continue
+            theirs = slots.get(reading.device.address)
+            if theirs is not None and reading.device.user_index not in (None, theirs):
+                reason = (
+                    f"from user {reading.device.user_index} of shared device {reading.device.address}; "
+                    f"patient {patient_id} is user {theirs}: kept for review, not given to the patient "
+                    "(replay it if it is theirs, after correcting the device's user slot)"
+                )
+                out.letters.append(RefusedReading.of(reading, RefusalCode.OTHER_USER, reason))
+                continue
             out.fresh.append((patient_id, with_plausibility_flag(reading), digest))
         return out
 
@@ -372,3 +384,16 @@ class IngestProcessor:
         with self.db.session() as s:
             keep_message(s, topic_name, hub_id, payload, reason, code)
         return IngestResult(hub_id=hub_id, refused=1, dead_letter_reason=reason, refusals=[reason])
+
+
+def _user_slots(hub: Hub | None) -> dict[str, int]:
+    """Address → the patient's user slot, for the hub's devices paired with one. Two people
+    sharing a cuff each press their own user button; a reading from the other slot must
+    never be judged as the patient's (a partner's 190 mmHg would page the team)."""
+    if hub is None:
+        return {}
+    slots: dict[str, int] = {}
+    for device in hub.paired_devices or []:
+        if isinstance(device, dict) and isinstance(device.get("user_index"), int):
+            slots[str(device["address"])] = int(device["user_index"])
+    return slots

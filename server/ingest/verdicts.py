@@ -57,6 +57,7 @@ class RefusalCode(StrEnum):
     CONFLICT = "conflicting_duplicate"  # same reading id, other content or other hub
     UNKNOWN_HUB = "unknown_hub"
     UNATTRIBUTED = "unattributed"  # the hub served no patient at the reading's time
+    OTHER_USER = "other_user"  # a shared device's other user slot: someone else's reading
     STORE_REJECTED = "store_rejected"  # InfluxDB refused the data itself
     NOT_JUDGED = "not_judged"  # stored, but history could not be read to judge it
     INTERNAL_ERROR = "internal_error"  # a defect of ours; kept so it can be replayed once fixed
@@ -82,6 +83,9 @@ UNSEEN: frozenset[RefusalCode] = frozenset(
         RefusalCode.TIME_IN_FUTURE,
         RefusalCode.UNKNOWN_HUB,
         RefusalCode.UNATTRIBUTED,
+        # Most likely a partner's reading, but it may be the patient's own on the wrong user
+        # button: a person decides (replay after correcting the slot, or dismiss).
+        RefusalCode.OTHER_USER,
         RefusalCode.STORE_REJECTED,
         RefusalCode.NOT_JUDGED,
         RefusalCode.INTERNAL_ERROR,
