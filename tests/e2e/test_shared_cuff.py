@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from common.wire.messages import DeviceIdentity
@@ -37,7 +38,9 @@ def test_the_other_users_reading_is_kept_aside_not_given_to_the_patient(stack: S
     assert hub.wait_delivered(20)  # every one answered: stored or kept, none left unanswered
 
     with stack.db.session() as s:
-        stored = set(s.scalars(select(IngestedReading.reading_id).where(IngestedReading.patient_id == "p-shared")))
+        stored = set(
+            s.scalars(select(IngestedReading.reading_id).where(IngestedReading.patient_id == "p-shared"))
+        )
         kept = {d.reading_id: (d.reason_code, d.reason) for d in s.scalars(select(DeadLetter))}
     assert stored == {mine, unsaid}  # a device that does not say its user: the patient's
     assert kept[partners][0] == "other_user"
@@ -53,9 +56,5 @@ def test_the_other_users_reading_is_kept_aside_not_given_to_the_patient(stack: S
 
 def test_a_user_slot_out_of_range_is_refused_in_words(stack: Stack) -> None:
     stack.patient_with_hub("p-shared-2", "hub-shared-2")
-    try:
+    with pytest.raises(HubConfigError, match="user slot must be 0 to 254"):  # 255: the spec's "unknown user"
         pair(stack.db, "hub-shared-2", CUFF, model_id=None, actor="test", user_index=255)
-    except HubConfigError as e:
-        assert "user slot must be 0 to 254" in str(e)
-    else:
-        raise AssertionError("slot 255 (the spec's 'unknown user') was accepted")
