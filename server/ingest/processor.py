@@ -394,6 +394,7 @@ def _user_slots(hub: Hub | None) -> dict[str, int]:
         return {}
     slots: dict[str, int] = {}
     for device in hub.paired_devices or []:
-        if isinstance(device, dict) and isinstance(device.get("user_index"), int):
-            slots[str(device["address"])] = int(device["user_index"])
+        slot = device.get("user_index") if isinstance(device, dict) else None
+        if isinstance(slot, int):
+            slots[str(device["address"])] = slot
     return slots
