@@ -49,7 +49,7 @@ def hub_add(
 def _act(action: Callable[[Database, BrokerEndpoint], T]) -> T:
     """Run a lifecycle action against the database and the broker the settings name; a
     refusal or an unreachable broker is a plain error, and nothing was changed."""
-    from server.hub_lifecycle import BrokerAdminError
+    from server.hub_lifecycle import BrokerAdminError, IdentityRefused
     from server.provisioning import ProvisioningError
     from server.settings import ServerSettings
 
@@ -59,7 +59,7 @@ def _act(action: Callable[[Database, BrokerEndpoint], T]) -> T:
         raise common.fail(f"cannot read the server's broker credentials: {e}") from None
     try:
         return action(common.db(), endpoint)
-    except ProvisioningError as e:
+    except (ProvisioningError, IdentityRefused) as e:
         raise common.fail(str(e)) from None
     except BrokerAdminError as e:
         raise common.fail(f"{e}\nnothing was changed; try again when the broker is reachable") from None
@@ -88,7 +88,7 @@ PasswordOut = Annotated[
 @hub_app.command("rotate")
 def hub_rotate(hub_id: str, password_out: PasswordOut = None) -> None:
     """Issue a hub a new broker password (after a loss, or routinely). The old one is refused
-    at once and a connection made with it is dropped; a revoked hub is let in again."""
+    at once and a connection made with it is dropped. A revoked hub is refused: `hub reinstate`."""
     from server import hub_lifecycle
 
     issued = _act(lambda db, ep: hub_lifecycle.rotate(db, ep, hub_id, actor=common.ACTOR))
@@ -107,11 +107,27 @@ def hub_revoke(
     reason: Annotated[str, typer.Option(help="why, for the audit trail (lost, stolen, returned)")] = "",
 ) -> None:
     """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
-    now on and drops its connection at once. `hub rotate` lets it in again."""
+    now on and drops its connection at once; its unused claim codes and bundle stop working.
+    Only `hub reinstate` lets it in again."""
     from server import hub_lifecycle
 
     _act(lambda db, ep: hub_lifecycle.revoke(db, ep, hub_id, actor=common.ACTOR, reason=reason))
-    typer.echo(f"hub {hub_id} can no longer connect to the broker")
+    typer.echo(f"hub {hub_id} can no longer connect to the broker; its unused claim codes and bundle expired")
+
+
+@hub_app.command("reinstate")
+def hub_reinstate(
+    hub_id: str,
+    reason: Annotated[str, typer.Option(help="why it is let back in (found, returned to service): audited")],
+    password_out: PasswordOut = None,
+) -> None:
+    """Let a revoked hub back in (found, back from repair) with a new broker password; the one
+    it had before is never accepted again. Not for a replaced hub: its patient has another."""
+    from server import hub_lifecycle
+
+    issued = _act(lambda db, ep: hub_lifecycle.reinstate(db, ep, hub_id, actor=common.ACTOR, reason=reason))
+    typer.echo(f"hub {hub_id} is reinstated with a new password (the old one stays refused)")
+    _hand_over(issued, password_out)
 
 
 @hub_app.command("replace")

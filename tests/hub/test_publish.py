@@ -72,7 +72,7 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox_only_on_the_server
     pub = OutboxPublisher(outbox, s, "hub-pub-a", batch_size=2)
     s.start()
     assert s.wait_connected(10)
-    server = MqttSession(broker.add_ingest(f"ingest-pub-{uuid.uuid4().hex[:6]}"))
+    server = MqttSession(broker.add_ingest(f"carewatch-ingest-pub-{uuid.uuid4().hex[:6]}"))
     server.start()
     assert server.wait_connected(10)
     try:
