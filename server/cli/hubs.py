@@ -230,6 +230,19 @@ def hub_assign(
     _send_patient_change(hub_id)
     since = f" since {start.isoformat()}" if start else ""
     typer.echo(f"hub {hub_id} serves patient {patient_id}{since}")
+    _warn_shared(hub_id, f"giving the hub to {patient_id}")
+
+
+def _warn_shared(hub_id: str, why: str) -> None:
+    """A hub given to a patient with a device another patient's hub also has: say so (audited)."""
+    from server.device_sharing import sharing_hub, warn
+
+    db = common.db()
+    shared = warn(
+        db, hub_id, [x for xs in sharing_hub(db, hub_id).values() for x in xs], actor=common.ACTOR, why=why
+    )
+    if shared:
+        typer.echo(f"warning: {shared}", err=True)
 
 
 def _send_patient_change(hub_id: str) -> None:
@@ -294,12 +307,14 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import HubConfigError, devices_managed, pair, paired_elsewhere
+    from common.wire.addresses import InvalidAddress, normalize_address
+    from server.device_sharing import sharing_device, warn
+    from server.hub_config import HubConfigError, devices_managed, pair
 
     try:
-        elsewhere = paired_elsewhere(common.db(), address, hub_id)
+        address = normalize_address(address)
         first = not devices_managed(common.db(), hub_id)
-    except HubConfigError as e:
+    except (HubConfigError, InvalidAddress) as e:
         raise common.fail(str(e)) from None
     if first:
         typer.echo(
@@ -308,12 +323,12 @@ def hub_pair_remote(
             f"Pair every device the patient uses here (carewatch server hub pair {hub_id} ADDRESS).",
             err=True,
         )
-    if elsewhere:
-        typer.echo(
-            f"warning: {address.upper()} is also paired to {', '.join(elsewhere)}: whichever hub hears it "
-            "takes its readings, for its own patient. Unpair it there unless both really share it.",
-            err=True,
-        )
+    db = common.db()
+    shared = warn(
+        db, hub_id, sharing_device(db, hub_id, address), actor=common.ACTOR, why=f"pairing {address}"
+    )
+    if shared:
+        typer.echo(f"warning: {shared}", err=True)
     _configure(hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR))
 
 

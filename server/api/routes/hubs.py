@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from common.wire.addresses import normalize_address
+from common.wire.topics import HUB_ID_PATTERN
 from server.api.auth import Principal, Role, audit, require
 from server.api.deps import Db
 from server.hubs import HubOverview, hub_overview
@@ -22,6 +25,85 @@ def list_hubs(principal: Technician, db: Db) -> list[HubOverview]:
     hubs = hub_overview(db)
     audit(db, principal, "hubs_listed", "*", f"n={len(hubs)}")
     return hubs
+
+
+class PairRequest(BaseModel):
+    address: str = Field(
+        pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$", description="the device's Bluetooth address"
+    )
+    model_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="catalogue model id, e.g. and-ua-651ble"
+    )
+
+
+class SharedWith(BaseModel):
+    hub_id: str
+    patient_id: str | None = Field(description="whom that hub serves now")
+    address: str = Field(description="the device as that hub knows it (another address: same serial number)")
+
+
+class Paired(BaseModel):
+    hub_id: str
+    address: str
+    config_version: int
+    delivered: bool = Field(
+        description="the new configuration reached the broker (the hub gets it when online)"
+    )
+    problem: str | None = Field(
+        default=None, description="why it was not delivered (kept: hub push resends it)"
+    )
+    warning: str | None = Field(
+        default=None, description="the device is on another hub in service too: whose, in plain words"
+    )
+    shared_with: list[SharedWith] = []
+
+
+@router.post(
+    "/api/v1/hubs/{hub_id}/devices",
+    response_model=Paired,
+    responses={
+        404: {"description": "no such hub"},
+        422: {"description": "unknown model, or too many devices"},
+    },
+)
+def pair_device(
+    hub_id: Annotated[str, PathParam(pattern=HUB_ID_PATTERN)],
+    body: PairRequest,
+    principal: Technician,
+    request: Request,
+    db: Db,
+) -> Paired:
+    """Add a device to the hub's paired list (the server's list becomes the hub's whole list,
+    as with `carewatch server hub pair`), and send the hub its configuration. A device another
+    hub in service also has is paired all the same, with a warning naming that hub and its
+    patient (audited): whichever hub hears it takes its readings, for its own patient."""
+    from server.device_sharing import sharing_device, warn
+    from server.hub_config import HubConfigError, deliver_each, pair
+    from server.store.models import Hub
+
+    with db.session() as s:
+        if s.get(Hub, hub_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hub {hub_id!r}")
+    address = normalize_address(body.address)
+    try:
+        sent = pair(db, hub_id, address, model_id=body.model_id, actor=principal.username)
+    except HubConfigError as e:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from None
+    shared = sharing_device(db, hub_id, address)
+    warning = warn(db, hub_id, shared, actor=principal.username, why=f"pairing {address} (API)")
+    problem = deliver_each(db, request.app.state.settings.mqtt.endpoint, [hub_id])[hub_id]
+    return Paired(
+        hub_id=hub_id,
+        address=address,
+        config_version=sent.version,
+        delivered=problem is None,
+        problem=problem,
+        warning=warning,
+        shared_with=[
+            SharedWith(hub_id=x.other_hub, patient_id=x.other_patient, address=x.other_address)
+            for x in shared
+        ],
+    )
 
 
 class ClaimRequest(BaseModel):
