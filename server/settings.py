@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.mqtt import BrokerEndpoint
 from common.wire.topics import RESERVED_PREFIX
+from server.api.guesses import GuessSettings
 from server.broker.identities import INGEST_USER, SERVER_USER
 from server.store.influx.config import InfluxConfig
 
@@ -132,6 +133,9 @@ class ServerSettings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")
     health: HealthSettings = Field(default_factory=HealthSettings)
+    enrol_guesses: GuessSettings = Field(
+        default_factory=GuessSettings, description="how many wrong claim codes /api/v1/enrol takes"
+    )
     timezone: str = Field(
         default="Europe/London",
         description="IANA zone of the service: local days for daily weights and morning schedules",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -12,8 +14,11 @@ from common.wire.addresses import normalize_address
 from common.wire.topics import HUB_ID_PATTERN
 from server.api.auth import Principal, Role, audit, require
 from server.api.deps import Db
+from server.api.guesses import GuessLimiter
 from server.hubs import HubOverview, hub_overview
+from server.store.models import AuditEvent
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["hubs"])
 Technician = Annotated[Principal, Depends(require(Role.TECHNICIAN))]
 
@@ -114,21 +119,54 @@ class ClaimRequest(BaseModel):
     "/api/v1/enrol",
     responses={
         200: {"description": "the hub's enrolment bundle (carewatch-hub-bundle/1), once"},
-        403: {"description": "the code is unknown, used or expired"},
+        403: {"description": "the code is unknown, used or expired, or its hub was revoked"},
+        429: {
+            "description": "too many wrong codes lately (from this address, or from all): wait Retry-After seconds"
+        },
         503: {"description": "the broker could not re-key the hub; the code stays good"},
     },
 )
 def enrol(body: ClaimRequest, request: Request, db: Db) -> Response:
     """Exchange a claim code for the hub's enrolment bundle (`carewatch hub enrol CODE
     --server URL` calls this). No token: the single-use, expiring code is the credential.
-    The bundle holds the hub's new broker password, so it is never cached."""
+    The bundle holds the hub's new broker password, so it is never cached. Wrong codes are
+    counted (``server.api.guesses``): past a few, every claim waits, a right code too."""
     from server.hub_enrolment import ClaimRefused, claim_with
     from server.hub_lifecycle import BrokerAdminError, LifecycleError
+    from server.store.models import now
 
     settings = request.app.state.settings
+    guesses: GuessLimiter = request.app.state.enrol_guesses
+    address = request.client.host if request.client else "unknown"
+    at = now()
+    wait = guesses.wait(address, at)
+    if wait > 0:
+        log.warning(
+            "claim from %s refused unread: too many wrong codes lately (%.0f s to wait)", address, wait
+        )
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many wrong codes lately; try again in {math.ceil(wait)} seconds",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     try:
         bundle = claim_with(db, settings.mqtt, body.code)
     except (ClaimRefused, LifecycleError) as e:
+        for lockout in guesses.wrong(address, at):
+            with db.session() as s:
+                s.add(
+                    AuditEvent(
+                        actor="enrol",
+                        action="hub_claim_locked_out",
+                        target=lockout.scope,
+                        detail=(
+                            f"{lockout.wrong} wrong claim codes "
+                            + (f"from {address}" if lockout.scope != "*" else "from all addresses")
+                            + f" within {settings.enrol_guesses.window_s:g} s; claims wait "
+                            f"{math.ceil(lockout.retry_after_s)} s"
+                        ),
+                    )
+                )
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(e)) from None
     except (BrokerAdminError, OSError) as e:
         raise HTTPException(
