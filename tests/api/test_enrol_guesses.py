@@ -67,7 +67,8 @@ def test_wrong_codes_lock_out_the_address_then_everyone_and_a_right_code_waits_t
     a, b, c = (TestClient(app, client=(ip, 40000)) for ip in ("203.0.113.7", "198.51.100.8", "192.0.2.9"))
 
     def claim(client: TestClient, text: str) -> int:
-        return client.post("/api/v1/enrol", json={"code": text}).status_code
+        status: int = client.post("/api/v1/enrol", json={"code": text}).status_code
+        return status
 
     assert [claim(a, f"WRNG-22{n}2") for n in range(3)] == [403, 403, 403]
     [(target, detail)] = lockouts(database)
