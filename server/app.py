@@ -15,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from server.api.guesses import GuessLimiter
 from server.api.routes import alerts, feedback, health, hubs, readings, rules
 from server.api.routes.health import HealthChecks
 from server.pages.routes import install as install_pages
@@ -59,6 +60,7 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.state.influx = readers
     app.state.settings = settings
     app.state.health_checks = HealthChecks(settings, db, readers)
+    app.state.enrol_guesses = GuessLimiter(settings.enrol_guesses)  # wrong claim codes, per process
     app.add_exception_handler(RequestValidationError, refused)
     app.include_router(health.router)
     app.include_router(alerts.router)

@@ -250,22 +250,11 @@ def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConf
 
 
 def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
-    """Other hubs in service whose server list has this device, with the patient each serves
-    now: one cuff on two patients' hubs puts one patient's readings in the other's record
-    (whichever hub hears it first takes the reading)."""
-    key = _address(address)
-    with db.session() as s:
-        serving = dict(
-            s.execute(
-                select(HubAssignment.hub_id, HubAssignment.patient_id).where(HubAssignment.end_at.is_(None))
-            ).all()
-        )
-        found = []
-        for hub in s.scalars(select(Hub).where(Hub.id != hub_id, Hub.revoked_at.is_(None)).order_by(Hub.id)):
-            if any(d.get("address") == key for d in hub.paired_devices or []):
-                patient = serving.get(hub.id)
-                found.append(f"{hub.id} (patient {patient})" if patient else hub.id)
-        return found
+    """Other hubs in service that have this device, with the patient each serves now
+    (``server.device_sharing``, which says why that matters)."""
+    from server.device_sharing import sharing_device
+
+    return [x.where for x in sharing_device(db, hub_id, _address(address))]
 
 
 def deliver_each(

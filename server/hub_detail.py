@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from server.device_sharing import sharing_hub
 from server.hubs import HubOverview, hub_overview
 from server.store.database import Database
 from server.store.models import Device, HubAssignment
@@ -56,6 +57,7 @@ class HubDetail(BaseModel):
     hub: HubOverview
     devices: list[DeviceRow]
     assignments: list[Assignment]
+    shared: list[str] = []  # devices another hub in service also has, in words (device_sharing)
 
     @property
     def unpaired_but_heard(self) -> list[DeviceRow]:
@@ -103,4 +105,5 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
         # its last reading.
         row.firmware = reported.firmware or row.firmware
     ordered = sorted(rows.values(), key=lambda r: (not r.paired, r.address))
-    return HubDetail(hub=overview, devices=ordered, assignments=assignments)
+    shared = [x.words() for xs in sharing_hub(db, hub_id).values() for x in xs]
+    return HubDetail(hub=overview, devices=ordered, assignments=assignments, shared=shared)

@@ -126,27 +126,19 @@ def make_bundle(
         raise hub_lifecycle.LifecycleError(
             f"cannot read the broker's CA certificate {ca_file}: {e}"
         ) from None
-    issued = hub_lifecycle.rotate(db, endpoint, hub_id, actor=actor)
-    at = now()
-    bundle = EnrolmentBundle(
+    # The bundle's issue and expiry are recorded in the rotation's own commit, before the
+    # broker changes: a record that fails to write leaves the hub's old password working.
+    issued = hub_lifecycle.rotate(db, endpoint, hub_id, actor=actor, bundle_life=life)
+    at = issued.issued_at or now()
+    return EnrolmentBundle(
         hub_id=hub_id,
         broker_host=broker_host,
         broker_port=broker_port,
         ca_pem=ca_pem,
         password=issued.password,
         issued_at=at,
-        expires_at=at + life,
+        expires_at=issued.expires_at or at + life,
     )
-    with db.session() as s:
-        s.add(
-            AuditEvent(
-                actor=actor,
-                action="hub_bundle_issued",
-                target=hub_id,
-                detail=f"expires {bundle.expires_at.isoformat()}",
-            )
-        )
-    return bundle
 
 
 def issue_claim_code(db: Database, hub_id: str, *, actor: str, life: timedelta = DEFAULT_CODE_LIFE) -> str:
@@ -158,6 +150,7 @@ def issue_claim_code(db: Database, hub_id: str, *, actor: str, life: timedelta =
             raise hub_lifecycle.LifecycleError(f"no hub {hub_id!r}")
         if hub.replaced_by:
             raise hub_lifecycle.LifecycleError(f"hub {hub_id!r} was replaced by {hub.replaced_by!r}")
+        hub_lifecycle.not_revoked(hub)
         at = now()
         for old in s.scalars(
             select(HubClaimCode).where(HubClaimCode.hub_id == hub_id, HubClaimCode.claimed_at.is_(None))
@@ -193,11 +186,22 @@ def claim(
     asked, so two hubs racing with one code cannot both get a password. ``endpoint`` is
     called only for a good code: an unknown one is refused without touching the broker."""
     at = at or now()
+    refusal: str | ValueError = ""
     with db.session() as s:
         row = s.get(HubClaimCode, _hash(code), with_for_update=True)
+        hub = s.get(Hub, row.hub_id) if row is not None else None
         if row is None:
             s.add(AuditEvent(actor="enrol", action="hub_claim_refused", target="", detail="unknown code"))
             refusal = "this code is not known; check it, or ask for a new one"
+        elif hub is not None and hub.revoked_at is not None:
+            # Named, before "expired": revoking expired the code, and the technician should
+            # learn why, not ask for a new code that would be refused too.
+            s.add(
+                AuditEvent(actor="enrol", action="hub_claim_refused", target=row.hub_id, detail="hub revoked")
+            )
+            refusal = hub_lifecycle.HubRevoked(
+                f"hub {row.hub_id} was revoked; its codes no longer work. A technician must reinstate it first"
+            )
         elif row.claimed_at is not None:
             s.add(
                 AuditEvent(
@@ -209,10 +213,11 @@ def claim(
             s.add(AuditEvent(actor="enrol", action="hub_claim_refused", target=row.hub_id, detail="expired"))
             refusal = f"this code expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; ask for a new one"
         else:
-            refusal = ""
             row.claimed_at = at
             hub_id = row.hub_id
             s.add(AuditEvent(actor="enrol", action="hub_claim_code_used", target=hub_id))
+    if isinstance(refusal, Exception):
+        raise refusal
     if refusal:
         raise ClaimRefused(refusal)
     try:

@@ -43,6 +43,14 @@ class HubOverview(BaseModel):
     )
     revoked_at: datetime | None = None
     replaced_by: str | None = None
+    bundle_issued_at: datetime | None = Field(default=None, description="the last enrolment bundle issued")
+    bundle_expires_at: datetime | None = Field(
+        default=None, description="until when that bundle works if unused; none once the hub connected"
+    )
+    bundle_lapsed_at: datetime | None = Field(
+        default=None,
+        description="when the hub was shut out at the broker because its bundle expired before it connected",
+    )
 
 
 def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
@@ -79,10 +87,18 @@ def hub_overview(db: Database, at: datetime | None = None) -> list[HubOverview]:
                     devices_managed=hub.devices_managed,
                     paired_devices=configured_devices(hub),
                     attention=(["revoked: the broker refuses it"] if hub.revoked_at else [])
+                    + (
+                        ["its enrolment bundle expired unused: the broker refuses it until it gets a new one"]
+                        if hub.bundle_lapsed_at and not hub.revoked_at
+                        else []
+                    )
                     + attention(state, at),
                     outbox_waiting=telemetry.outbox_depth if telemetry else None,
                     revoked_at=hub.revoked_at,
                     replaced_by=hub.replaced_by,
+                    bundle_issued_at=hub.bundle_issued_at,
+                    bundle_expires_at=hub.bundle_expires_at,
+                    bundle_lapsed_at=hub.bundle_lapsed_at,
                 )
             )
         return out

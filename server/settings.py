@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.mqtt import BrokerEndpoint
+from common.wire.topics import RESERVED_PREFIX
+from server.api.guesses import GuessSettings
 from server.broker.identities import INGEST_USER, SERVER_USER
 from server.store.influx.config import InfluxConfig
 
@@ -33,6 +35,28 @@ class MqttSettings(BaseModel):
     # The broker as hubs reach it (written into their enrolment bundles); default host/port.
     hub_host: str | None = None
     hub_port: int | None = None
+
+    @field_validator("username", "ingest_username")
+    @classmethod
+    def _servers_namespace(cls, v: str) -> str:
+        """The server's identities live in ``carewatch-…``, which no hub id may enter
+        (``common.wire.topics.valid_hub_id``): a hub could otherwise be registered under the
+        ingest's or the control plane's user name, and re-keying or revoking it would re-key
+        or lock out the server itself. Refused at start-up, before anything connects."""
+        if not v.startswith(RESERVED_PREFIX) or len(v) <= len(RESERVED_PREFIX):
+            raise ValueError(
+                f"the server's broker user {v!r} must start with {RESERVED_PREFIX!r} "
+                "(hub ids never do, so a hub can never be given the server's own identity)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _two_identities(self) -> MqttSettings:
+        if self.username == self.ingest_username:
+            raise ValueError(
+                f"the control plane and the ingest worker need their own broker users; both are {self.username!r}"
+            )
+        return self
 
     def endpoint(self) -> BrokerEndpoint:
         """The control plane's identity."""
@@ -109,6 +133,9 @@ class ServerSettings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     tick_seconds: float = Field(default=15, gt=0, description="how often time-based work runs")
     health: HealthSettings = Field(default_factory=HealthSettings)
+    enrol_guesses: GuessSettings = Field(
+        default_factory=GuessSettings, description="how many wrong claim codes /api/v1/enrol takes"
+    )
     timezone: str = Field(
         default="Europe/London",
         description="IANA zone of the service: local days for daily weights and morning schedules",

@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 from zoneinfo import ZoneInfo
 
 from server.heartbeat import Heartbeat
@@ -37,6 +37,9 @@ from server.store.alerts import escalate_overdue
 from server.store.database import Database
 from server.store.models import now as utcnow
 
+if TYPE_CHECKING:
+    from common.mqtt import BrokerEndpoint
+
 log = logging.getLogger(__name__)
 
 # A delivery given up on stays 'failed' in the queue until requeued; /health counts the
@@ -47,6 +50,7 @@ RECENT_FAILURES: Final = timedelta(hours=24)
 @dataclass
 class TickResult:
     clock_alerts: int = 0  # alerts opened (or given new evidence) by missed readings, silent hubs
+    bundles_lapsed: int = 0  # hubs shut out at the broker: their enrolment bundle expired unused
     escalated: int = 0
     relayed: int = 0  # owed notifications routed into the delivery queue
     sent: int = 0
@@ -59,6 +63,7 @@ class TickResult:
     def busy(self) -> bool:
         return bool(
             self.clock_alerts
+            or self.bundles_lapsed
             or self.escalated
             or self.relayed
             or self.sent
@@ -83,6 +88,7 @@ class TickerDetail(TypedDict, total=False):
     every_s: float
     ticks: int
     clock_alerts: int
+    bundles_lapsed: int
     escalated: int
     relayed: int
     sent: int
@@ -97,6 +103,7 @@ def ticker_detail(r: TickResult, *, every_s: float, ticks: int, configured: bool
         every_s=every_s,
         ticks=ticks,
         clock_alerts=r.clock_alerts,
+        bundles_lapsed=r.bundles_lapsed,
         escalated=r.escalated,
         relayed=r.relayed,
         sent=r.sent,
@@ -124,8 +131,12 @@ class Ticker:
         relay: NotificationRelay | None,
         *,
         tz: ZoneInfo = DEFAULT_TIMEZONE,
+        broker: Callable[[], BrokerEndpoint] | None = None,
     ) -> None:
+        """``broker``: the control plane's identity (the settings' ``mqtt.endpoint``), to shut
+        out hubs whose enrolment bundle expired unused; None skips that step."""
         self.db = db
+        self.broker = broker
         self.escalation = escalation
         self.relay = relay
         self.tz = tz
@@ -139,6 +150,11 @@ class Ticker:
         # First, so that an alert it opens is relayed in this same tick.
         with self._step(result, "clock_rules"), self.db.session() as s:
             result.clock_alerts = len(judge_clock(s, now, self.tz))
+        if self.broker is not None:
+            from server.hub_lifecycle import lapse_unused_bundles
+
+            with self._step(result, "lapsed_bundles"):
+                result.bundles_lapsed = len(lapse_unused_bundles(self.db, self.broker, now))
         with self._step(result, "escalation"), self.db.session() as s:
             escalated = escalate_overdue(
                 s,
@@ -239,7 +255,9 @@ def run_ticker(settings: ServerSettings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("ticker running every %gs; Ctrl-C to stop", settings.tick_seconds)
     try:
-        Ticker(db, settings.escalation, relay, tz=settings.zone).run(settings.tick_seconds, stop, heartbeat)
+        Ticker(db, settings.escalation, relay, tz=settings.zone, broker=settings.mqtt.endpoint).run(
+            settings.tick_seconds, stop, heartbeat
+        )
     except Exception:
         log.exception("the ticker's loop failed; exiting non-zero so that its supervisor restarts it")
         return 1

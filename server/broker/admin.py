@@ -21,13 +21,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.mqtt import BrokerEndpoint, tls_client
-from server.broker.identities import CONTROL_TOPIC, Identity, Role, hub_identity, hub_role
+from common.wire.topics import RESERVED_PREFIX, valid_hub_id
+from server.broker.identities import CONTROL_TOPIC, Identity, Role, hub_identity, hub_role, hub_role_name
 
 log = logging.getLogger(__name__)
 
 
 class BrokerAdminError(RuntimeError):
     """The broker could not be reached, or its security plugin refused a command."""
+
+
+class IdentityRefused(BrokerAdminError):
+    """A helper was asked to touch an identity outside its namespace: a hub helper given the
+    server's or the ingest's own user (or a name the broker holds with a service's role), or
+    the service helper given a hub id. Refused before any change is sent: re-keying or
+    disabling the control identity or the ingest worker through a hub id would lock the
+    server out of its own broker, or hand a hub the ingest's session."""
 
 
 class BrokerAdmin:
@@ -138,8 +147,19 @@ class BrokerAdmin:
             self.run(*changes)
 
     def ensure_client(self, identity: Identity, password: str) -> None:
-        """Create the client with this password, or, if it exists, give it this password,
-        its roles and its client id again and enable it (rotation, re-issue after a loss)."""
+        """A service's identity (the ingest worker, an observer): only in the server's own
+        namespace (``carewatch-…``), which no hub id may enter, so this never re-keys a hub."""
+        if not identity.username.startswith(RESERVED_PREFIX):
+            raise IdentityRefused(
+                f"{identity.username!r} is not one of the server's own identities "
+                f"(they start with {RESERVED_PREFIX!r}); hubs go through add_hub"
+            )
+        self._ensure_client(identity, password)
+
+    def _ensure_client(self, identity: Identity, password: str) -> None:
+        """Create the client with this password, or, if it exists, give it its roles and its
+        client id again, then this password, and enable it (rotation, re-issue after a loss).
+        The password comes last: a refusal before it leaves the old one working."""
         found = self.run(
             {"command": "getClient", "username": identity.username}, tolerate=("Client not found",)
         )[0]
@@ -158,20 +178,39 @@ class BrokerAdmin:
         client = found.get("data", {}).get("client", {})
         have = {r.get("rolename") for r in client.get("roles", [])}
         self.run(
-            {"command": "setClientPassword", "username": identity.username, "password": password},
             {"command": "setClientId", "username": identity.username, **bound},
             *(
                 {"command": "addClientRole", "username": identity.username, "rolename": r}
                 for r in identity.roles
                 if r not in have
             ),
+            {"command": "setClientPassword", "username": identity.username, "password": password},
             {"command": "enableClient", "username": identity.username},
         )
 
+    def _hub_only(self, hub_id: str) -> None:
+        """Refuse anything but a hub's own identity, by its name and by what the broker holds:
+        the administrator itself, a name in the server's namespace, or an existing client
+        with any role but this hub's (the ingest's, the control plane's) is not a hub."""
+        if hub_id == self.endpoint.username or not valid_hub_id(hub_id):
+            raise IdentityRefused(
+                f"{hub_id!r} is not a hub's identity (a hub id is 3-63 lower-case letters, digits "
+                f"or '-', not starting with {RESERVED_PREFIX!r}, and never the server's own user)"
+            )
+        found = self.run({"command": "getClient", "username": hub_id}, tolerate=("Client not found",))[0]
+        roles = {r.get("rolename") for r in found.get("data", {}).get("client", {}).get("roles", [])}
+        foreign = sorted(str(r) for r in roles - {hub_role_name(hub_id)})
+        if foreign:
+            raise IdentityRefused(
+                f"the broker's client {hub_id!r} has the role(s) {', '.join(foreign)}: it is not a hub; "
+                "nothing was changed"
+            )
+
     def add_hub(self, hub_id: str, password: str) -> None:
         """Let hub ``hub_id`` connect with ``password`` (and only as client id ``hub_id``)."""
+        self._hub_only(hub_id)
         self.ensure_role(hub_role(hub_id))
-        self.ensure_client(hub_identity(hub_id), password)
+        self._ensure_client(hub_identity(hub_id), password)
 
     def rotate_hub(self, hub_id: str, password: str) -> None:
         """A new password, and the live session (opened with the old one) dropped at once:
@@ -184,14 +223,18 @@ class BrokerAdmin:
             {"command": "enableClient", "username": hub_id},
         )
 
-    def enable(self, username: str) -> None:
-        self.run({"command": "enableClient", "username": username})
+    def enable(self, hub_id: str) -> None:
+        """Let a hub in again with the password it has (undoing a disable that did not commit)."""
+        self._hub_only(hub_id)
+        self.run({"command": "enableClient", "username": hub_id})
 
-    def disable(self, username: str) -> None:
-        """Refuse this identity from now on; the broker disconnects it if it is connected."""
-        self.run({"command": "disableClient", "username": username})
+    def disable(self, hub_id: str) -> None:
+        """Refuse this hub from now on; the broker disconnects it if it is connected."""
+        self._hub_only(hub_id)
+        self.run({"command": "disableClient", "username": hub_id})
 
     def remove_hub(self, hub_id: str) -> None:
+        self._hub_only(hub_id)
         role = hub_role(hub_id).name
         self.run(
             {"command": "deleteClient", "username": hub_id},

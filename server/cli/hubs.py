@@ -49,7 +49,7 @@ def hub_add(
 def _act(action: Callable[[Database, BrokerEndpoint], T]) -> T:
     """Run a lifecycle action against the database and the broker the settings name; a
     refusal or an unreachable broker is a plain error, and nothing was changed."""
-    from server.hub_lifecycle import BrokerAdminError
+    from server.hub_lifecycle import BrokerAdminError, IdentityRefused
     from server.provisioning import ProvisioningError
     from server.settings import ServerSettings
 
@@ -59,7 +59,7 @@ def _act(action: Callable[[Database, BrokerEndpoint], T]) -> T:
         raise common.fail(f"cannot read the server's broker credentials: {e}") from None
     try:
         return action(common.db(), endpoint)
-    except ProvisioningError as e:
+    except (ProvisioningError, IdentityRefused) as e:
         raise common.fail(str(e)) from None
     except BrokerAdminError as e:
         raise common.fail(f"{e}\nnothing was changed; try again when the broker is reachable") from None
@@ -88,7 +88,7 @@ PasswordOut = Annotated[
 @hub_app.command("rotate")
 def hub_rotate(hub_id: str, password_out: PasswordOut = None) -> None:
     """Issue a hub a new broker password (after a loss, or routinely). The old one is refused
-    at once and a connection made with it is dropped; a revoked hub is let in again."""
+    at once and a connection made with it is dropped. A revoked hub is refused: `hub reinstate`."""
     from server import hub_lifecycle
 
     issued = _act(lambda db, ep: hub_lifecycle.rotate(db, ep, hub_id, actor=common.ACTOR))
@@ -107,11 +107,27 @@ def hub_revoke(
     reason: Annotated[str, typer.Option(help="why, for the audit trail (lost, stolen, returned)")] = "",
 ) -> None:
     """Stop a hub connecting (lost, stolen, returned): the broker refuses its password from
-    now on and drops its connection at once. `hub rotate` lets it in again."""
+    now on and drops its connection at once; its unused claim codes and bundle stop working.
+    Only `hub reinstate` lets it in again."""
     from server import hub_lifecycle
 
     _act(lambda db, ep: hub_lifecycle.revoke(db, ep, hub_id, actor=common.ACTOR, reason=reason))
-    typer.echo(f"hub {hub_id} can no longer connect to the broker")
+    typer.echo(f"hub {hub_id} can no longer connect to the broker; its unused claim codes and bundle expired")
+
+
+@hub_app.command("reinstate")
+def hub_reinstate(
+    hub_id: str,
+    reason: Annotated[str, typer.Option(help="why it is let back in (found, returned to service): audited")],
+    password_out: PasswordOut = None,
+) -> None:
+    """Let a revoked hub back in (found, back from repair) with a new broker password; the one
+    it had before is never accepted again. Not for a replaced hub: its patient has another."""
+    from server import hub_lifecycle
+
+    issued = _act(lambda db, ep: hub_lifecycle.reinstate(db, ep, hub_id, actor=common.ACTOR, reason=reason))
+    typer.echo(f"hub {hub_id} is reinstated with a new password (the old one stays refused)")
+    _hand_over(issued, password_out)
 
 
 @hub_app.command("replace")
@@ -214,6 +230,19 @@ def hub_assign(
     _send_patient_change(hub_id)
     since = f" since {start.isoformat()}" if start else ""
     typer.echo(f"hub {hub_id} serves patient {patient_id}{since}")
+    _warn_shared(hub_id, f"giving the hub to {patient_id}")
+
+
+def _warn_shared(hub_id: str, why: str) -> None:
+    """A hub given to a patient with a device another patient's hub also has: say so (audited)."""
+    from server.device_sharing import sharing_hub, warn
+
+    db = common.db()
+    shared = warn(
+        db, hub_id, [x for xs in sharing_hub(db, hub_id).values() for x in xs], actor=common.ACTOR, why=why
+    )
+    if shared:
+        typer.echo(f"warning: {shared}", err=True)
 
 
 def _send_patient_change(hub_id: str) -> None:
@@ -288,12 +317,14 @@ def hub_pair_remote(
 ) -> None:
     """Pair a device to a hub from the server: the hub's allowlist follows, even if the hub
     is offline now (it gets the configuration when it connects)."""
-    from server.hub_config import HubConfigError, devices_managed, pair, paired_elsewhere
+    from common.wire.addresses import InvalidAddress, normalize_address
+    from server.device_sharing import sharing_device, warn
+    from server.hub_config import HubConfigError, devices_managed, pair
 
     try:
-        elsewhere = paired_elsewhere(common.db(), address, hub_id)
+        address = normalize_address(address)
         first = not devices_managed(common.db(), hub_id)
-    except HubConfigError as e:
+    except (HubConfigError, InvalidAddress) as e:
         raise common.fail(str(e)) from None
     if first:
         typer.echo(
@@ -302,12 +333,12 @@ def hub_pair_remote(
             f"Pair every device the patient uses here (carewatch server hub pair {hub_id} ADDRESS).",
             err=True,
         )
-    if elsewhere:
-        typer.echo(
-            f"warning: {address.upper()} is also paired to {', '.join(elsewhere)}: whichever hub hears it "
-            "takes its readings, for its own patient. Unpair it there unless both really share it.",
-            err=True,
-        )
+    db = common.db()
+    shared = warn(
+        db, hub_id, sharing_device(db, hub_id, address), actor=common.ACTOR, why=f"pairing {address}"
+    )
+    if shared:
+        typer.echo(f"warning: {shared}", err=True)
     _configure(
         hub_id, lambda db: pair(db, hub_id, address, model_id=model, actor=common.ACTOR, user_index=user)
     )

@@ -51,13 +51,18 @@ ACTIONS: Final = {
     "rotate": (
         "Give the hub a new password",
         "The current password stops working now and the hub is disconnected at once. You then get a "
-        "claim code to enrol it again. Use this if the hub's card may have been copied. A revoked hub "
-        "is let back in this way.",
+        "claim code to enrol it again. Use this if the hub's card may have been copied.",
     ),
     "revoke": (
         "Revoke the hub",
         "The broker refuses the hub from now on and drops its connection at once. Readings it holds "
-        "stay on it until it is let back in (a new password). Use this for a lost, stolen or returned hub.",
+        "stay on it until it is let back in (reinstated, with a new password). Its unused claim codes and "
+        "bundle stop working. Use this for a lost, stolen or returned hub.",
+    ),
+    "reinstate": (
+        "Reinstate the hub",
+        "The revoked hub is let back in with a new password: the one it had before stays refused. "
+        "You then get a claim code to enrol it again. Say why: it is kept in the record.",
     ),
     "replace": (
         "Replace the hub's hardware",
@@ -210,6 +215,8 @@ def do_action(
         errors["confirm"] = f"Confirm: {ACTIONS[action][0].lower()}"
     if action == "replace" and not new_hub_id:
         errors["new_hub_id"] = "Enter the new hub's id, printed on it, for example hub-0043"
+    if action == "reinstate" and not reason.strip():
+        errors["reason"] = "Say why the hub is let back in"
     if errors:
         return _confirm_page(request, principal, hub_id, action, 422, form=form, errors=errors)
     actor = principal.username
@@ -231,6 +238,10 @@ def do_action(
             hub_lifecycle.rotate(db, mqtt.endpoint(), hub_id, actor=actor)
             note = "The old password no longer works and the hub was disconnected. Enrol it with this code."
             return _claim_code_page(request, db, principal, hub_id, note=note)
+        if action == "reinstate":
+            hub_lifecycle.reinstate(db, mqtt.endpoint(), hub_id, actor=actor, reason=reason)
+            note = "The hub is reinstated with a new password; the old one stays refused. Enrol it with this code."
+            return _claim_code_page(request, db, principal, hub_id, note=note)
         if action == "revoke":
             hub_lifecycle.revoke(db, mqtt.endpoint(), hub_id, actor=actor, reason=reason.strip())
             return RedirectResponse(f"/hubs/{hub_id}", status_code=303)
@@ -243,6 +254,9 @@ def do_action(
         if field:
             return _confirm_page(request, principal, hub_id, action, 422, form=form, errors={field: text})
         return _confirm_page(request, principal, hub_id, action, 409, form=form, errors={}, problem=text)
+    except hub_lifecycle.IdentityRefused as e:
+        problem = f"Refused, nothing was changed: {e}"
+        return _confirm_page(request, principal, hub_id, action, 409, form=form, errors={}, problem=problem)
     except (hub_lifecycle.BrokerAdminError, OSError) as e:
         problem = f"The broker could not be reached, so nothing was changed: {e}"
         return _confirm_page(request, principal, hub_id, action, 503, form=form, errors={}, problem=problem)

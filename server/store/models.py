@@ -131,6 +131,11 @@ class Hub(Base):
     # Refused by the broker since then (lost, stolen, returned, replaced); None: may connect.
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by: Mapped[str | None] = mapped_column(String(63))  # the hub that took over its patient
+    # The last enrolment bundle issued (a working password, on paper or a card): until when it
+    # works, and when the ticker disabled the hub because it expired before the hub connected.
+    bundle_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bundle_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bundle_lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HubClaimCode(Base):

@@ -75,8 +75,8 @@ schema = schemathesis.openapi.from_dict(
 
 @schema.hook
 def before_generate_path_parameters(context: Any, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Half the time, the real patient and alert instead of generated ids."""
-    real = {"patient_id": PATIENT, "alert_id": ALERT_ID}
+    """Half the time, the real patient, alert and hub instead of generated ids."""
+    real = {"patient_id": PATIENT, "alert_id": ALERT_ID, "hub_id": "hub-fuzz-1"}
     names = [p.name for p in context.operation.path_parameters]
     if not names:
         return strategy

@@ -108,10 +108,31 @@ def test_provisioning_from_the_command_line(tmp_path: Path, broker: LocalMosquit
         hub.stop()
     revoked = run("server", "hub", "revoke", "hub-0007", env=env)
     assert revoked.returncode == 0, revoked.stderr
-    rotated = run("server", "hub", "credentials", "hub-0007", "--password-out", str(tmp_path / "pw"), env=env)
+    # A new password does not lift a revocation by the way: only reinstating, with a reason.
+    refused = run("server", "hub", "credentials", "hub-0007", env=env)
+    assert refused.returncode == 2 and "carewatch server hub reinstate hub-0007" in refused.stderr
+    unexplained = run("server", "hub", "reinstate", "hub-0007", env=env)
+    assert unexplained.returncode == 2 and "--reason" in unexplained.stderr
+    back = run(
+        "server",
+        "hub",
+        "reinstate",
+        "hub-0007",
+        "--reason",
+        "found",
+        "--password-out",
+        str(tmp_path / "pw"),
+        env=env,
+    )
+    assert back.returncode == 0, back.stderr
+    assert "reinstated with a new password" in back.stdout
+    rotated = run(
+        "server", "hub", "credentials", "hub-0007", "--password-out", str(tmp_path / "pw2"), env=env
+    )
     assert rotated.returncode == 0, rotated.stderr
-    assert oct((tmp_path / "pw").stat().st_mode & 0o777) == "0o600"
-    assert (tmp_path / "pw").read_text().strip() != password
+    for out in (tmp_path / "pw", tmp_path / "pw2"):
+        assert oct(out.stat().st_mode & 0o777) == "0o600"
+        assert out.read_text().strip() != password
     # With the broker unreachable, nothing is registered (no hub the broker would refuse) and
     # the command says so.
     offline = dict(env, CAREWATCH_MQTT__PORT=str(free_port()))

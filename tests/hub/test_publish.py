@@ -28,6 +28,7 @@ from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import MqttSession, PublishFailed
 from gateway.outbox import Outbox
 from gateway.reading_builder import build_reading
+from tests.broker.test_identities import close, connect
 from tests.fixtures.broker import Listener
 from tests.fixtures.server import wait_for
 
@@ -72,9 +73,14 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox_only_on_the_server
     pub = OutboxPublisher(outbox, s, "hub-pub-a", batch_size=2)
     s.start()
     assert s.wait_connected(10)
-    server = MqttSession(broker.add_ingest(f"ingest-pub-{uuid.uuid4().hex[:6]}"))
-    server.start()
-    assert server.wait_connected(10)
+    # The ingest's identity, on a plain client: it is no hub (no status topic, no will).
+    ingest = broker.add_ingest(f"carewatch-ingest-pub-{uuid.uuid4().hex[:6]}")
+    server, rc = connect(ingest, ingest.username)
+    assert not rc.is_failure, rc
+
+    def send(channel_topic: str, payload: bytes) -> None:
+        server.publish(channel_topic, payload, qos=1).wait_for_publish(10)
+
     try:
         assert pub.flush_once() == 2
         assert pub.flush_once() == 1
@@ -82,17 +88,17 @@ def test_outbox_batches_reach_the_broker_and_leave_the_outbox_only_on_the_server
         assert (outbox.depth(), outbox.backlog().awaiting_receipt) == (3, 3)  # ...none confirmed
         got = [ReadingBatch.model_validate_json(lst.get()[1]) for _ in range(2)]
         # A receipt naming another hub is not this hub's business.
-        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-b", readings))
-        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-a", readings[:2]))
+        send(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-b", readings))
+        send(topic("hub-pub-a", Channel.RECEIPTS), receipt("hub-pub-a", readings[:2]))
         wait_for(lambda: outbox.depth() == 1, what="the receipt to reach the hub")
         time.sleep(0.3)
         assert pub.confirmed == 2
         refused = receipt("hub-pub-a", readings[2:], ReceiptOutcome.REFUSED)  # kept by the server
-        server.publish_and_wait(topic("hub-pub-a", Channel.RECEIPTS), refused)
+        send(topic("hub-pub-a", Channel.RECEIPTS), refused)
         wait_for(lambda: outbox.depth() == 0, what="the second receipt")
     finally:
         s.stop()
-        server.stop()
+        close(server)
     ids = [r.reading_id for b in got for r in b.readings]
     assert ids == [r.reading_id for r in readings]
 

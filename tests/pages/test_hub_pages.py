@@ -300,3 +300,71 @@ def test_signal_strength_in_words(rssi: int | None, words: str | None) -> None:
     from server.hub_detail import signal_words
 
     assert signal_words(rssi) == words
+
+
+def test_a_revoked_hub_is_let_back_in_from_its_page_only_by_reinstating_it_with_a_reason(
+    tech: TestClient, database: Database, mqtt: MqttSettings
+) -> None:
+    hid = f"hub-hp-{uuid.uuid4().hex[:5]}"
+    assert tech.post("/hubs/new", data={"hub_id": hid}, headers=ORIGIN).status_code == 200
+    revoked = tech.post(
+        f"/hubs/{hid}/revoke",
+        data={"confirm": "yes", "reason": "lost"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    actions = re.search(r'<ul class="nhsuk-list hub-actions">(.*?)</ul>', tech.get(f"/hubs/{hid}").text, re.S)
+    assert actions and re.findall(r">([^<]+)</a>", actions.group(1)) == ["Reinstate the hub"]
+    # A new password would lift the revocation by the way: refused, and the page says how.
+    rotated = tech.post(f"/hubs/{hid}/rotate", data={"confirm": "yes"}, headers=ORIGIN)
+    assert rotated.status_code == 409 and "reinstate it with a reason" in rotated.text
+    assert tech.get(f"/hubs/{hid}/reinstate").status_code == 200
+    unexplained = tech.post(f"/hubs/{hid}/reinstate", data={"confirm": "yes", "reason": " "}, headers=ORIGIN)
+    assert unexplained.status_code == 422 and "Say why the hub is let back in" in unexplained.text
+    unconfirmed = tech.post(f"/hubs/{hid}/reinstate", data={"reason": "found"}, headers=ORIGIN)
+    assert unconfirmed.status_code == 422 and "Confirm: reinstate the hub" in unconfirmed.text
+    # Not for clinicians.
+    token = create_user(database, f"nurse-{uuid.uuid4().hex[:4]}", Role.CLINICIAN)
+    nurse = signed_in_client(tech.app, token)
+    assert (
+        nurse.post(
+            f"/hubs/{hid}/reinstate", data={"confirm": "yes", "reason": "x"}, headers=ORIGIN
+        ).status_code
+        == 403
+    )
+    with database.session() as s:
+        hub = s.get(Hub, hid)
+        assert hub is not None and hub.revoked_at is not None
+    back = tech.post(
+        f"/hubs/{hid}/reinstate", data={"confirm": "yes", "reason": "found at the patient's"}, headers=ORIGIN
+    )
+    assert back.status_code == 200, back.text
+    assert "reinstated with a new password" in back.text
+    assert enrolment.claim_with(database, mqtt, code_on(back.text)).hub_id == hid
+    with database.session() as s:
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.target == hid, AuditEvent.action == "hub_reinstated")
+        ).one()
+        assert event.actor == "tech-hubs" and event.detail.startswith("found at the patient's")
+
+
+def test_the_hub_page_says_when_a_bundle_expired_unused_and_the_broker_refuses_it(
+    tech: TestClient, database: Database, mqtt: MqttSettings
+) -> None:
+    from server.hub_lifecycle import lapse_unused_bundles
+
+    hid = f"hub-hp-{uuid.uuid4().hex[:5]}"
+    assert tech.post("/hubs/new", data={"hub_id": hid}, headers=ORIGIN).status_code == 200
+    bundle = enrolment.issue_bundle(database, mqtt, hid, actor="tech-hubs", life=timedelta(hours=2))
+
+    def field() -> str:
+        found = re.search(r'data-field="bundle">(.*?)</dd>', tech.get(f"/hubs/{hid}").text, re.S)
+        assert found
+        return found.group(1)
+
+    assert field().startswith("issued ") and "not used yet" in field()
+    assert lapse_unused_bundles(database, mqtt.endpoint, bundle.expires_at + timedelta(minutes=1)) == [hid]
+    assert field().startswith("expired unused:") and "the broker refuses this hub" in field()
+    row = re.search(rf'data-hub-id="{hid}".*?</tr>', tech.get("/hubs").text, re.S)
+    assert row and "enrolment bundle expired unused" in row.group(0)
