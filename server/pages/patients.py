@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.ruleset.models import RuleSetError
-from alerts.ruleset.profiles import profile_changes
 from common.wire.vocabulary import Measure
 from server.access import visible_patient
 from server.api.auth import Principal, audit
@@ -36,6 +35,7 @@ from server.pages.thresholds import (
     FieldProblem,
     Limits,
     history_in_words,
+    judged_on,
     limits,
     merged_changes,
     proposal,
@@ -69,8 +69,7 @@ Posted = Annotated[dict[str, str], Depends(_posted)]
 
 def _state(s: Session, patient_id: str) -> tuple[list[Limits], list[Any]]:
     effective, history = current_rules(s, patient_id)
-    profile = profile_changes(conditions_of(s, [patient_id]).get(patient_id, []))
-    return limits(effective, history[0].changes if history else {}, profile), history
+    return limits(effective, history, conditions_of(s, [patient_id]).get(patient_id, [])), history
 
 
 def _visible(db: Db, principal: Principal, patient_id: str) -> bool:
@@ -101,11 +100,13 @@ def _page_of(
         if patient is None:
             return not_found(request, f"patient {patient_id}", principal)
         bands, history = _state(s, patient_id)
+        conditions = conditions_of(s, [patient_id]).get(patient_id, [])
         context: dict[str, Any] = {
             "patient": {"id": patient.id, "name": patient.display_name, "team": patient.team},
             "limits": bands,
             "version": _version(history),
-            "versions": history_in_words(history),
+            "versions": history_in_words(history, conditions),
+            "judged_on": judged_on(conditions),
         }
         if template == "patient.html":
             context["feedback"] = feedback_summary(s, patient_id)

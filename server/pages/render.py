@@ -36,7 +36,17 @@ def _when(context: Any, t: datetime | None) -> str:
     return t.astimezone(settings.zone).strftime("%d %b %Y %H:%M %Z")
 
 
+@pass_context
+def _day(context: Any, t: datetime | None) -> str:
+    """A date as the team reads it, in the deployment's zone: '3 Dec 2026'."""
+    if t is None:
+        return ""
+    settings: ServerSettings = context["request"].app.state.settings
+    return t.astimezone(settings.zone).strftime("%-d %b %Y")
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["day"] = _day
 
 
 class WrongRole(Exception):
