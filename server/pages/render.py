@@ -117,6 +117,23 @@ def not_found(request: Request, what: str, user: Principal | None) -> HTMLRespon
     )
 
 
+def discharged(request: Request, patient_id: str, at: datetime, user: Principal | None) -> HTMLResponse:
+    """The answer to a change of a discharged patient's record (409: it is closed, not
+    absent), with the way back: a clinician of the team readmits them on the record page."""
+    settings: ServerSettings = request.app.state.settings
+    return problem(
+        request,
+        409,
+        "This patient has been discharged",
+        f"They were discharged on {at.astimezone(settings.zone):%-d %b %Y}. Their record, readings "
+        "and alerts are kept and can be read, but not changed.",
+        "To change it, a clinician of their team readmits them first, on the patient record page.",
+        user=user,
+        home=f"/patients/{patient_id}/record",
+        home_text="Go to the patient record",
+    )
+
+
 def plainly(error: Mapping[str, Any], label: str) -> str:
     """One refused field in the words a clinician reads, not the validator's: 'Enter the
     outcome (at least 3 characters)', not 'String should have at least 3 characters'."""

@@ -55,6 +55,7 @@ JSON_BODIES = {
     "/contacts": {"note": "matrix test"},
     "/preview": {"changes": {}},
     "/feedback": {"preferences": None},
+    "/readmit": {"reason": "matrix test"},
 }
 
 
