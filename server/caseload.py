@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from alerts.news2 import score
@@ -38,6 +38,7 @@ from common.wire.vocabulary import (
 )
 from server.access import Scope
 from server.nhs_number import formatted
+from server.patient_search import matching
 from server.store.models import Alert, Hub, HubAssignment, LatestValue, Patient, RuleOverride
 from server.store.overrides import effective_rules
 
@@ -144,20 +145,8 @@ class Caseload:
     rows: list[Row]
 
 
-def _searched(text: str) -> list[ColumnElement[bool]]:
-    text = text.strip()
-    if not text:
-        return []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    digits = "".join(c for c in text if c.isdigit())
-    by_name = Patient.display_name.ilike(pattern, escape="\\")
-    if len(digits) >= 3 and len(digits) == len(text.replace(" ", "").replace("-", "")):
-        return [or_(by_name, Patient.nhs_number.like(f"%{digits}%"))]
-    return [by_name]
-
-
 def _chosen(scope: Scope, query: Query) -> list[ColumnElement[bool]]:
-    where = [scope.patients(), *_searched(query.text)]
+    where = [scope.patients(), *matching(query.text)]
     if query.team:
         where.append(Patient.team == query.team)
     discharged = query.status is Status.DISCHARGED
