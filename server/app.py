@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from server.api.guesses import GuessLimiter
-from server.api.routes import alerts, feedback, health, hubs, readings, rules
+from server.api.routes import alerts, feedback, health, hubs, readings, records, rules
 from server.api.routes.health import HealthChecks
 from server.pages.routes import install as install_pages
 from server.settings import ServerSettings
@@ -68,5 +68,6 @@ def create_app(settings: ServerSettings, db: Database, influx: InfluxStore) -> F
     app.include_router(rules.router)
     app.include_router(hubs.router)
     app.include_router(feedback.router)
+    app.include_router(records.router)
     install_pages(app)
     return app

@@ -1,8 +1,9 @@
 """A team's caseload: every patient they care for, the worst first, with what each needs.
 
-One row per patient: the worst open alert, the latest value of each measure marked against
-the patient's own rules (defaults, condition profiles, personal override), a home NEWS2
-where the latest readings allow one, the last reading time, the readings the schedule
+One row per patient: the worst open alert, the latest value of each measure (of the last
+``LATEST_DAYS``, its age said when over a day) marked against the patient's own rules
+(defaults, condition profiles, personal override), a home NEWS2 where the patient's NEWS2
+rule allows one (enabled, and ``min_parameters`` scored from recent readings), the last reading time, the readings the schedule
 expects today and has not had, and whether the hub is online. Built in a fixed number of
 queries whatever the caseload's size: the patients, their open alerts, their hubs, their
 rules (one compile per distinct set of conditions and override) and the latest values
@@ -20,7 +21,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from alerts.news2 import score
@@ -37,13 +38,18 @@ from common.wire.vocabulary import (
 )
 from server.access import Scope
 from server.nhs_number import formatted
+from server.patient_search import matching
 from server.store.models import Alert, Hub, HubAssignment, LatestValue, Patient, RuleOverride
 from server.store.overrides import effective_rules
 
 log = logging.getLogger(__name__)
 
-#: How far back a latest value is looked for: older ones are history, not the patient's state.
+#: How far back a latest value is looked for: older ones are history, not the patient's state
+#: (the last reading time still says when the patient last measured anything).
 LATEST_DAYS = 30
+#: A value or a NEWS2 older than this is labelled with its age: the caseload is read as
+#: "now", and a score from last week must not pass for today's.
+STALE_AFTER = timedelta(days=1)
 #: The measures the caseload shows, in the vocabulary's order.
 SHOWN = (
     Measure.SYSTOLIC,
@@ -83,6 +89,7 @@ class Value:
     shown: str  # "152 mmHg"
     band: str | None  # "red", "amber" or None (in range)
     flagged: bool  # the reading carries quality flags
+    age: str = ""  # "3 days old" when older than ``STALE_AFTER``
 
 
 @dataclass
@@ -99,6 +106,9 @@ class Row:
     values: list[Value] = field(default_factory=list)
     news2: int | None = None
     news2_scored: int = 0
+    news2_at: datetime | None = None  # when the newest reading it scores was taken
+    news2_age: str = ""  # "3 days old" when older than ``STALE_AFTER``
+    news2_note: str = ""  # why there is no score: NEWS2 off, or not enough recent readings
     last_reading_at: datetime | None = None
     missing_today: list[str] = field(default_factory=list)
     hub_id: str | None = None
@@ -135,20 +145,8 @@ class Caseload:
     rows: list[Row]
 
 
-def _searched(text: str) -> list[ColumnElement[bool]]:
-    text = text.strip()
-    if not text:
-        return []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    digits = "".join(c for c in text if c.isdigit())
-    by_name = Patient.display_name.ilike(pattern, escape="\\")
-    if len(digits) >= 3 and len(digits) == len(text.replace(" ", "").replace("-", "")):
-        return [or_(by_name, Patient.nhs_number.like(f"%{digits}%"))]
-    return [by_name]
-
-
 def _chosen(scope: Scope, query: Query) -> list[ColumnElement[bool]]:
-    where = [scope.patients(), *_searched(query.text)]
+    where = [scope.patients(), *matching(query.text)]
     if query.team:
         where.append(Patient.team == query.team)
     discharged = query.status is Status.DISCHARGED
@@ -199,27 +197,71 @@ def _rules(s: Session, chosen: Any, conditions: dict[str, list[Condition]]) -> d
     return out
 
 
-def _values(rules: RuleSet, latest: dict[str, _Latest]) -> list[Value]:
+def _age(taken_at: datetime, at: datetime) -> str:
+    """How old a value is, said only when it is older than ``STALE_AFTER``."""
+    if at - taken_at < STALE_AFTER:
+        return ""
+    days = (at - taken_at).days
+    return f"{days} day{'' if days == 1 else 's'} old"
+
+
+def _values(rules: RuleSet, latest: dict[str, _Latest], at: datetime) -> list[Value]:
     out = []
     for measure in SHOWN:
         row = latest.get(measure.value)
         if row is not None:
             spec = _SPECS[measure]
             shown = f"{row.value:g} {spec[1]}"
-            out.append(Value(measure, spec[0], shown, _band(rules, measure, row.value), row.flagged))
+            band = _band(rules, measure, row.value)
+            out.append(Value(measure, spec[0], shown, band, row.flagged, _age(row.taken_at, at)))
     return out
 
 
-def _news2(rows: list[Row], inputs: dict[str, list[float]], scales: list[int]) -> None:
-    """Score every row's home NEWS2 at once (``alerts.news2.score`` takes arrays)."""
+NEWS2_OFF = "NEWS2 is not used for this patient"
+NOT_ENOUGH = "not enough recent readings"
+
+
+def _news2_inputs(rules: RuleSet, values: dict[str, _Latest]) -> tuple[dict[str, float], datetime | None]:
+    """The values a patient's home NEWS2 scores now, as the NEWS2 rule would at their newest
+    unflagged NEWS2 reading: each parameter's latest confirmed value within the rule's window
+    before it (``alerts.rules.news2_home``), and that reading's time. ``values`` holds only
+    values from the last ``LATEST_DAYS``."""
+    confirmed = {
+        name: one
+        for name, measure in HOME_PARAMETERS.items()
+        if (one := values.get(measure.value)) is not None and not one.flagged
+    }
+    newest = max((one.taken_at for one in confirmed.values()), default=None)
+    if newest is None or not rules.news2.enabled:
+        return {}, newest
+    window = timedelta(minutes=rules.news2.window_minutes)
+    return {name: one.value for name, one in confirmed.items() if one.taken_at >= newest - window}, newest
+
+
+def _news2(
+    rows: list[Row],
+    inputs: dict[str, list[float]],
+    scales: list[int],
+    needed: list[int],
+    anchors: list[datetime | None],
+    at: datetime,
+) -> None:
+    """Score every row's home NEWS2 at once (``alerts.news2.score`` takes arrays). A score of
+    fewer parameters than the patient's NEWS2 rule needs (``min_parameters``) is no score:
+    one SpO2 alone is not a NEWS2 of 0."""
     if not rows:
         return
     result = score(**{k: np.array(v, dtype=float) for k, v in inputs.items()}, spo2_scale=np.array(scales))
     totals = np.atleast_1d(result.total)
     scored = np.atleast_1d(result.n_scored)
     for i, row in enumerate(rows):
-        if int(scored[i]) > 0:
+        if needed[i] == 0:
+            row.news2_note = NEWS2_OFF
+        elif int(scored[i]) >= needed[i] and (anchor := anchors[i]) is not None:
             row.news2, row.news2_scored = int(totals[i]), int(scored[i])
+            row.news2_at, row.news2_age = anchor, _age(anchor, at)
+        else:
+            row.news2_note = NOT_ENOUGH
 
 
 def _opened_today(rules: RuleSet, at: datetime, zone: tzinfo) -> list[tuple[ReadingKind, datetime]]:
@@ -288,6 +330,7 @@ def caseload(s: Session, scope: Scope, query: Query, *, at: datetime, zone: tzin
     # the reading that set it, so no scan of the ledger (years of readings) is needed.
     latest: dict[str, dict[str, _Latest]] = {}
     times: dict[str, dict[ReadingKind, datetime]] = {}
+    recent = at - timedelta(days=LATEST_DAYS)
     for pid, measure, value, kind, taken, flagged in s.execute(
         select(
             LatestValue.patient_id,
@@ -298,35 +341,36 @@ def caseload(s: Session, scope: Scope, query: Query, *, at: datetime, zone: tzin
             LatestValue.flagged,
         ).where(LatestValue.patient_id.in_(chosen))
     ):
-        latest.setdefault(pid, {})[measure] = _Latest(value, taken, flagged)
+        if taken >= recent:  # older: history, not shown as the patient's state or scored
+            latest.setdefault(pid, {})[measure] = _Latest(value, taken, flagged)
         mine = times.setdefault(pid, {})
         if kind in _KINDS and (ReadingKind(kind) not in mine or mine[ReadingKind(kind)] < taken):
             mine[ReadingKind(kind)] = taken
     rules = _rules(s, chosen, conditions)
     inputs: dict[str, list[float]] = {k: [] for k in HOME_PARAMETERS}
     scales: list[int] = []
+    needed: list[int] = []  # the rule's min_parameters; 0: NEWS2 is off for the patient
+    anchors: list[datetime | None] = []
     windows: dict[int, list[tuple[ReadingKind, datetime]]] = {}
     for pid, row in rows.items():
         mine = times.get(pid, {})
         row.last_reading_at = max(mine.values(), default=None)
         values = latest.get(pid, {})
-        row.values = _values(rules[pid], values)
+        row.values = _values(rules[pid], values, at)
         if id(rules[pid]) not in windows:  # one rule set serves many patients
             windows[id(rules[pid])] = _opened_today(rules[pid], at, zone)
         # Only a patient with a hub can take a reading: one without (not yet given one, or
         # discharged) is shown as "No hub", not as a missed reading nobody can take.
         if row.hub_id and not row.discharged:
             row.missing_today = _missing_today(windows[id(rules[pid])], mine)
-        window = timedelta(minutes=rules[pid].news2.window_minutes)
-        newest = max((v.taken_at for v in values.values()), default=None)
-        for name, measure in HOME_PARAMETERS.items():
-            one = values.get(measure.value)
-            usable = (
-                one is not None and newest is not None and not one.flagged and one.taken_at >= newest - window
-            )
-            inputs[name].append(one.value if usable and one is not None else float("nan"))
-        scales.append(rules[pid].news2.spo2_scale)
-    _news2(list(rows.values()), inputs, scales)
+        news2 = rules[pid].news2
+        scored, newest = _news2_inputs(rules[pid], values)
+        for name in HOME_PARAMETERS:
+            inputs[name].append(scored.get(name, float("nan")))
+        scales.append(news2.spo2_scale)
+        needed.append(news2.min_parameters if news2.enabled else 0)
+        anchors.append(newest)
+    _news2(list(rows.values()), inputs, scales, needed, anchors, at)
     shown = [r for r in rows.values() if _wanted(r, query.status)]
     shown.sort(key=Row.rank)
     return Caseload(shown)

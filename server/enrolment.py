@@ -9,6 +9,7 @@ number and the team too).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from datetime import date
 
 from sqlalchemy import select
 
-from common.wire.vocabulary import Condition
+from alerts.ruleset.models import RuleSetError
+from common.wire.vocabulary import MEASURES, Condition, Measure
 from server.hub_config import patient_changed
 from server.nhs_number import InvalidNhsNumber, normalised
 from server.provisioning import PatientDetails, ProvisioningError, add_patient
 from server.store.database import Database
+from server.store.discharged import refuse_if_discharged
 from server.store.models import AuditEvent, Hub, HubAssignment, Patient, now
 from server.teams import check_team
 
@@ -28,6 +31,7 @@ NAME_MAX = 200
 PHONE_MAX = 32
 GP_MAX = 200
 _PHONE_CHARACTERS = set("0123456789 +()-")
+_MEASURES = {m.value for m in Measure}
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,27 @@ def enrol(db: Database, form: PatientForm, *, actor: str) -> str:
     return patient_id
 
 
+def _conditions_problem(error: RuleSetError) -> Problem:
+    """Why the new conditions cannot be used, in a clinician's words: their profiles and the
+    patient's personal alert limits would not make one valid set of rules (a personal SpO2
+    red at 86 % above the hypercapnic profile's amber at 85 %)."""
+    named = [
+        MEASURES[Measure(m)].label for m in re.findall(r"thresholds\.(\w+)", str(error)) if m in _MEASURES
+    ]
+    limits = f"{' and '.join(dict.fromkeys(named))} alert limits" if named else "alert rules"
+    return Problem(
+        "conditions",
+        f"These conditions cannot be used with the personal {limits} set for this patient: together "
+        "they would contradict each other. Change or remove the personal limits on the patient's "
+        "page first, then change the conditions",
+    )
+
+
 def update(db: Database, patient_id: str, form: PatientForm, *, actor: str, reason: str) -> None:
     """Change the record, audited with what changed (field names, never the values) and why.
-    Conditions change through their own audited step: ``set_conditions``."""
+    Conditions change through their own audited step: ``set_conditions``; conditions that
+    cannot be used with the personal limits refuse the whole change (``RecordError``).
+    A discharged patient's record is not changed (``PatientDischarged``)."""
     from server.store.overrides import set_conditions
 
     check_team(form.team)
@@ -155,6 +177,7 @@ def update(db: Database, patient_id: str, form: PatientForm, *, actor: str, reas
         patient = s.get(Patient, patient_id)
         if patient is None:
             raise LookupError(patient_id)
+        refuse_if_discharged(patient)
         if (
             form.nhs_number
             and s.scalars(
@@ -174,9 +197,27 @@ def update(db: Database, patient_id: str, form: PatientForm, *, actor: str, reas
         for k in changed:
             setattr(patient, k, new[k])
         if [c.value for c in form.conditions] != list(patient.conditions or []):
-            set_conditions(s, patient_id, form.conditions, reason=reason, set_by=actor)
+            try:
+                set_conditions(s, patient_id, form.conditions, reason=reason, set_by=actor)
+            except RuleSetError as e:  # the session rolls back: nothing of the form is stored
+                raise RecordError([_conditions_problem(e)]) from None
         detail = json.dumps({"changed": changed, "reason": reason})
         s.add(AuditEvent(actor=actor, action="patient_edited", target=patient_id, detail=detail))
+
+
+def readmit(db: Database, patient_id: str, *, actor: str, reason: str) -> None:
+    """Reopen a discharged patient's record, audited with the reason and when they had been
+    discharged. They come back with no hub (discharge released it): one is given as for a
+    new patient, so no reading is attributed through a hub someone else now has."""
+    with db.session() as s:
+        patient = s.get(Patient, patient_id)
+        if patient is None:
+            raise LookupError(patient_id)
+        if patient.discharged_at is None:
+            raise RecordError([Problem(None, "This patient has not been discharged")])
+        detail = json.dumps({"reason": reason, "discharged_at": patient.discharged_at.isoformat()})
+        patient.discharged_at = None
+        s.add(AuditEvent(actor=actor, action="patient_readmitted", target=patient_id, detail=detail))
 
 
 def discharge(db: Database, patient_id: str, *, actor: str, reason: str) -> list[str]:

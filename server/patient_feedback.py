@@ -33,6 +33,7 @@ from common.wire.feedback_prefs import (
 )
 from common.wire.vocabulary import ReadingKind
 from server.hub_config import patient_changed, stored_feedback
+from server.store.discharged import refuse_if_discharged
 from server.store.models import AuditEvent, Hub, HubAssignment, Patient
 from server.store.overrides import current_rules
 
@@ -227,6 +228,7 @@ def set_feedback(
     patient = s.get(Patient, patient_id)
     if patient is None:
         raise LookupError(f"no patient {patient_id!r}")
+    refuse_if_discharged(patient)  # their hub was released: nothing would speak it
     if from_schedule:
         derived = reminders_from_schedule(schedule_of(s, patient_id))
         prefs = (prefs or PatientFeedback()).model_copy(update={"reminders": derived})

@@ -30,6 +30,8 @@ class Profile:
     condition: Condition
     sources: tuple[str, ...]
     changes: Mapping[str, Any]
+    #: How a person names it ("COPD"): the pages say a limit comes from the "COPD profile".
+    name: str = ""
 
 
 @cache
@@ -44,7 +46,12 @@ def load_profiles() -> tuple[Profile, ...]:
     profiles = []
     for condition in order:
         entry = document["profiles"].get(condition.value, {})
-        profile = Profile(condition, tuple(entry.get("sources", ())), entry.get("changes", {}))
+        profile = Profile(
+            condition,
+            tuple(entry.get("sources", ())),
+            entry.get("changes", {}),
+            str(entry.get("name") or condition.value.replace("_", " ").capitalize()),
+        )
         try:
             apply_override(default_ruleset(), profile.changes)
         except RuleSetError as error:

@@ -56,6 +56,7 @@ def patient_conditions(
 
     Without --condition (and without --reason) it shows the current ones."""
     from alerts.ruleset.models import RuleSetError
+    from server.store.discharged import PatientDischarged
     from server.store.overrides import conditions_of, set_conditions
 
     db = common.db()
@@ -73,7 +74,7 @@ def patient_conditions(
     try:
         with db.session() as s:
             wanted = set_conditions(s, patient_id, condition or [], reason=reason, set_by=common.ACTOR)
-    except LookupError as e:
+    except (LookupError, PatientDischarged) as e:
         raise common.fail(str(e)) from None
     except RuleSetError as e:
         raise common.fail(f"not changed: the personal override would no longer apply: {e}") from None
@@ -131,6 +132,7 @@ def patient_feedback(
         state,
     )
     from server.settings import ServerSettings
+    from server.store.discharged import PatientDischarged
 
     db = common.db()
     asked = (speak, speak_values, language, reminder)
@@ -156,7 +158,7 @@ def patient_feedback(
             done = set_feedback(
                 s, patient_id, prefs, actor=common.ACTOR, from_schedule=reminders_from_schedule
             )
-    except LookupError as e:
+    except (LookupError, PatientDischarged) as e:
         raise common.fail(str(e)) from None
     except FeedbackError as e:
         raise common.fail("not changed: " + "; ".join(p.text for p in e.problems)) from None

@@ -1,4 +1,5 @@
-"""The caseload page: a team's patients, the worst first, searchable by name or NHS number.
+"""The caseload page: a team's patients, the worst first, searchable by name or NHS number
+(for a technician, the same address finds a patient without their clinical data).
 
 What each row says comes from ``server.caseload``; this module reads the form, scopes it to
 the user's teams and records the view in the audit trail.
@@ -12,11 +13,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from server.access import scope_of
-from server.api.auth import audit, patients_shown
+from server.api.auth import Role, audit, patients_shown
 from server.api.deps import Db
 from server.caseload import Query as CaseloadQuery
 from server.caseload import Status, caseload
+from server.pages.patient_search import search_page
 from server.pages.render import PageRoute, clinician, page
+from server.pages.session import signed_in
 from server.settings import ServerSettings
 from server.store.models import now
 from server.teams import all_teams
@@ -46,7 +49,11 @@ def caseload_page(
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """Sorted and judged whole, shown a page at a time: the worst of 2,000 patients are on the
-    first page, and the browser is not sent 3 MB of rows nobody scrolls to."""
+    first page, and the browser is not sent 3 MB of rows nobody scrolls to. A technician gets
+    the search for a patient without their clinical data (``server.pages.patient_search``)."""
+    principal = signed_in(request, db)
+    if principal.role is Role.TECHNICIAN:
+        return search_page(request, db, principal, q.strip())
     principal = clinician(request, db)
     settings: ServerSettings = request.app.state.settings
     with db.session() as s:

@@ -1,5 +1,6 @@
 """Enrolment in the browser: enrol a patient, read and edit their record, give them a hub,
-discharge them; and, for an administrator, the audit trail of one patient.
+discharge them (their record is then read-only until a clinician of the team readmits them);
+and, for an administrator, the audit trail of one patient.
 
 Technicians (and admins) change records; anyone signed in may read a record they may see
 (a clinician only their teams' patients, ``server.access``). What is stored, and how, is
@@ -28,14 +29,16 @@ from server.enrolment import (
     free_hubs,
     give_hub,
     read_form,
+    readmit,
     update,
 )
 from server.hub_config import deliver_each
 from server.nhs_number import formatted
-from server.pages.render import PageRoute, WrongRole, not_found, page, technician
+from server.pages.render import PageRoute, WrongRole, clinician, discharged, not_found, page, technician
 from server.pages.session import check_same_origin, signed_in
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.settings import ServerSettings
+from server.store.discharged import PatientDischarged
 from server.store.models import Alert, AuditEvent, HubAssignment, Patient, now
 from server.teams import all_teams
 
@@ -140,17 +143,61 @@ def record_page(request: Request, db: Db, patient_id: PatientId) -> HTMLResponse
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
     audit(db, principal, "patient_record_viewed", patient_id, "page")
+    return _record_page(request, principal, record, 200, "", [])
+
+
+def _record_page(
+    request: Request,
+    principal: Principal,
+    record: dict[str, Any],
+    status: int,
+    reason: str,
+    problems: list[Problem],
+) -> HTMLResponse:
     return page(
         request,
         "patient_record.html",
+        status,
         user=principal,
         patient=record,
         may_change=principal.may_act_as(Role.TECHNICIAN),
+        may_readmit=principal.may_act_as(Role.CLINICIAN),
+        form={"reason": reason},
+        errors={p.field: p.text for p in problems if p.field},
+        error_list=[{"field": p.field, "text": p.text} for p in problems],
+    )
+
+
+@router.post("/patients/{patient_id}/readmit", response_model=None)
+def readmit_patient(request: Request, db: Db, patient_id: PatientId, posted: Posted) -> Response:
+    """The one change a discharged record takes: reopening it, by a clinician of the team (or
+    an administrator), with a reason. They come back with no hub."""
+    check_same_origin(request)
+    principal = clinician(request, db)
+    record = _record(db, principal, patient_id)
+    if record is None:
+        return not_found(request, f"patient {patient_id}", principal)
+    reason = " ".join(str(posted.get("reason", "")).split())
+    problems = (
+        []
+        if len(reason) >= 3
+        else [Problem("reason", "Enter the reason for readmission (at least 3 characters)")]
+    )
+    if not problems:
+        try:
+            readmit(db, patient_id, actor=principal.username, reason=reason)
+        except RecordError as e:
+            problems = e.problems
+        else:
+            return RedirectResponse(f"/patients/{patient_id}/record", status_code=303)
+    return _record_page(
+        request, principal, record, 409 if record["discharged_at"] is None else 422, reason, problems
     )
 
 
 def _changing(request: Request, db: Db, patient_id: str) -> tuple[Principal, dict[str, Any] | None]:
-    """A technician's (or admin's) change to a record: the patient's record, None if absent."""
+    """A technician's (or admin's) change to a record: the patient's record, None if absent.
+    Every page that changes a record answers a discharged one with ``_closed``."""
     principal = technician(request, db)
     record = _record(db, principal, patient_id)
     if record is not None:
@@ -158,6 +205,13 @@ def _changing(request: Request, db: Db, patient_id: str) -> tuple[Principal, dic
             db, principal, "patient_record_viewed", patient_id, f"page {request.url.path.rsplit('/', 1)[-1]}"
         )
     return principal, record
+
+
+def _closed(request: Request, principal: Principal, record: dict[str, Any]) -> HTMLResponse | None:
+    """The refusal of a change to a discharged patient's record, or None if it is open."""
+    if record["discharged_at"] is None:
+        return None
+    return discharged(request, record["id"], record["discharged_at"], principal)
 
 
 def _as_form(record: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +234,8 @@ def edit_form(request: Request, db: Db, patient_id: PatientId) -> HTMLResponse:
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     return _form_page(request, db, principal, 200, patient_id, _as_form(record), [])
 
 
@@ -189,6 +245,8 @@ def edit_patient(request: Request, db: Db, patient_id: PatientId, posted: Posted
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     form: PatientForm = read_form(posted, posted["conditions"], _teams(db), now().date())
     reason = " ".join(str(posted.get("reason", "")).split())
     if len(reason) < 3:
@@ -196,6 +254,8 @@ def edit_patient(request: Request, db: Db, patient_id: PatientId, posted: Posted
     if not form.problems:
         try:
             update(db, patient_id, form, actor=principal.username, reason=reason)
+        except PatientDischarged as e:  # discharged since the form was shown
+            return discharged(request, patient_id, e.discharged_at, principal)
         except RecordError as e:
             form.problems.extend(e.problems)
         else:
@@ -208,6 +268,8 @@ def discharge_form(request: Request, db: Db, patient_id: PatientId) -> HTMLRespo
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     return page(
         request, "patient_discharge.html", user=principal, patient=record, form={}, errors={}, error_list=[]
     )
@@ -219,6 +281,8 @@ def discharge_patient(request: Request, db: Db, patient_id: PatientId, posted: P
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     reason = " ".join(str(posted.get("reason", "")).split())
     problems = (
         []
@@ -278,6 +342,8 @@ def hub_form(request: Request, db: Db, patient_id: PatientId) -> HTMLResponse:
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     return _hub_page(request, db, principal, record, 200, [])
 
 
@@ -287,6 +353,8 @@ def assign_hub(request: Request, db: Db, patient_id: PatientId, posted: Posted) 
     principal, record = _changing(request, db, patient_id)
     if record is None:
         return not_found(request, f"patient {patient_id}", principal)
+    if (closed := _closed(request, principal, record)) is not None:
+        return closed
     hub_id = str(posted.get("hub_id", "")).strip()
     try:
         if not hub_id:

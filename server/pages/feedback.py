@@ -16,7 +16,7 @@ from server.access import visible_patient
 from server.api.auth import Principal, audit
 from server.api.deps import Db
 from server.hub_config import deliver_each
-from server.pages.render import PageRoute, clinician, not_found, page
+from server.pages.render import PageRoute, clinician, discharged, not_found, page
 from server.pages.session import check_same_origin
 from server.patient_feedback import (
     FeedbackError,
@@ -29,6 +29,7 @@ from server.patient_feedback import (
 )
 from server.patient_ids import PATIENT_ID_PATTERN
 from server.settings import ServerSettings
+from server.store.discharged import PatientDischarged
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PatientId = Annotated[str, PathParam(pattern=PATIENT_ID_PATTERN)]
@@ -85,6 +86,8 @@ def _page(
         patient = visible_patient(s, principal, patient_id, "feedback")
         if patient is None:
             return not_found(request, f"patient {patient_id}", principal)
+        if patient.discharged_at is not None:  # the page is the change's form: closed
+            return discharged(request, patient_id, patient.discharged_at, principal)
         st = state(s, patient_id)
         shown = {"id": patient.id, "name": patient.display_name}
     audit(db, principal, "feedback_viewed", patient_id, "page")
@@ -157,6 +160,8 @@ async def change_feedback(request: Request, db: Db, patient_id: PatientId) -> Re
                 actor=principal.username,
                 from_schedule=posted.get("from_schedule") == "yes",
             )
+    except PatientDischarged as e:
+        return discharged(request, patient_id, e.discharged_at, principal)
     except FeedbackError as e:
         form = {**posted, "speak": posted["speak"]}
         return _page(request, db, principal, patient_id, 422, form, e.problems)

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.ruleset.models import RuleSetError
-from alerts.ruleset.profiles import profile_changes
 from common.wire.vocabulary import Measure
 from server.access import visible_patient
 from server.api.auth import Principal, audit
@@ -29,18 +28,20 @@ from server.api.schemas import RuleOverrideIn
 from server.pages.charts.trends import page_readings
 from server.pages.feedback import feedback_summary
 from server.pages.limits_check import check
-from server.pages.render import PageRoute, clinician, first_error, not_found, page
+from server.pages.render import PageRoute, clinician, discharged, first_error, not_found, page
 from server.pages.session import check_same_origin
 from server.pages.thresholds import (
     EDGE_BY_FIELD,
     FieldProblem,
     Limits,
     history_in_words,
+    judged_on,
     limits,
     merged_changes,
     proposal,
 )
 from server.patient_ids import PATIENT_ID_PATTERN
+from server.store.discharged import PatientDischarged
 from server.store.models import Alert, now
 from server.store.overrides import conditions_of, current_rules, set_override
 from server.store.worklist import SEVERITY_RANK
@@ -69,8 +70,7 @@ Posted = Annotated[dict[str, str], Depends(_posted)]
 
 def _state(s: Session, patient_id: str) -> tuple[list[Limits], list[Any]]:
     effective, history = current_rules(s, patient_id)
-    profile = profile_changes(conditions_of(s, [patient_id]).get(patient_id, []))
-    return limits(effective, history[0].changes if history else {}, profile), history
+    return limits(effective, history, conditions_of(s, [patient_id]).get(patient_id, [])), history
 
 
 def _visible(db: Db, principal: Principal, patient_id: str) -> bool:
@@ -100,12 +100,21 @@ def _page_of(
         patient = visible_patient(s, principal, patient_id)
         if patient is None:
             return not_found(request, f"patient {patient_id}", principal)
+        if patient.discharged_at is not None and template != "patient.html":  # a change's page
+            return discharged(request, patient_id, patient.discharged_at, principal)
         bands, history = _state(s, patient_id)
+        conditions = conditions_of(s, [patient_id]).get(patient_id, [])
         context: dict[str, Any] = {
-            "patient": {"id": patient.id, "name": patient.display_name, "team": patient.team},
+            "patient": {
+                "id": patient.id,
+                "name": patient.display_name,
+                "team": patient.team,
+                "discharged_at": patient.discharged_at,
+            },
             "limits": bands,
             "version": _version(history),
-            "versions": history_in_words(history),
+            "versions": history_in_words(history, conditions),
+            "judged_on": judged_on(conditions),
         }
         if template == "patient.html":
             context["feedback"] = feedback_summary(s, patient_id)
@@ -277,6 +286,8 @@ def change_threshold(
         )
     except RulesMoved as e:
         return again(409, [_moved(e)], keep=False)
+    except PatientDischarged as e:
+        return discharged(request, patient_id, e.discharged_at, principal)
     except RuleSetError as e:  # what the page's own checks did not foresee; nothing was stored
         return again(422, [FieldProblem(None, f"These limits cannot be used together: {e}")])
     return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)
@@ -357,6 +368,8 @@ def remove_edge(
         _store(db, principal, patient_id, version, why, removed)
     except RulesMoved as e:
         return again(409, [_moved(e)])
+    except PatientDischarged as e:
+        return discharged(request, patient_id, e.discharged_at, principal)
     except LookupError:
         return not_found(request, f"{EDGE_BY_FIELD[edge].label.lower()} limit for {measure}", principal)
     return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)
@@ -384,4 +397,6 @@ def reset_rules(
         _store(db, principal, patient_id, version, why, lambda _c, _b: {})
     except RulesMoved as e:
         return _page_of(request, db, principal, patient_id, "patient.html", 409, [_moved(e)])
+    except PatientDischarged as e:
+        return discharged(request, patient_id, e.discharged_at, principal)
     return RedirectResponse(f"/patients/{patient_id}#limits", status_code=303)

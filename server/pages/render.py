@@ -36,7 +36,17 @@ def _when(context: Any, t: datetime | None) -> str:
     return t.astimezone(settings.zone).strftime("%d %b %Y %H:%M %Z")
 
 
+@pass_context
+def _day(context: Any, t: datetime | None) -> str:
+    """A date as the team reads it, in the deployment's zone: '3 Dec 2026'."""
+    if t is None:
+        return ""
+    settings: ServerSettings = context["request"].app.state.settings
+    return t.astimezone(settings.zone).strftime("%-d %b %Y")
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["day"] = _day
 
 
 class WrongRole(Exception):
@@ -104,6 +114,23 @@ def not_found(request: Request, what: str, user: Principal | None) -> HTMLRespon
         "If you typed the web address, check it is correct. If you followed a link, what it "
         "pointed to may have been removed.",
         user=user,
+    )
+
+
+def discharged(request: Request, patient_id: str, at: datetime, user: Principal | None) -> HTMLResponse:
+    """The answer to a change of a discharged patient's record (409: it is closed, not
+    absent), with the way back: a clinician of the team readmits them on the record page."""
+    settings: ServerSettings = request.app.state.settings
+    return problem(
+        request,
+        409,
+        "This patient has been discharged",
+        f"They were discharged on {at.astimezone(settings.zone):%-d %b %Y}. Their record, readings "
+        "and alerts are kept and can be read, but not changed.",
+        "To change it, a clinician of their team readmits them first, on the patient record page.",
+        user=user,
+        home=f"/patients/{patient_id}/record",
+        home_text="Go to the patient record",
     )
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from alerts.ruleset.loading import apply_override, default_ruleset
 from alerts.ruleset.models import MAX_PERSISTENCE, RuleSet, RuleSetError, ThresholdRule
-from common.wire.vocabulary import MEASURES, Measure
+from alerts.ruleset.profiles import Profile, band_origin, load_profiles, rules_for
+from common.wire.vocabulary import MEASURES, Condition, Measure
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,30 +45,76 @@ PERSISTENCE_LABEL = "Readings in a row before alerting"
 class Source(StrEnum):
     """Where an edge's value comes from. A condition profile (COPD, heart failure) sits
     between the service defaults and a personal override (``alerts.ruleset.profiles``):
-    ``edge_source`` is the one place that decides, given the profiles' changes."""
+    ``alerts.ruleset.profiles.band_origin`` is the one place that decides."""
 
     DEFAULT = "Service default"
     CONDITION_PROFILE = "Condition profile"
     PERSONAL = "Personal"
 
 
-def _has(changes: Mapping[str, Any] | None, measure: str, *path: str) -> bool:
-    node: Any = (changes or {}).get("thresholds", {}).get(measure)
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where one limit in force comes from, named as the clinician needs it: a profile's
+    limit called "Personal" once made a clinician think a colleague had set it, and look
+    for a reason in the history that was never there."""
+
+    source: Source
+    name: str  # "Service default", "COPD profile", "Personal"
+    detail: str = ""  # the guidance behind a default or a profile's limit
+    set_by: str = ""  # a personal limit: who set the value in force, and when
+    set_at: datetime | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _at(document: Mapping[str, Any] | None, path: Sequence[str]) -> tuple[bool, Any]:
+    node: Any = document or {}
     for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return False
+        if not isinstance(node, Mapping) or key not in node:
+            return False, None
         node = node[key]
-    return True
+    return True, node
 
 
-def edge_source(
-    measure: str, path: Sequence[str], personal: Mapping[str, Any], profile: Mapping[str, Any] | None = None
-) -> Source:
-    if _has(personal, measure, *path):
-        return Source.PERSONAL
-    if _has(profile, measure, *path):
-        return Source.CONDITION_PROFILE
-    return Source.DEFAULT
+def _setter(history: Sequence[Any], path: Sequence[str]) -> Any:
+    """The oldest version of the unbroken run, back from the newest, that holds the value
+    now in force at ``path``: whoever set it, not whoever last saved another limit."""
+    found, value = _at(history[0].changes, path)
+    setter = history[0]
+    for row in history[1:]:
+        has, older = _at(row.changes, path)
+        if not has or older != value:
+            break
+        setter = row
+    return setter if found else None
+
+
+def profile_named(condition: str) -> Profile:
+    return next(p for p in load_profiles() if p.condition.value == condition)
+
+
+def edge_origin(
+    measure: str,
+    path: Sequence[str],
+    history: Sequence[Any],
+    conditions: Sequence[Condition | str],
+    basis: str,
+) -> Origin:
+    """Where the limit at ``path`` of ``measure``'s threshold comes from (``history``: the
+    override versions, newest first)."""
+    full = ("thresholds", measure, *path)
+    personal = history[0].changes if history else None
+    origin = band_origin(conditions, personal, full)
+    if origin == "personal":
+        row = _setter(history, full)
+        return Origin(Source.PERSONAL, Source.PERSONAL.value, "", row.set_by, row.set_at)
+    if origin != "default":
+        profile = profile_named(origin)
+        _, why = _at(profile.changes, ("thresholds", measure, "source"))
+        detail = why if isinstance(why, str) and why else "; ".join(profile.sources)
+        return Origin(Source.CONDITION_PROFILE, f"{profile.name} profile", detail)
+    return Origin(Source.DEFAULT, Source.DEFAULT.value, basis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +127,7 @@ class Limits:
     decimals: int
     values: dict[str, float | None]  # by edge field
     persistence: int
-    sources: dict[str, Source]  # by edge field, and "persistence"
+    sources: dict[str, Origin]  # by edge field, and "persistence"
     basis: str  # the guidance the service defaults follow
 
     def shown(self, field: str) -> str:
@@ -91,6 +139,15 @@ class Limits:
         value = self.values[field]
         return "" if value is None else f"{value:.{self.decimals}f}"
 
+    def origins(self) -> list[Origin]:
+        """Each distinct origin of this measure's limits, personal first, then the
+        profiles, then the defaults: what the "Where from" column says."""
+        rank = {Source.PERSONAL: 0, Source.CONDITION_PROFILE: 1, Source.DEFAULT: 2}
+        seen: dict[tuple[str, str, str], Origin] = {}
+        for origin in self.sources.values():
+            seen.setdefault((origin.name, origin.set_by, str(origin.set_at)), origin)
+        return sorted(seen.values(), key=lambda o: (rank[o.source], o.name))
+
 
 def with_unit(value: float | None, decimals: int, unit: str) -> str:
     if value is None:
@@ -99,14 +156,19 @@ def with_unit(value: float | None, decimals: int, unit: str) -> str:
 
 
 def limits(
-    effective: RuleSet, personal: Mapping[str, Any], profile: Mapping[str, Any] | None = None
+    effective: RuleSet, history: Sequence[Any] = (), conditions: Sequence[Condition | str] = ()
 ) -> list[Limits]:
+    """The limits in force (``effective``) with where each comes from: the patient's
+    condition profiles and override versions (``history``, newest first)."""
     defaults = default_ruleset().thresholds
     out = []
     for measure, rule in effective.thresholds.items():
         spec = MEASURES[measure]
-        sources = {e.field: edge_source(measure.value, (e.band, e.side), personal, profile) for e in EDGES}
-        sources["persistence"] = edge_source(measure.value, ("persistence",), personal, profile)
+        basis = defaults[measure].source if measure in defaults else ""
+        sources = {
+            e.field: edge_origin(measure.value, (e.band, e.side), history, conditions, basis) for e in EDGES
+        }
+        sources["persistence"] = edge_origin(measure.value, ("persistence",), history, conditions, basis)
         out.append(
             Limits(
                 measure=measure,
@@ -116,7 +178,7 @@ def limits(
                 values={e.field: getattr(getattr(rule, e.band), e.side) for e in EDGES},
                 persistence=rule.persistence,
                 sources=sources,
-                basis=defaults[measure].source if measure in defaults else "",
+                basis=basis,
             )
         )
     return out
@@ -327,24 +389,36 @@ class Version:
     lines: list[str]
 
 
-def history_in_words(history: Sequence[Any]) -> list[Version]:
+def judged_on(conditions: Sequence[Condition | str]) -> str:
+    """What a patient with no personal limits is judged on, in words: "the service
+    defaults", or "the service defaults with the COPD profile"."""
+    wanted = {Condition(c) for c in conditions}
+    names = [p.name for p in load_profiles() if p.condition in wanted]
+    if not names:
+        return "the service defaults"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"the service defaults with the {listed} profile{'s' if len(names) > 1 else ''}"
+
+
+def history_in_words(history: Sequence[Any], conditions: Sequence[Condition | str] = ()) -> list[Version]:
     """Each stored version (newest first, as ``override_history`` returns them) said as what
-    it changed from the version before it."""
-    defaults = default_ruleset()
+    it changed from the version before it, on the rules the patient has without a personal
+    override: the defaults and their condition profiles (judged against the defaults alone,
+    a COPD patient's override below the defaults' red was said to "no longer fit")."""
+    base = rules_for(conditions)
+    words = judged_on(conditions)
     out = []
-    before = defaults
+    before = base
     for row in reversed(history):
         try:
-            after = apply_override(defaults, row.changes)
+            after = apply_override(base, row.changes)
         except RuleSetError:
-            lines = [
-                "These changes no longer fit the service defaults: the patient is judged on the defaults"
-            ]
-            after = defaults
+            lines = [f"These changes no longer fit {words}: the patient is judged on {words}"]
+            after = base
         else:
             lines = changed_in_words(before, after)
             if not row.changes:
-                lines.insert(0, "Returned to the service defaults")
+                lines.insert(0, f"Returned to {words}")
             if not lines:
                 lines = ["No change to the limits in force"]
         out.append(Version(row.id, row.set_by, row.set_at, row.reason, lines))

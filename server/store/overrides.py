@@ -21,6 +21,7 @@ from alerts.ruleset.loading import default_ruleset
 from alerts.ruleset.models import RuleSet, RuleSetError
 from alerts.ruleset.profiles import rules_for
 from common.wire.vocabulary import Condition
+from server.store.discharged import refuse_if_discharged
 from server.store.models import AuditEvent, Patient, RuleOverride
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,12 @@ def set_override(
     """Validate ``changes`` on top of the patient's profiles and store them as the newest version,
     with the audit record in the same transaction (no override without its who and why).
 
-    Raises ``RuleSetError`` (nothing stored) when the merged rules do not validate.
+    Raises ``RuleSetError`` (nothing stored) when the merged rules do not validate, and
+    ``PatientDischarged`` for a discharged patient (their record is closed).
     """
+    patient = s.get(Patient, patient_id)
+    if patient is not None:
+        refuse_if_discharged(patient)
     rules_for(conditions_of(s, [patient_id]).get(patient_id, []), changes)
     row = RuleOverride(patient_id=patient_id, changes=dict(changes), reason=reason, set_by=set_by, set_at=at)
     s.add(row)
@@ -135,10 +140,12 @@ def set_conditions(
     """Change the patient's conditions (and so their profiles), audited with the reason.
 
     The personal override must still apply on top of the new profiles, or nothing changes
-    (``RuleSetError``): a clinician never silently loses a personal band."""
+    (``RuleSetError``): a clinician never silently loses a personal band. A discharged
+    patient's conditions are not changed (``PatientDischarged``)."""
     patient = s.get(Patient, patient_id)
     if patient is None:
         raise LookupError(f"no patient {patient_id!r}")
+    refuse_if_discharged(patient)
     wanted = sorted(set(conditions), key=list(Condition).index)
     current = current_overrides(s, [patient_id]).get(patient_id)
     rules_for(wanted, None if current is None else current.changes)

@@ -55,6 +55,7 @@ JSON_BODIES = {
     "/contacts": {"note": "matrix test"},
     "/preview": {"changes": {}},
     "/feedback": {"preferences": None},
+    "/readmit": {"reason": "matrix test"},
 }
 
 
@@ -206,3 +207,65 @@ def test_no_list_shows_another_teams_patient(matrix: Matrix) -> None:
             assert seen.status_code == 200, route.path
     admin_list = _send(matrix, matrix.admin, "GET", "/api/v1/alerts").json()
     assert {a["patient_id"] for a in admin_list} == {"p-alpha", "p-beta"}  # admin sees all
+
+
+#: The patient routes a technician may open: the record and its changes (hub, edit,
+#: discharge), none of which shows a reading, an alert or a limit. Any other patient route
+#: answering a technician 200 fails the technician's row, so a new one must be classified.
+TECHNICIAN_MAY_READ = {
+    "/patients/{patient_id}/record",
+    "/patients/{patient_id}/edit",
+    "/patients/{patient_id}/hub",
+    "/patients/{patient_id}/discharge",
+}
+TECHNICIAN_MAY_CHANGE = {
+    "/patients/{patient_id}/edit",
+    "/patients/{patient_id}/hub",
+    "/patients/{patient_id}/discharge",
+}
+
+
+def test_a_technician_finds_any_teams_patient_and_reaches_no_clinical_data(matrix: Matrix) -> None:
+    """The technician's row: their search finds a patient of any team (``server.access``: a
+    technician's hubs and enrolment serve every team) with their hub, and no route, page or
+    API, list or per patient or hub, shows them a reading, an alert or a limit."""
+    token = create_user(matrix.stack.db, "tech-matrix", Role.TECHNICIAN)
+    tech = Who("tech-matrix", {"Authorization": f"Bearer {token}"}, signed_in_client(_app(matrix), token))
+    alerts = _send(matrix, matrix.admin, "GET", "/api/v1/alerts").json()
+    # The readings' values and unit, the alerts, and the limits ("Red at or above 180 mmHg").
+    clinical = {"mmHg", "Red at or", "Alert limits", *(a["summary"] for a in alerts)}
+    clinical |= {f"/alerts/{a['id']}" for a in alerts}
+
+    def nothing_clinical(answer: httpx.Response, where: str) -> None:
+        shown = {c for c in clinical if c in answer.text}
+        assert not shown, f"{where}: a technician is shown {shown}"
+
+    before = _audits(matrix, "tech-matrix")
+    for team in ("alpha", "beta"):
+        found = tech.pages.get("/patients", params={"q": matrix.ids[team]["name"].split()[0]})
+        assert found.status_code == 200, found.status_code
+        assert f'data-patient-id="p-{team}"' in found.text and f"hub-{team}" in found.text
+        assert f"/patients/p-{team}/record" in found.text
+        nothing_clinical(found, f"/patients?q= ({team})")
+    assert tech.pages.get("/patients", params={"q": "9434765919"}).text.count("data-patient-id=") == 0
+    assert _audits(matrix, "tech-matrix") > before  # each search is audited
+
+    checked = 0
+    values = {**matrix.ids["beta"], "hub_id": "hub-beta"}
+    for route in _routes(_app(matrix)):
+        params = _params(route)
+        if "GET" not in _methods(route) or route.path in NOT_LISTS or "action" in params:
+            continue
+        answer = _send(matrix, tech, "GET", _fill(route, values))
+        nothing_clinical(answer, route.path)
+        if params & PATIENT_PARAMS and answer.status_code == 200:
+            assert route.path in TECHNICIAN_MAY_READ, f"{route.path}: {answer.status_code} for a technician"
+        checked += 1
+    for route in _routes(_app(matrix)):
+        if not _params(route) & PATIENT_PARAMS or route.path in TECHNICIAN_MAY_CHANGE:
+            continue
+        for method in sorted(_methods(route) - {"GET", "HEAD"}):
+            answer = _send(matrix, tech, method, _fill(route, matrix.ids["alpha"]))
+            assert answer.status_code == 403, f"{method} {route.path}: {answer.status_code} for a technician"
+            checked += 1
+    assert checked >= 25

@@ -6,6 +6,8 @@ number. The caseload and the enrolment pages pass axe-core on a 360 px phone."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
@@ -16,8 +18,11 @@ from server.api.auth import Role, create_user
 from server.app import create_app
 from server.provisioning import add_hub
 from server.settings import ServerSettings
-from server.store.models import AuditEvent
-from tests.fixtures.browser import served
+from server.store.database import Database
+from server.store.influx.store import InfluxStore
+from server.store.models import AuditEvent, LatestValue, Patient
+from server.store.overrides import set_override
+from tests.fixtures.browser import served, signed_in_client
 from tests.fixtures.server import Stack
 from tests.support.axe import load_axe, serious
 
@@ -126,3 +131,65 @@ def test_enrol_give_a_hub_and_find_them_worst_first(stack: Stack, browser: Brows
     assert viewed[0].endswith(
         f"patients=,{','.join(sorted([edna, 'p-nora', 'p-rita']))},"
     )  # each one's trail finds it
+
+
+def _latest(db: Database, patient_id: str, taken_at: datetime, values: dict[Measure, float]) -> None:
+    kind = ReadingKind.SPO2 if Measure.SPO2 in values else ReadingKind.BLOOD_PRESSURE
+    with db.session() as s:
+        for measure, value in values.items():
+            s.add(
+                LatestValue(
+                    patient_id=patient_id,
+                    measure=measure.value,
+                    value=value,
+                    kind=kind.value,
+                    taken_at=taken_at,
+                    reading_id=str(uuid.uuid4()),
+                )
+            )
+
+
+def test_the_caseload_news2_scores_only_recent_readings_as_the_patients_rule_says(
+    database: Database, influx_store: InfluxStore
+) -> None:
+    """Issue 11: a systolic from 200 days ago was shown red with 'NEWS2 0 (1 of 7)'. Values
+    older than LATEST_DAYS are history; a NEWS2 needs the rule's min_parameters (2) and its
+    rule enabled; an older one says how old it is."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    names = {
+        "p-cl-old": "Olive Old",
+        "p-cl-one": "Una One",
+        "p-cl-stale": "Stan Stale",
+        "p-cl-off": "Otto Off",
+        "p-cl-fresh": "Fay Fresh",
+    }
+    with database.session() as s:
+        s.add_all(Patient(id=pid, display_name=name, team="news2") for pid, name in names.items())
+    _latest(database, "p-cl-old", now - timedelta(days=200), {Measure.SYSTOLIC: 200, Measure.PULSE: 80})
+    _latest(database, "p-cl-one", now - timedelta(hours=2), {Measure.SPO2: 95})
+    _latest(database, "p-cl-stale", now - timedelta(days=3, hours=1), {Measure.SPO2: 96, Measure.PULSE: 80})
+    _latest(database, "p-cl-off", now - timedelta(hours=1), {Measure.SYSTOLIC: 85, Measure.PULSE: 80})
+    _latest(database, "p-cl-fresh", now - timedelta(hours=1), {Measure.SYSTOLIC: 85, Measure.PULSE: 80})
+    with database.session() as s:
+        set_override(
+            s, "p-cl-off", {"news2": {"enabled": False}}, reason="palliative plan", set_by="test", at=now
+        )
+    token = create_user(database, "matron-news2", Role.CLINICIAN, teams=["news2"])
+    app = create_app(ServerSettings(database_url=database.url), database, influx_store)
+    html: str = signed_in_client(app, token).get("/patients").text
+
+    def row(pid: str) -> str:
+        return html.split(f'data-patient-id="{pid}"', 1)[1].split("</tr>", 1)[0]
+
+    old = row("p-cl-old")
+    assert "No readings in 30 days" in old and "cw-out" not in old and "200 mmHg" not in old
+    assert "Not enough recent readings" in old and "cw-news2" not in old
+    assert "Never" not in old  # the last reading is still said, however old
+    one = row("p-cl-one")
+    assert "SpO2 95 %" in one and "Not enough recent readings" in one and "of 7 measured" not in one
+    stale = row("p-cl-stale")
+    assert 'class="cw-news2">0<' in stale and "(2 of 7 measured, " in stale
+    assert "3 days old" in stale.split("cw-news2", 1)[1]
+    assert "NEWS2 is not used for this patient" in row("p-cl-off")
+    fresh = row("p-cl-fresh")
+    assert 'class="cw-news2">3<' in fresh and "(2 of 7 measured, " in fresh and "days old" not in fresh

@@ -123,6 +123,7 @@ def _pages(scene: Scene) -> dict[str, tuple[str, str, int]]:
         "hubs": ("technician", "/hubs", 200),
         "caseload": ("clinician", "/patients", 200),
         "caseload-search": ("clinician", "/patients?q=margaret&status=alerts", 200),
+        "patient-search": ("technician", "/patients?q=o", 200),
         "record": ("clinician", "/patients/p-look-1/record", 200),
         "enrol": ("technician", "/enrol", 200),
         "edit-record": ("technician", "/patients/p-look-1/edit", 200),

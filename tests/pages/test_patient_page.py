@@ -89,3 +89,48 @@ def test_returning_to_the_defaults_needs_a_reason_and_is_a_new_version(stack: St
     assert len(rules["history"]) == 2
     assert rules["effective"]["thresholds"]["systolic"]["amber"]["at_or_above"] is None
     assert client.get("/patients/nobody-here").status_code == 404
+
+
+def _cell(html: str, measure: str, column: str) -> str:
+    row = html.split(f'data-measure="{measure}"', 1)[1].split("</tr>", 1)[0]
+    return row.split(f' {column}" role="cell"', 1)[1].split("</td>", 1)[0]
+
+
+def test_a_copd_patients_limits_say_which_come_from_the_profile_and_who_set_the_rest(stack: Stack) -> None:
+    """Issue 11: the COPD profile's SpO2 limits were called "Personal", and a personal limit
+    below the defaults' red but above COPD's was said to "no longer fit"."""
+    for pid in ("p-copd-1", "p-copd-2"):
+        stack.patient_with_hub(pid, f"hub-{pid}")
+        put = stack.api.put(
+            f"/api/v1/patients/{pid}/conditions",
+            json={"conditions": ["copd"], "reason": "COPD on spirometry"},
+            headers=stack.auth(),
+        )
+        assert put.status_code == 200, put.text
+    put = stack.api.put(
+        "/api/v1/patients/p-copd-1/rules",
+        json={
+            "changes": {"thresholds": {"spo2": {"amber": {"at_or_below": 90}}}},
+            "reason": "usual sats 90 %",
+        },
+        headers=stack.auth(),
+    )
+    assert put.status_code == 200, put.text
+    client = signed_in_client(stack.api.app, stack.token)
+    html = client.get("/patients/p-copd-1").text
+    red, amber = _cell(html, "spo2", "red_below"), _cell(html, "spo2", "amber_below")
+    assert 'data-source="COPD profile"' in red and "88%" in red
+    assert 'data-source="Personal"' in amber and "90%" in amber
+    where = _cell(html, "spo2", "source")
+    matron = put.json()["override"]["set_by"]
+    assert f"Personal (set by {matron} on " in where
+    assert "COPD profile" in where and "BTS 2015" in where and "Personal limits on" not in where
+    assert "Service default" in _cell(html, "systolic", "source")
+    history = html.split('<ol class="nhsuk-list history"', 1)[1].split("</ol>", 1)[0]
+    assert "SpO2 amber at or below: 91 → 90%" in history and "no longer fit" not in history
+    other = client.get("/patients/p-copd-2").text
+    assert (
+        "No personal limits have been set: this patient is judged on the service defaults with the COPD profile."
+        in other
+    )
+    assert "Personal" not in _cell(other, "spo2", "source")

@@ -17,6 +17,7 @@ from server.api.deps import Clinician, Db
 from server.hub_config import deliver_each
 from server.patient_feedback import FeedbackError, FeedbackState, set_feedback, state
 from server.patient_ids import PATIENT_ID_PATTERN
+from server.store.discharged import PatientDischarged
 
 router = APIRouter(tags=["feedback"])
 
@@ -102,6 +103,8 @@ def set_patient_feedback(
             )
     except FeedbackError as e:  # nothing was stored
         raise HTTPException(422, [{"field": p.field, "msg": p.text} for p in e.problems]) from None
+    except PatientDischarged as e:
+        raise HTTPException(409, str(e)) from None
     if not st.sent or st.hub_id is None:
         return _out(st, "waiting")
     problem = deliver_each(db, request.app.state.settings.mqtt.endpoint, [st.hub_id])[st.hub_id]

@@ -29,6 +29,7 @@ from server.api.schemas import (
 )
 from server.judging.preview import NOTE, history, replay, rules_now
 from server.patient_ids import PATIENT_ID_PATTERN
+from server.store.discharged import PatientDischarged
 from server.store.influx.errors import StoreUnavailable
 from server.store.models import RuleOverride, now
 from server.store.overrides import conditions_of, current_rules, set_conditions, set_override
@@ -84,6 +85,8 @@ def set_patient_rules(
             return _rules(s, patient_id)
     except RuleSetError as e:  # nothing was stored
         raise HTTPException(422, str(e)) from None
+    except PatientDischarged as e:
+        raise HTTPException(409, str(e)) from None
 
 
 @router.put("/api/v1/patients/{patient_id}/conditions", response_model=PatientRulesOut)
@@ -99,6 +102,8 @@ def set_patient_conditions(
             return _rules(s, patient_id)
     except RuleSetError as e:  # the personal override would not apply on the new profiles
         raise HTTPException(422, str(e)) from None
+    except PatientDischarged as e:
+        raise HTTPException(409, str(e)) from None
 
 
 @router.post("/api/v1/patients/{patient_id}/rules/preview", response_model=RulePreviewOut)
