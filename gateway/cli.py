@@ -195,11 +195,14 @@ def doctor(
     """Check everything the hub needs, and say what to do about what is wrong.
 
     Checks, in order: the system D-Bus; bluetoothd; the Bluetooth adapter (present, powered, not
-    blocked by rfkill); the clock (synchronised by NTP); free disk space for the outbox; the broker
-    (reachable over TLS, its certificate trusted); the certificates (CA file and the broker's, expiry);
-    the hub's credentials (a real MQTT CONNECT as the hub).
+    blocked by rfkill); scanning (something, normally the running hub, scans on the adapter: a warning
+    when nothing does); the clock (synchronised by NTP); free disk space for the outbox; speech (espeak-ng
+    renders a phrase in the hub's voice and ALSA has a sound card, when spoken feedback is on); the
+    broker (reachable over TLS, its certificate trusted); the certificates (CA file and the broker's,
+    expiry); the hub's credentials (a real MQTT CONNECT as the hub).
 
-    Each line is ok, WARNING, FAILED, or '-' (not checked because a check it depends on failed), and
+    Each line is ok, WARNING, FAILED, or '-' (not checked: a check it depends on failed, or what it
+    checks is switched off), and
     every problem comes with what to do. Exit status: 0 if nothing failed (warnings allowed), 1 if a
     check failed, 2 if the configuration cannot be read.
 

@@ -57,6 +57,7 @@ def run_hub_process(config_path: Path) -> int:
     from gateway.catalogue.loader import load_catalogue
     from gateway.config import load_hub_config
     from gateway.diagnostics.doctor import local_checks
+    from gateway.diagnostics.scanning import hub_scanning_check
     from gateway.feedback.attach import HubFeedback
     from gateway.mqtt.publisher import OutboxPublisher
     from gateway.mqtt.session import MqttSession
@@ -110,10 +111,12 @@ def run_hub_process(config_path: Path) -> int:
         interval_s=cfg.telemetry_interval_s,
         spill=spill,
         devices=hub.device_telemetry,
-        checks=lambda: local_checks(cfg),
+        # The hub's own account of its scan replaces what the adapter shows: only it knows it means to scan.
+        checks=lambda: local_checks(cfg, scanning=lambda: hub_scanning_check(hub.scan_state)),
     )
     hub.on_session_end = telemetry.poke
-    hub.on_radio_change = telemetry.poke  # a broken radio is news for the server straight away
+    # A broken radio, a lost one and one back are news for the server straight away.
+    hub.on_radio_change = telemetry.poke
     if feedback:
         feedback.follow(remote)
         feedback.service.start()

@@ -1,15 +1,20 @@
 """One hub as a technician looks at it before a visit: the devices paired to it (the server's
 list, what the hub takes readings from) beside the devices heard through it (what has
 actually sent readings), with battery, firmware and the last reading of each; its software,
-its truthful backlog and who it has served."""
+its truthful backlog and who it has served; and each of its self-checks (what ``carewatch hub
+doctor`` prints there) under a name a technician knows without knowing the software."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
+from typing import Final
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from common.wire.messages import HubCheck
+from common.wire.vocabulary import CheckStatus, HubCheckName
 from server.device_sharing import sharing_hub
 from server.hubs import HubOverview, hub_overview
 from server.store.database import Database
@@ -27,6 +32,55 @@ def signal_words(rssi_dbm: int | None) -> str | None:
         return None
     word = "strong" if rssi_dbm >= STRONG_DBM else "fair" if rssi_dbm >= WEAK_DBM else "weak"
     return f"{word} ({rssi_dbm} dBm)"
+
+
+#: Each self-check as a technician would name what it looks at.
+CHECK_TITLES: Final = MappingProxyType(
+    {
+        HubCheckName.DBUS: "System message bus",
+        HubCheckName.BLUETOOTHD: "Bluetooth service",
+        HubCheckName.ADAPTER: "Bluetooth adapter",
+        HubCheckName.SCANNING: "Listening for devices",
+        HubCheckName.CLOCK: "Clock",
+        HubCheckName.DISK: "Storage space",
+        HubCheckName.SPEECH: "Spoken messages",
+        HubCheckName.BROKER: "Connection to the server",
+        HubCheckName.CERTIFICATES: "Certificates",
+        HubCheckName.CREDENTIALS: "Hub's password",
+    }
+)
+CHECK_WORDS: Final = MappingProxyType(
+    {
+        CheckStatus.OK: "working",
+        CheckStatus.WARNING: "needs a look",
+        CheckStatus.FAILED: "not working",
+        CheckStatus.SKIPPED: "not checked",
+    }
+)
+
+
+class CheckRow(BaseModel):
+    name: HubCheckName
+    title: str
+    status: CheckStatus
+    state: str  # the status in words
+    found: str  # what the hub found
+    fix: str | None
+
+
+def check_rows(checks: list[HubCheck]) -> list[CheckRow]:
+    """The hub's checks in the order it ran them, in words."""
+    return [
+        CheckRow(
+            name=c.name,
+            title=CHECK_TITLES[c.name],
+            status=c.status,
+            state=CHECK_WORDS[c.status],
+            found=c.summary,
+            fix=c.fix,
+        )
+        for c in checks
+    ]
 
 
 class DeviceRow(BaseModel):
@@ -57,6 +111,7 @@ class HubDetail(BaseModel):
     hub: HubOverview
     devices: list[DeviceRow]
     assignments: list[Assignment]
+    checks: list[CheckRow]
     shared: list[str] = []  # devices another hub in service also has, in words (device_sharing)
 
     @property
@@ -106,4 +161,5 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
         row.firmware = reported.firmware or row.firmware
     ordered = sorted(rows.values(), key=lambda r: (not r.paired, r.address))
     shared = [x.words() for xs in sharing_hub(db, hub_id).values() for x in xs]
-    return HubDetail(hub=overview, devices=ordered, assignments=assignments, shared=shared)
+    checks = check_rows(overview.telemetry.checks) if overview.telemetry else []
+    return HubDetail(hub=overview, devices=ordered, assignments=assignments, shared=shared, checks=checks)

@@ -184,7 +184,8 @@ class CheckStatus(StrEnum):
     """The outcome of one of the hub's self-checks (``carewatch hub doctor``, and its telemetry).
 
     ``skipped``: not checked because a check it depends on failed (no D-Bus, so no question to
-    ask bluetoothd); the failed one already says what to do.
+    ask bluetoothd; the failed one already says what to do), or because what it checks is
+    switched off (spoken feedback off in the hub's configuration): nothing to fix either way.
     """
 
     OK = "ok"
@@ -199,8 +200,12 @@ class HubCheckName(StrEnum):
     DBUS = "dbus"
     BLUETOOTHD = "bluetoothd"
     ADAPTER = "adapter"
+    #: The hub is listening for its devices: a radio that is up but not scanning hears nothing.
+    SCANNING = "scanning"
     CLOCK = "clock"
     DISK = "disk"
+    #: Spoken feedback can be produced: espeak-ng renders a phrase and there is a speaker.
+    SPEECH = "speech"
     BROKER = "broker"
     CERTIFICATES = "certificates"
     CREDENTIALS = "credentials"

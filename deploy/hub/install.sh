@@ -7,10 +7,12 @@
 #   sudo carewatch hub enrol CODE --server https://carewatch.example.nhs.uk   # then
 #   sudo systemctl start carewatch-hub
 #
-# What it does: the system user carewatch-hub (in the bluetooth group), a venv in
-# /opt/carewatch-hub/venv with only the hub's extra (none of the server's libraries),
-# /etc/carewatch (0700, the hub's configuration and secrets), /var/lib/carewatch-hub (the
-# outbox), the systemd unit (Type=notify, watchdog) and bounded journald settings.
+# What it does: espeak-ng and alsa-utils (the hub's voice and its speaker), the system user
+# carewatch-hub (in the bluetooth and audio groups, and gpio where the machine has one), a
+# venv in /opt/carewatch-hub/venv with only the hub's extra (none of the server's
+# libraries), /etc/carewatch (0700, the hub's configuration and secrets),
+# /var/lib/carewatch-hub (the outbox), the systemd unit (Type=notify, watchdog; a drop-in
+# for the gpio group when there is one) and bounded journald settings.
 # Without a running systemd (a chroot, an image being built) the unit is installed, not
 # enabled; the next boot's systemd finds it through the multi-user.target link made here.
 set -eu
@@ -25,7 +27,7 @@ SOURCE=$(cd "$HERE/../.." && pwd)
 WHEEL=
 PIP_OPTS=
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -51,6 +53,16 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "the hub ne
 command -v bluetoothd >/dev/null 2>&1 || [ -x /usr/libexec/bluetooth/bluetoothd ] \
     || say "note: BlueZ is not installed (apt-get install bluez); the hub cannot hear devices without it"
 
+# The hub's voice: espeak-ng speaks, aplay (alsa-utils) plays it. Installed whether or not
+# spoken feedback is switched on yet, so switching it on later needs no visit with a network.
+if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v aplay >/dev/null 2>&1; then
+    say "installing espeak-ng and alsa-utils (spoken feedback)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng alsa-utils >/dev/null
+fi
+command -v espeak-ng >/dev/null 2>&1 && command -v aplay >/dev/null 2>&1 \
+    || die "espeak-ng and alsa-utils did not install; the hub cannot speak without them"
+
 # The service user: no login, no home of its own beyond the state directory.
 if ! getent group "$SERVICE_USER" >/dev/null; then
     groupadd --system "$SERVICE_USER"
@@ -60,8 +72,18 @@ if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
     useradd --system --gid "$SERVICE_USER" --home-dir "$STATE_DIR" --no-create-home \
         --shell /usr/sbin/nologin --comment "CareWatch hub" "$SERVICE_USER"
 fi
+# bluetooth: BlueZ's D-Bus policy lets this group drive the adapter; audio: the sound card.
 getent group bluetooth >/dev/null || groupadd --system bluetooth
-usermod -a -G bluetooth "$SERVICE_USER"
+getent group audio >/dev/null || groupadd --system audio
+usermod -a -G bluetooth,audio "$SERVICE_USER"
+# gpio (Raspberry Pi OS has the group; plain Debian does not): the feedback LED and buzzer.
+# Only where it exists: a unit naming a group that is not there does not start.
+if getent group gpio >/dev/null; then
+    usermod -a -G gpio "$SERVICE_USER"
+    HAS_GPIO=yes
+else
+    HAS_GPIO=
+fi
 
 # The venv, with only the hub's extra: a hub never carries the server's libraries.
 if [ ! -x "$PREFIX/venv/bin/python" ]; then
@@ -95,6 +117,13 @@ install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
 
 # The unit and the journal's limits.
 install -m 0644 "$HERE/carewatch-hub.service" "$SYSTEMD_DIR/carewatch-hub.service"
+if [ -n "$HAS_GPIO" ]; then
+    install -d -m 0755 "$SYSTEMD_DIR/carewatch-hub.service.d"
+    install -m 0644 "$HERE/carewatch-hub-gpio.conf" "$SYSTEMD_DIR/carewatch-hub.service.d/gpio.conf"
+    say "the hub may use the GPIO pins (group gpio)"
+else
+    rm -f "$SYSTEMD_DIR/carewatch-hub.service.d/gpio.conf"
+fi
 install -d -m 0755 /etc/systemd/journald.conf.d
 install -m 0644 "$HERE/journald-carewatch-hub.conf" /etc/systemd/journald.conf.d/carewatch-hub.conf
 if [ -d /run/systemd/system ]; then

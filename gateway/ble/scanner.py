@@ -162,3 +162,26 @@ async def scan_once(
     finally:
         await scanner.stop()
     return found
+
+
+async def forget_bluez_state() -> None:
+    """Make bleak read BlueZ's objects afresh before the next scan.
+
+    bleak keeps one connection to the system bus per event loop, with a copy of every BlueZ
+    object it has seen. A bluetoothd that died sent no ``InterfacesRemoved``, so that copy
+    still holds the old adapter, devices and GATT objects, and the next session could look
+    for services that are gone. bleak rebuilds its copy when its connection closes (as after
+    a D-Bus restart); closing it here takes that same path. bleak offers no public call for
+    it, hence the private attribute, looked up defensively: a bleak without it is left alone.
+    """
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+
+    try:
+        manager = await get_global_bluez_manager()
+    except Exception as e:  # noqa: BLE001 - no bus or no bluetoothd now: nothing cached to forget
+        log.debug("bleak's BlueZ state not reset: %s", e)
+        return
+    bus = getattr(manager, "_bus", None)
+    if bus is not None and getattr(bus, "connected", False):
+        bus.disconnect()
+        log.info("bleak's copy of the BlueZ objects dropped; it is read again at the next scan")

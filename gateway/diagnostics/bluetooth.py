@@ -1,5 +1,6 @@
 """The radio's three layers, checked bottom up: the system D-Bus, bluetoothd on it
-(``org.bluez``), then the hub's adapter (present, powered, not blocked by rfkill).
+(``org.bluez``), then the hub's adapter (present, powered, not blocked by rfkill); and, on
+top, whether anything scans on that adapter (``scanning``).
 
 Bottom up because each layer's failure looks like the next one's from above: bleak reports a
 missing D-Bus socket as "[Errno 2] No such file or directory" and a missing bluetoothd as a
@@ -20,12 +21,14 @@ from dbus_fast.aio import MessageBus
 from common.wire.messages import HubCheck
 from common.wire.vocabulary import HubCheckName
 from gateway.diagnostics.results import failed, ok, skipped
+from gateway.diagnostics.scanning import SCANNING, adapter_scanning_check
 
 DEFAULT_SYSTEM_BUS: Final = "unix:path=/var/run/dbus/system_bus_socket"
 DEFAULT_RFKILL_DIR: Final = Path("/sys/class/rfkill")
 CALL_TIMEOUT_S: Final = 3.0
 
 DBUS, BLUETOOTHD, ADAPTER = HubCheckName.DBUS, HubCheckName.BLUETOOTHD, HubCheckName.ADAPTER
+RADIO_LAYERS: Final = (DBUS, BLUETOOTHD, ADAPTER)
 
 
 def system_bus_address() -> str:
@@ -46,7 +49,8 @@ async def _call(bus: MessageBus, message: Message) -> Message:
 
 
 async def bluetooth_checks(adapter: str, *, rfkill_dir: Path = DEFAULT_RFKILL_DIR) -> list[HubCheck]:
-    """The D-Bus, bluetoothd and adapter checks, in that order."""
+    """The D-Bus, bluetoothd, adapter and scanning checks, in that order; scanning as the
+    adapter shows it (``Discovering``), which is all a process other than the hub can see."""
     address = system_bus_address()
     try:
         bus = await asyncio.wait_for(
@@ -68,6 +72,7 @@ async def bluetooth_checks(adapter: str, *, rfkill_dir: Path = DEFAULT_RFKILL_DI
             ),
             skipped(BLUETOOTHD, "the system D-Bus is not reachable"),
             skipped(ADAPTER, "the system D-Bus is not reachable"),
+            skipped(SCANNING, "the system D-Bus is not reachable"),
         ]
     try:
         checks = [ok(DBUS, f"system D-Bus reachable at {_socket_of(address)}")]
@@ -81,6 +86,7 @@ async def bluetooth_checks(adapter: str, *, rfkill_dir: Path = DEFAULT_RFKILL_DI
                     "Restart the Bluetooth service: 'systemctl restart bluetooth', then run this again.",
                 ),
                 skipped(ADAPTER, "bluetoothd does not answer"),
+                skipped(SCANNING, "bluetoothd does not answer"),
             ]
         return checks
     finally:
@@ -107,6 +113,7 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
                 "Start the Bluetooth service: 'systemctl enable --now bluetooth' (Debian package 'bluez').",
             ),
             skipped(ADAPTER, "bluetoothd is not running"),
+            skipped(SCANNING, "bluetoothd is not running"),
         ]
     objects = await _call(
         bus,
@@ -125,6 +132,7 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
                 "Restart the Bluetooth service: 'systemctl restart bluetooth', then run this again.",
             ),
             skipped(ADAPTER, "bluetoothd does not answer"),
+            skipped(SCANNING, "bluetoothd does not answer"),
         ]
     checks = [ok(BLUETOOTHD, "bluetoothd is running")]
     managed: dict[str, dict[str, dict[str, object]]] = objects.body[0]
@@ -143,7 +151,11 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
         )
         if blocked:
             fix = f"Bluetooth is blocked by rfkill ({blocked}): 'rfkill unblock bluetooth', then restart bluetooth."
-        return [*checks, failed(ADAPTER, f"Bluetooth adapter {adapter} missing{others}", fix)]
+        return [
+            *checks,
+            failed(ADAPTER, f"Bluetooth adapter {adapter} missing{others}", fix),
+            adapter_scanning_check(adapter, None, f"Bluetooth adapter {adapter} missing"),
+        ]
     if blocked:
         return [
             *checks,
@@ -153,6 +165,7 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
                 "Run 'rfkill unblock bluetooth'"
                 + (" and turn the hardware radio switch on." if "hard" in blocked else "."),
             ),
+            adapter_scanning_check(adapter, None, f"Bluetooth adapter {adapter} is blocked"),
         ]
     powered = getattr(props.get("Powered"), "value", False)
     if not powered:
@@ -164,9 +177,15 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
                 "Run 'bluetoothctl power on', and set AutoEnable=true in /etc/bluetooth/main.conf so it "
                 "stays on after a restart.",
             ),
+            adapter_scanning_check(adapter, None, f"Bluetooth adapter {adapter} is switched off"),
         ]
     address = getattr(props.get("Address"), "value", "?")
-    return [*checks, ok(ADAPTER, f"Bluetooth adapter {adapter} ({address}) present and powered")]
+    discovering = bool(getattr(props.get("Discovering"), "value", False))
+    return [
+        *checks,
+        ok(ADAPTER, f"Bluetooth adapter {adapter} ({address}) present and powered"),
+        adapter_scanning_check(adapter, discovering, None),
+    ]
 
 
 def rfkill_blocked(rfkill_dir: Path = DEFAULT_RFKILL_DIR) -> str | None:
@@ -191,10 +210,17 @@ def rfkill_blocked(rfkill_dir: Path = DEFAULT_RFKILL_DIR) -> str | None:
     return " and ".join(sorted(found, reverse=True))
 
 
-async def explain_radio_failure(adapter: str) -> str | None:
-    """The first failing radio check as "what is wrong: what to do", or None when the radio
-    layers look fine (then the original error is the best explanation there is)."""
+async def radio_failure(adapter: str) -> HubCheck | None:
+    """The first failing radio layer (D-Bus, bluetoothd, adapter), or None when they look fine.
+    Not scanning is no layer of the radio: it is what a broken layer causes."""
     for check in await bluetooth_checks(adapter):
-        if check.fix is not None:
-            return f"{check.summary}. {check.fix}"
+        if check.name in RADIO_LAYERS and check.fix is not None:
+            return check
     return None
+
+
+async def explain_radio_failure(adapter: str) -> str | None:
+    """The first failing radio layer as "what is wrong: what to do", or None when the radio
+    layers look fine (then the original error is the best explanation there is)."""
+    check = await radio_failure(adapter)
+    return f"{check.summary}. {check.fix}" if check is not None else None

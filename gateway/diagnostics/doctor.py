@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from common.mqtt import BrokerEndpoint
@@ -18,6 +19,7 @@ from gateway.diagnostics.certificates import certificates_check
 from gateway.diagnostics.clock import clock_check
 from gateway.diagnostics.disk import disk_check
 from gateway.diagnostics.results import failed
+from gateway.diagnostics.speech import DEFAULT_ASOUND_CARDS, speech_check
 
 _MARK = {
     CheckStatus.OK: "ok",
@@ -27,11 +29,22 @@ _MARK = {
 }
 
 
-def local_checks(cfg: HubConfig, *, rfkill_dir: Path = DEFAULT_RFKILL_DIR) -> list[HubCheck]:
-    """Radio, clock, disk and the CA file: what the hub can check without the broker. Runs its
-    own event loop, so call it from a thread that has none (the telemetry thread, the CLI)."""
+def local_checks(
+    cfg: HubConfig,
+    *,
+    rfkill_dir: Path = DEFAULT_RFKILL_DIR,
+    cards_file: Path = DEFAULT_ASOUND_CARDS,
+    scanning: Callable[[], HubCheck] | None = None,
+) -> list[HubCheck]:
+    """Radio, scanning, clock, disk, speech and the CA file: what the hub can check without the
+    broker. ``scanning`` is the running hub's own account of its scan, which replaces what the
+    adapter shows (only the hub knows that it means to scan). Runs its own event loop, so call
+    it from a thread that has none (the telemetry thread, the CLI)."""
     checks = asyncio.run(bluetooth_checks(cfg.adapter, rfkill_dir=rfkill_dir))
+    if scanning is not None:
+        checks = [scanning() if c.name is HubCheckName.SCANNING else c for c in checks]
     checks += [clock_check(cfg.clock_sync_flag), disk_check(cfg.state_dir)]
+    checks.append(speech_check(cfg.feedback, cards_file=cards_file))
     checks.append(certificates_check(cfg.broker.ca_file, None))
     return checks
 

@@ -39,6 +39,7 @@ class EmulatedBluez:
     directory: Path
     adapters: dict[str, str]
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _bluezoo_args: list[str] = field(default_factory=list, repr=False)
 
     @property
     def hub_adapter(self) -> str:
@@ -50,6 +51,49 @@ class EmulatedBluez:
 
     def adapter_path(self, name: str) -> str:
         return f"/org/bluez/{name}"
+
+    @property
+    def bluetoothd(self) -> subprocess.Popen[bytes]:
+        """The emulated bluetoothd (bluezoo): always the newest process started."""
+        return self._processes[-1]
+
+    def kill_bluetoothd(self) -> None:
+        """SIGKILL, as a crash: bluezoo sends nothing on the way out (no InterfacesRemoved),
+        exactly what a crashed bluetoothd leaves behind; the bus notes only its name gone."""
+        proc = self.bluetoothd
+        proc.kill()
+        proc.wait(timeout=5)
+
+    def start_bluetoothd(self, timeout: float = 10) -> None:
+        """A new bluezoo on the same bus, the same adapters, none of the old objects or bonds
+        (as a real bluetoothd restarted, minus the bonds it would read back from disk)."""
+        _start_bluezoo(self, timeout)
+
+    async def remove_adapter(self, name: str) -> None:
+        """Take an adapter away (a USB dongle pulled out): BlueZ removes its object."""
+        await self._zoo("RemoveAdapter", "y", [int(name.removeprefix("hci"))])
+
+    async def add_adapter(self, name: str) -> None:
+        """Put it back (plugged in again): a new object, powered (bluezoo's --auto-enable)."""
+        await self._zoo("AddAdapter", "ys", [int(name.removeprefix("hci")), self.adapters[name]])
+
+    async def _zoo(self, member: str, signature: str, body: list[object]) -> None:
+        bus = await MessageBus(bus_address=self.bus_address, bus_type=BusType.SYSTEM).connect()
+        try:
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path="/org/bluezoo",
+                    interface="org.bluezoo.Manager1",
+                    member=member,
+                    signature=signature,
+                    body=body,
+                )
+            )
+            if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+                raise EmulatedBluezError(f"bluezoo {member}{tuple(body)}: {reply and reply.body}")
+        finally:
+            bus.disconnect()
 
     def stop(self) -> None:
         """Stop bluezoo, then the bus, by PID (never by name: other test runs share the machine)."""
@@ -119,7 +163,6 @@ def start_emulated_bluez(directory: Path, device_count: int) -> EmulatedBluez:
     adapters = {f"hci{i}": address for i, address in enumerate(addresses)}
     stack = EmulatedBluez(bus_address, directory, adapters)
     bus_log = directory / "dbus-daemon.log"
-    zoo_log = directory / "bluezoo.log"
     try:
         with bus_log.open("wb") as out:
             stack._processes.append(
@@ -130,27 +173,40 @@ def start_emulated_bluez(directory: Path, device_count: int) -> EmulatedBluez:
                 )
             )
         _wait_for(socket.exists, 5, "dbus-daemon", bus_log)
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus_address}
-        args = [sys.executable, str(LAUNCHER), "--auto-enable", f"--scan-interval={SCAN_INTERVAL_S}"]
+        stack._bluezoo_args = [
+            sys.executable,
+            str(LAUNCHER),
+            "--auto-enable",
+            f"--scan-interval={SCAN_INTERVAL_S}",
+        ]
         for address in addresses:
-            args += ["-a", address]
-        with zoo_log.open("wb") as out:
-            stack._processes.append(subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT))
-        names = list(adapters)
-
-        def ready() -> bool:
-            if stack._processes[-1].poll() is not None:
-                raise EmulatedBluezError(f"bluezoo exited:\n{zoo_log.read_text(errors='replace')[-3000:]}")
-            try:
-                return asyncio.run(_adapters_present(bus_address, names))
-            except Exception:  # noqa: BLE001 - not up yet: connection refused or name not owned
-                return False
-
-        _wait_for(ready, 10, "bluezoo", zoo_log)
+            stack._bluezoo_args += ["-a", address]
+        _start_bluezoo(stack, 10)
     except BaseException:
         stack.stop()
         raise
     return stack
+
+
+def _start_bluezoo(stack: EmulatedBluez, timeout: float) -> None:
+    """bluezoo on the stack's bus, appended to its processes; returns once every adapter is
+    there and powered."""
+    zoo_log = stack.directory / "bluezoo.log"
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": stack.bus_address}
+    with zoo_log.open("ab") as out:
+        proc = subprocess.Popen(stack._bluezoo_args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    stack._processes.append(proc)
+    names = list(stack.adapters)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise EmulatedBluezError(f"bluezoo exited:\n{zoo_log.read_text(errors='replace')[-3000:]}")
+        try:
+            return asyncio.run(_adapters_present(stack.bus_address, names))
+        except Exception:  # noqa: BLE001 - not up yet: connection refused or name not owned
+            return False
+
+    _wait_for(ready, timeout, "bluezoo", zoo_log)
 
 
 async def hub_view_of(hub_adapter: str, address: str) -> dict[str, object]:

@@ -10,6 +10,7 @@ or leaves out, read by the check's own logic (systemd-timesyncd's semantics).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -213,11 +214,31 @@ def test_unreachable_broker_and_missing_ca(tmp_path: Path, bluez: EmulatedBluez)
     assert checks["credentials"]["status"] == "skipped"
 
 
+def with_feedback(config: Path, **settings: str) -> Path:
+    """``config`` with spoken feedback switched on, and these ``[feedback]`` settings."""
+    lines = ["", "[feedback]", "enabled = true", *(f'{k} = "{v}"' for k, v in settings.items())]
+    config.write_text(config.read_text() + "\n".join(lines) + "\n")
+    return config
+
+
+async def doctor_while_scanning(config: Path, adapter: str) -> tuple[int, str]:
+    """The doctor run while a program (as the running hub would) scans on ``adapter``."""
+    from bleak import BleakScanner
+
+    scanner = BleakScanner(bluez={"adapter": adapter})
+    await scanner.start()
+    try:
+        return await asyncio.to_thread(doctor, config)
+    finally:
+        await scanner.stop()
+
+
 def test_all_good_on_the_emulated_bluez_and_the_real_broker(
     tmp_path: Path, bluez: EmulatedBluez, hub_endpoint: Callable[[str], BrokerEndpoint]
 ) -> None:
     config = write_config(tmp_path, endpoint=hub_endpoint("hub-doctor-good"))
-    code, out = doctor(config)
+    with_feedback(config, output="wav_dir", wav_dir=str(tmp_path / "said"))
+    code, out = asyncio.run(doctor_while_scanning(config, bluez.hub_adapter))
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == "hub hub-doctor-good"
@@ -227,12 +248,86 @@ def test_all_good_on_the_emulated_bluez_and_the_real_broker(
             "dbus",
             "bluetoothd",
             "adapter",
+            "scanning",
             "clock",
             "disk",
+            "speech",
             "broker",
             "certificates",
             "credentials",
         )
     ]
     assert "Bluetooth adapter hci0 (00:11:22:33:44:55) present and powered" in out
+    assert "ok       scanning      Bluetooth adapter hci0 is scanning for devices" in out
+    assert "ok       speech        espeak-ng speaks (voice en-gb" in out
+    assert f"announcements are written to {tmp_path / 'said'}, not played" in out
     assert lines[-1] == "all checks passed"
+
+
+def test_nothing_scanning_is_a_warning_and_a_broken_radio_skips_the_question(
+    tmp_path: Path, bluez: EmulatedBluez, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The doctor cannot tell whether the hub should be running (it may not be enrolled yet):
+    an adapter nothing scans on is a warning that says how to start the hub, not a failure."""
+    config = write_config(tmp_path)
+    _, out = doctor(config)
+    assert (
+        "WARNING  scanning      Bluetooth adapter hci0 is not scanning: the hub is not running, "
+        "or is restarting its radio" in out
+    )
+    assert "what to do: Start the hub ('systemctl start carewatch-hub')" in out
+    _, checks = checks_of(config)
+    assert checks["scanning"]["status"] == "warning"
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-such-bus'}")
+    _, checks = checks_of(config)
+    assert checks["scanning"] == {
+        "name": "scanning",
+        "status": "skipped",
+        "summary": "not checked: the system D-Bus is not reachable",
+    }
+
+
+def test_speech_off_is_said_and_skipped(tmp_path: Path, bluez: EmulatedBluez) -> None:
+    _, out = doctor(write_config(tmp_path))
+    assert (
+        "-        speech        not checked: spoken feedback is switched off in hub.toml "
+        "([feedback] enabled = false)" in out
+    )
+
+
+def test_speech_with_a_speaker_needs_a_sound_card(tmp_path: Path, bluez: EmulatedBluez) -> None:
+    """output = alsa (the default): espeak-ng renders, then ALSA must list a sound card. This
+    machine's own answer decides what the doctor must say."""
+    from gateway.diagnostics.speech import sound_cards
+
+    _, checks = checks_of(with_feedback(write_config(tmp_path)))
+    speech = checks["speech"]
+    cards = sound_cards()
+    if cards:
+        assert speech["status"] == "ok", speech
+        assert f"sound card: {', '.join(cards)} (ALSA device default)" in speech["summary"]
+    else:
+        assert speech["status"] == "failed", speech
+        assert speech["summary"] == "no sound card: ALSA lists none, so the hub's speech is not heard"
+        assert "Plug in the speaker" in speech["fix"] and "aplay -l" in speech["fix"]
+
+
+def test_speech_with_a_voice_espeak_does_not_have(tmp_path: Path, bluez: EmulatedBluez) -> None:
+    config = with_feedback(write_config(tmp_path), output="wav_dir", wav_dir=str(tmp_path), voice="xx-nope")
+    _, checks = checks_of(config)
+    speech = checks["speech"]
+    assert speech["status"] == "failed"
+    assert speech["summary"].startswith("espeak-ng cannot speak with voice 'xx-nope': espeak-ng (voice")
+    assert "'espeak-ng --voices'" in speech["fix"]
+
+
+def test_speech_without_espeak_ng_installed(
+    tmp_path: Path, bluez: EmulatedBluez, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PATH without espeak-ng (a hub installed before it was a dependency)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    config = with_feedback(write_config(tmp_path), output="wav_dir", wav_dir=str(tmp_path))
+    _, checks = checks_of(config)
+    assert checks["speech"]["summary"] == "espeak-ng is not installed: the hub cannot speak"
+    assert checks["speech"]["fix"].startswith("Install it: 'apt-get install espeak-ng'")

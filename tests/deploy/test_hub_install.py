@@ -123,10 +123,15 @@ def test_install_sh_on_a_fresh_bookworm_root_then_enrol(
     assert "now enrol the hub" in first.stdout
     assert "the unit is installed and enabled for the next boot" in first.stdout
 
-    # The user, in the bluetooth group, with no login.
+    # The user, in the bluetooth and audio groups (no gpio group on plain Debian), with no login.
     user = chroot.run("getent", "passwd", "carewatch-hub").stdout.strip().split(":")
     assert (user[5], user[6]) == ("/var/lib/carewatch-hub", "/usr/sbin/nologin")
-    assert "bluetooth" in chroot.run("id", "-nG", "carewatch-hub").stdout.split()
+    groups = chroot.run("id", "-nG", "carewatch-hub").stdout.split()
+    assert {"bluetooth", "audio"} <= set(groups) and "gpio" not in groups
+    # The hub's voice: espeak-ng renders a phrase inside the new root, and ALSA's player is there.
+    chroot.run("espeak-ng", "-v", "en-gb", "-w", "/tmp/spoken.wav", "CareWatch hub")
+    assert (root / "tmp/spoken.wav").read_bytes()[:4] == b"RIFF"
+    assert "aplay" in chroot.run("aplay", "--version").stdout
     # The venv: the hub's code and none of the server's libraries (the one wheel carries the
     # server's modules too; what the hub runs imports none of them, checked just below).
     venv_python = "/opt/carewatch-hub/venv/bin/python"
@@ -151,9 +156,12 @@ def test_install_sh_on_a_fresh_bookworm_root_then_enrol(
         "User=carewatch-hub",
         "ExecStart=/opt/carewatch-hub/venv/bin/carewatch hub run",
         "Restart=always",
+        "SupplementaryGroups=bluetooth audio",
     ):
         assert line in unit.splitlines(), line
     assert (root / "etc/systemd/system/multi-user.target.wants/carewatch-hub.service").is_symlink()
+    gpio_drop_in = root / "etc/systemd/system/carewatch-hub.service.d/gpio.conf"
+    assert not gpio_drop_in.exists()
     journald = (root / "etc/systemd/journald.conf.d/carewatch-hub.conf").read_text()
     assert "SystemMaxUse=64M" in journald
 
@@ -170,11 +178,16 @@ def test_install_sh_on_a_fresh_bookworm_root_then_enrol(
     for name in ("hub.toml", "mqtt-password", "ca.crt"):
         assert chroot.mode(f"/etc/carewatch/{name}") == ("carewatch-hub", "carewatch-hub", 0o600), name
 
-    # Again (an upgrade): idempotent, the configuration kept, modes put right.
+    # Again (an upgrade), now on a machine with a gpio group (as Raspberry Pi OS has):
+    # idempotent, the configuration kept, modes put right, the gpio drop-in added.
     hub_toml = (root / "etc/carewatch/hub.toml").read_text()
     os.chmod(root / "etc/carewatch/mqtt-password", 0o644)
+    chroot.run("groupadd", "--system", "gpio")
     again = chroot.run("/bin/sh", "/root/hub-deploy/install.sh", "--wheel", f"/tmp/{wheel.name}")
     assert "check the hub with" in again.stdout
+    assert "installing espeak-ng" not in again.stdout  # there already
+    assert "gpio" in chroot.run("id", "-nG", "carewatch-hub").stdout.split()
+    assert "SupplementaryGroups=gpio" in gpio_drop_in.read_text().splitlines()
     assert (root / "etc/carewatch/hub.toml").read_text() == hub_toml
     assert stat.S_IMODE((root / "etc/carewatch/mqtt-password").stat().st_mode) == 0o600
     assert len(chroot.run("getent", "passwd", "carewatch-hub").stdout.splitlines()) == 1

@@ -368,3 +368,85 @@ def test_the_hub_page_says_when_a_bundle_expired_unused_and_the_broker_refuses_i
     assert field().startswith("expired unused:") and "the broker refuses this hub" in field()
     row = re.search(rf'data-hub-id="{hid}".*?</tr>', tech.get("/hubs").text, re.S)
     assert row and "enrolment bundle expired unused" in row.group(0)
+
+
+def test_the_hub_page_names_each_self_check_in_words_and_the_list_says_bluetooth_stopped(
+    tech: TestClient, database: Database
+) -> None:
+    """A hub whose bluetoothd stopped is online (its MQTT side runs on): its telemetry's checks
+    say why it hears nothing, and the pages say so in words rather than "offline"."""
+    from server.provisioning import add_hub
+
+    add_hub(database, "hub-hp-5", actor="test")
+    reported_at = now() - timedelta(minutes=1)
+    with database.session() as s:
+        hub = s.get(Hub, "hub-hp-5")
+        assert hub is not None
+        hub.status, hub.status_at = "online", reported_at
+        hub.telemetry_at = reported_at
+        hub.telemetry = {
+            "schema": "carewatch.telemetry.v1",
+            "hub_id": "hub-hp-5",
+            "at": reported_at.isoformat(),
+            "software": "carewatch-hub 1.2.3",
+            "uptime_s": 100,
+            "checks": [
+                {
+                    "name": "dbus",
+                    "status": "ok",
+                    "summary": "system D-Bus reachable at /run/dbus/system_bus_socket",
+                },
+                {
+                    "name": "bluetoothd",
+                    "status": "failed",
+                    "summary": "bluetoothd is not running (no 'org.bluez' on the system D-Bus)",
+                    "fix": "Start the Bluetooth service: 'systemctl enable --now bluetooth' (Debian package 'bluez').",
+                },
+                {"name": "adapter", "status": "skipped", "summary": "not checked: bluetoothd is not running"},
+                {
+                    "name": "scanning",
+                    "status": "failed",
+                    "summary": "not scanning for devices since 2026-12-04 10:02:03 UTC: "
+                    "Bluetooth stopped (bluetoothd left the system D-Bus)",
+                    "fix": "Nothing to do if it is brief: the hub scans again by itself as soon as Bluetooth is back.",
+                },
+                {
+                    "name": "speech",
+                    "status": "skipped",
+                    "summary": "not checked: spoken feedback is switched off in hub.toml ([feedback] enabled = false)",
+                },
+            ],
+        }
+    page = tech.get("/hubs/hub-hp-5").text
+
+    def row(name: str) -> str:
+        found = re.search(rf'data-check="{name}".*?</tr>', page, re.S)
+        assert found, page
+        return found.group(0)
+
+    def marked(name: str) -> str:
+        found = re.search(rf'<tr class="([^"]*)"[^>]*data-check="{name}"', page)
+        assert found
+        return found.group(1)
+
+    def state(name: str) -> str:
+        found = re.search(r'class="nhsuk-table__cell state"[^>]*><span[^>]*>[^<]*</span>([^<]+)<', row(name))
+        assert found
+        return found.group(1)
+
+    assert "Listening for devices" in row("scanning") and state("scanning") == "not working"
+    assert "Bluetooth stopped (bluetoothd left the system D-Bus)" in row("scanning")
+    assert "sev-red" in marked("scanning")
+    assert "Bluetooth service" in row("bluetoothd") and "systemctl enable --now bluetooth" in row(
+        "bluetoothd"
+    )
+    assert "Spoken messages" in row("speech") and state("speech") == "not checked"
+    assert "spoken feedback is switched off" in row("speech") and "sev-" not in marked("speech")
+    assert state("dbus") == "working"
+    listed = re.search(r'data-hub-id="hub-hp-5".*?</tr>', tech.get("/hubs").text, re.S)
+    assert listed
+    status = re.search(
+        r'class="nhsuk-table__cell status"[^>]*><span[^>]*>[^<]*</span><span>(\w+)', listed.group(0)
+    )
+    assert status and status.group(1) == "online"
+    assert "Bluetooth stopped (bluetoothd left the system D-Bus)" in listed.group(0)
