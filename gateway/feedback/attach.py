@@ -12,6 +12,7 @@ from pathlib import Path
 
 from common.wire.messages import Reading
 from common.wire.topics import Channel, topic
+from common.wire.undecoded import UndecodedPacket
 from gateway.feedback.catalogue import load_phrasebooks
 from gateway.feedback.outputs import AlsaSpeaker, GpioLight, Speaker, WavDirectory
 from gateway.feedback.phrasebook import PhrasebookError
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 STARTUP_GRACE_S = 60.0
 
 #: Where the radio hands a reading (``gateway.ble``'s sink), named here so this module needs no radio.
-ReadingSink = Callable[[Reading], object]
+ReadingSink = Callable[[Reading | UndecodedPacket], object]
 
 
 def build_feedback(
@@ -102,11 +103,14 @@ class HubFeedback:
         return not self._ever_connected and time.monotonic() - self._started < STARTUP_GRACE_S
 
     def watching(self, sink: ReadingSink) -> ReadingSink:
-        """``sink`` that also tells the patient: the reading is stored first, then announced."""
+        """``sink`` that also tells the patient: the reading is stored first, then announced. A
+        packet the hub could not decode is stored and not announced: "received" would promise the
+        patient a reading their team will not see as one."""
 
-        def store_then_announce(reading: Reading) -> None:
+        def store_then_announce(reading: Reading | UndecodedPacket) -> None:
             sink(reading)
-            self.service.reading_received(reading, connected=self.connected())
+            if isinstance(reading, Reading):
+                self.service.reading_received(reading, connected=self.connected())
 
         return store_then_announce
 
