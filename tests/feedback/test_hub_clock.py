@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ __all__ = ["start"]  # the fixture, used by name
 CUFF = DeviceIdentity(address="00:09:1F:8A:12:34", model="and-ua-651ble")
 
 #: What a cuff's clock can say when the patient takes a reading at ``now``.
-WRONG_CLOCKS = {
+WRONG_CLOCKS: dict[str, Callable[[datetime], datetime]] = {
     "set to 2019": lambda now: datetime(2019, 6, 1, 9, 0),
     "two days behind": lambda now: now - timedelta(days=2),
 }
