@@ -102,7 +102,7 @@ def test_a_packet_the_hub_cannot_decode_survives_a_restart_without_the_broker_an
     config = _config(tmp_path, endpoint=own_broker.add_hub(hub_id))
     Allowlist(tmp_path / "state" / "paired-devices.json").add(slot.address, model_id="and-ua-651ble")
     outbox_path = tmp_path / "state" / "outbox.sqlite3"
-    ingest = own_broker.add_ingest("ingest-ble-undecodable")
+    ingest = own_broker.add_ingest("carewatch-ingest-ble-undecodable")
     own_broker.kill()  # down before the patient takes the reading
 
     def held() -> tuple[int, int]:

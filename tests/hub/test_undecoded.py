@@ -22,6 +22,7 @@ from gateway.mqtt.publisher import OutboxPublisher
 from gateway.mqtt.session import MqttSession
 from gateway.outbox import Outbox
 from gateway.spill_over import SpillOver
+from tests.broker.test_identities import close, connect
 from tests.fixtures.broker import Listener
 from tests.fixtures.server import wait_for
 from tests.support.readings import hub_weight
@@ -127,9 +128,10 @@ def test_undecoded_packets_reach_the_broker_in_a_batch_of_their_own_and_leave_on
     pub = OutboxPublisher(outbox, s, hub)
     s.start()
     assert s.wait_connected(10)
-    server = MqttSession(broker.add_ingest(f"ingest-undec-{uuid.uuid4().hex[:6]}"))
-    server.start()
-    assert server.wait_connected(10)
+    # The ingest's identity, on a plain client: it is no hub (no status topic, no will).
+    ingest = broker.add_ingest(f"carewatch-ingest-undec-{uuid.uuid4().hex[:6]}")
+    server, rc = connect(ingest, ingest.username)
+    assert not rc.is_failure, rc
     try:
         assert pub.flush_once() == 3
         batches = [ReadingBatch.model_validate_json(lst.get()[1]) for _ in range(2)]
@@ -147,11 +149,11 @@ def test_undecoded_packets_reach_the_broker_in_a_batch_of_their_own_and_leave_on
                 for p in packets
             ],
         )
-        server.publish_and_wait(topic(hub, Channel.RECEIPTS), refused.to_json())
+        server.publish(topic(hub, Channel.RECEIPTS), refused.to_json(), qos=1).wait_for_publish(10)
         wait_for(lambda: outbox.depth() == 1, what="the receipt for the packets")
         assert outbox.due_undecoded(10, now=2e9) == [] and [q.reading for q in outbox.due(10, now=2e9)] == [
             reading
         ]
     finally:
         s.stop()
-        server.stop()
+        close(server)
