@@ -269,7 +269,9 @@ class HubTelemetry(_Message):
     software: ShortText = Field(min_length=1)
     uptime_s: int = Field(ge=0)
     outbox_depth: int = Field(
-        default=0, ge=0, description="readings stored on the hub that the server has not yet confirmed"
+        default=0,
+        ge=0,
+        description="readings (and undecoded packets) stored on the hub that the server has not yet confirmed",
     )
     awaiting_receipt: int = Field(
         default=0, ge=0, description="of those, readings the broker took and the server has not confirmed"
