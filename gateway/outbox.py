@@ -12,6 +12,11 @@ at-least-once; the server deduplicates on ``reading_id``.
 
 A row that cannot be read back (a corrupt body) is moved to ``quarantine`` with the reason
 instead of stopping the publisher: one bad row must not hold back every reading behind it.
+
+A packet the hub could not decode (``UndecodedPacket``) is kept here too, with the same
+guarantees: a row of its own (``what = 'undecoded'``, its ``packet_id`` in ``reading_id``), sent
+in batches of its own and forgotten only on a receipt naming it. The patient pressed the button;
+the reading it may hold is not dropped because the hub's decoder refused it.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final, TypeVar
 
 from pydantic import ValidationError
 
 from common.wire.messages import Reading, printable_line, summarise_validation
+from common.wire.undecoded import UndecodedPacket
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +61,19 @@ _ADDED_COLUMNS = (
     ("sends", "INTEGER NOT NULL DEFAULT 0"),  # publishes the broker took
     ("sent_at", "REAL"),  # when the last of them was (unix time); NULL: never sent
     ("due_at", "REAL NOT NULL DEFAULT 0"),  # when to (re)send it if no receipt came
+    ("what", "TEXT NOT NULL DEFAULT 'reading'"),  # 'reading', or 'undecoded' (a packet kept as it came)
 )
 #: What to send next, found without reading the rows in front of it. Ordered by ``seq`` alone,
 #: each batch scanned past every row awaiting a receipt (they hold the oldest seqs): 34 ms a
 #: batch with 45,000 of them, most of a 50,000-reading replay. Created on start-up, after the
 #: added columns, so an older hub's file gains it too.
 _DUE_INDEX = "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, seq)"
+#: The same, per kind of row: readings and undecoded packets go in batches of their own, and
+#: looking for the few packets due must not scan a replay's thousands of readings due.
+_DUE_WHAT_INDEX = "CREATE INDEX IF NOT EXISTS outbox_due_what ON outbox (what, due_at, seq)"
+_T = TypeVar("_T", Reading, UndecodedPacket)
+_READING: Final = "reading"
+_UNDECODED: Final = "undecoded"
 #: The write-ahead log is checkpointed every 64 pages (256 KiB, not SQLite's 4 MiB) and cut
 #: back to this size afterwards. On a small, nearly full card the default let the journal
 #: grow back into the space a technician had just freed, until every write (even the
@@ -107,10 +121,22 @@ class PendingReading:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingPacket:
+    seq: int
+    packet: UndecodedPacket
+    attempts: int
+    size: int  # bytes of its JSON, for keeping a batch under the message size limit
+
+
+#: What the outbox keeps: readings, and packets the hub could not decode.
+Kept = Reading | UndecodedPacket
+
+
+@dataclass(frozen=True, slots=True)
 class Backlog:
     """What waits on the hub, for telemetry and ``carewatch hub status``."""
 
-    depth: int  # every reading not yet confirmed by the server
+    depth: int  # every reading (or undecoded packet) not yet confirmed by the server
     awaiting_receipt: int  # of those, taken by the broker at least once
     oldest: datetime | None  # when the oldest of them was stored here
     quarantined: int  # rows that could not be read back, kept aside
@@ -162,6 +188,7 @@ class Outbox:
                 if name not in have:
                     conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
             conn.execute(_DUE_INDEX)
+            conn.execute(_DUE_WHAT_INDEX)
         except BaseException:
             conn.close()
             raise
@@ -231,18 +258,23 @@ class Outbox:
             self._conn.execute("ROLLBACK")
 
     # -- in --------------------------------------------------------------------------------
-    def put(self, reading: Reading) -> bool:
-        """Store a reading durably; False if this reading id is already queued."""
-        return self.put_many([reading]) == 1
+    def put(self, item: Kept) -> bool:
+        """Store a reading (or an undecoded packet) durably; False if its id is already queued."""
+        return self.put_many([item]) == 1
 
-    def put_many(self, readings: Sequence[Reading]) -> int:
-        """Store readings durably in one transaction (all or none); returns how many were new.
-        One transaction, not one per reading, so a backlog held in memory through a full disk
-        costs the journal a few pages, not a few per reading."""
+    def put_many(self, items: Sequence[Kept]) -> int:
+        """Store readings (and undecoded packets) durably in one transaction (all or none);
+        returns how many were new. One transaction, not one per reading, so a backlog held in
+        memory through a full disk costs the journal a few pages, not a few per reading."""
         now = datetime.now(UTC).isoformat()
-        rows = [(str(r.reading_id), r.model_dump_json(exclude_none=True), now) for r in readings]
+        rows = [
+            (str(r.reading_id), r.model_dump_json(exclude_none=True), now, _READING)
+            if isinstance(r, Reading)
+            else (str(r.packet_id), r.model_dump_json(exclude_none=True), now, _UNDECODED)
+            for r in items
+        ]
         what = f"store {len(rows)} reading(s) (the first {rows[0][0]})" if rows else "store readings"
-        sql = "INSERT OR IGNORE INTO outbox (reading_id, body, enqueued_at) VALUES (?, ?, ?)"
+        sql = "INSERT OR IGNORE INTO outbox (reading_id, body, enqueued_at, what) VALUES (?, ?, ?, ?)"
         return self._write(what, sql, rows)
 
     # -- out -------------------------------------------------------------------------------
@@ -250,31 +282,47 @@ class Outbox:
         """The readings to send now, the earliest due first and then the oldest: never sent
         (or due again after a reconnection) before those whose resend time has come, as
         their due time is 0. A row that cannot be read back is quarantined and skipped."""
+        return [
+            PendingReading(seq, reading, attempts, size)
+            for seq, reading, attempts, size in self._due(_READING, Reading, limit, now)
+        ]
+
+    def due_undecoded(self, limit: int, *, now: float | None = None) -> list[PendingPacket]:
+        """The undecoded packets to send now, in the order ``due`` gives readings."""
+        return [
+            PendingPacket(seq, packet, attempts, size)
+            for seq, packet, attempts, size in self._due(_UNDECODED, UndecodedPacket, limit, now)
+        ]
+
+    def _due(
+        self, what: str, model: type[_T], limit: int, now: float | None
+    ) -> list[tuple[int, _T, int, int]]:
         now = time.time() if now is None else now
         try:
             with self._lock:
                 rows = self._db.execute(
                     # As bytes: a body that is not UTF-8 (a card's bit rot) would otherwise fail
                     # the whole query, every time, and hold back every reading behind it.
-                    "SELECT seq, reading_id, CAST(body AS BLOB), attempts FROM outbox WHERE due_at <= ? "
-                    "ORDER BY due_at, seq LIMIT ?",
-                    (now, limit + len(self._unreadable)),
+                    "SELECT seq, reading_id, CAST(body AS BLOB), attempts FROM outbox "
+                    "WHERE what = ? AND due_at <= ? ORDER BY due_at, seq LIMIT ?",
+                    (what, now, limit + len(self._unreadable)),
                 ).fetchall()
         except sqlite3.Error as e:
             raise OutboxUnavailable(f"cannot read outbox {self.path}: {e}") from e
-        out: list[PendingReading] = []
+        out: list[tuple[int, _T, int, int]] = []
+        stored = "stored reading" if what == _READING else "stored undecoded packet"
         for seq, reading_id, raw, attempts in rows:
             if seq in self._unreadable:
                 continue
             try:
-                reading = Reading.model_validate_json(raw.decode("utf-8"))
+                item = model.model_validate_json(raw.decode("utf-8"))
             except UnicodeDecodeError as e:
-                self._quarantine(seq, reading_id, raw, f"stored reading is not UTF-8: {e}")
+                self._quarantine(seq, reading_id, raw, f"{stored} is not UTF-8: {e}")
                 continue
             except ValidationError as e:
-                self._quarantine(seq, reading_id, raw, summarise_validation(e, what="stored reading"))
+                self._quarantine(seq, reading_id, raw, summarise_validation(e, what=stored))
                 continue
-            out.append(PendingReading(seq, reading, attempts, len(raw)))
+            out.append((seq, item, attempts, len(raw)))
             if len(out) == limit:
                 break
         return out
@@ -328,7 +376,8 @@ class Outbox:
         )
 
     def confirm(self, reading_ids: Iterable[str]) -> int:
-        """The server holds these readings: forget them. Returns how many were here."""
+        """The server holds these readings (or undecoded packets, by ``packet_id``): forget
+        them. Returns how many were here."""
         ids = [(str(r),) for r in reading_ids]
         n = self._write("forget confirmed readings", "DELETE FROM outbox WHERE reading_id = ?", ids)
         if n and self.depth() == 0:

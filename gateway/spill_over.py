@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from common.supervision import Supervisor
 from common.wire.messages import Reading
-from gateway.outbox import Outbox, OutboxUnavailable
+from common.wire.undecoded import UndecodedPacket
+from gateway.outbox import Kept, Outbox, OutboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class SpillOver:
     it for good. What memory holds is written to a *rescue file* (on another filesystem: the
     runtime directory is RAM, which a full SD card does not touch) when the hub stops or
     when memory is at its bound, and taken back into the outbox when the hub starts again.
+    A packet the hub could not decode (``UndecodedPacket``) is held and rescued the same way.
     """
 
     def __init__(
@@ -50,7 +52,7 @@ class SpillOver:
         self.limit = limit
         self.retry_s = retry_s
         self.rescue_dirs = list(rescue_dirs)
-        self.held: deque[Reading] = deque()
+        self.held: deque[Kept] = deque()
         self.rescued = 0  # readings written to a rescue file by this process
         self._recovered_files: list[tuple[Path, int]] = []  # taken back, not yet all stored
         self._lock = threading.Lock()
@@ -63,9 +65,9 @@ class SpillOver:
         self._thread.start()
         self._started = True
 
-    def __call__(self, reading: Reading) -> None:
+    def __call__(self, item: Kept) -> None:
         with self._lock:
-            self.held.append(reading)
+            self.held.append(item)
             overflow = [self.held.popleft() for _ in range(len(self.held) - self.limit)]
         if overflow:
             self._rescue(overflow, why="memory bound reached")
@@ -124,7 +126,7 @@ class SpillOver:
     def _rescue_file(self, d: Path) -> Path:
         return d / f"rescued-{self.outbox.path.stem}.jsonl"
 
-    def _rescue(self, readings: list[Reading], *, why: str) -> None:
+    def _rescue(self, readings: list[Kept], *, why: str) -> None:
         lines = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in readings).encode()
         for d in self.rescue_dirs:
             path = self._rescue_file(d)
@@ -145,9 +147,10 @@ class SpillOver:
             return
         for r in readings:
             log.critical(
-                "%s and no rescue file could be written: reading %s LOST: %s",
+                "%s and no rescue file could be written: %s %s LOST: %s",
                 why,
-                r.reading_id,
+                "reading" if isinstance(r, Reading) else "undecoded packet",
+                r.reading_id if isinstance(r, Reading) else r.packet_id,
                 r.model_dump_json(),
             )
 
@@ -167,12 +170,13 @@ class SpillOver:
             except OSError as e:
                 log.error("cannot read rescue file %s: %s", path, e)
                 continue
-            readings, unreadable = [], 0
+            readings: list[Kept] = []
+            unreadable = 0
             for n, line in enumerate(text.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
-                    readings.append(Reading.model_validate_json(line))
+                    readings.append(_kept(line))
                 except ValidationError as e:
                     unreadable += 1
                     log.error("rescue file %s line %d unreadable: %s", path, n, e)
@@ -196,6 +200,18 @@ class SpillOver:
             except OSError as e:
                 log.warning("rescue file %s already stored, but not removed: %s", path, e)
         self._recovered_files.clear()
+
+
+def _kept(line: str) -> Kept:
+    """A rescue file's line: a reading, or else an undecoded packet (each model refuses the
+    other's fields, so a line is never taken for the wrong one)."""
+    try:
+        return Reading.model_validate_json(line)
+    except ValidationError as as_reading:
+        try:
+            return UndecodedPacket.model_validate_json(line)
+        except ValidationError:
+            raise as_reading from None
 
 
 def _open_append(path: Path) -> int:

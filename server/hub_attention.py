@@ -88,6 +88,11 @@ def attention(hub: HubState, now: datetime) -> list[str]:
             notes.append(f"{d.model} {d.address}: battery {d.battery_percent} %")
         if d.last_error:
             notes.append(f"{d.model} {d.address}: {d.last_error}")
+        if d.undecodable:
+            notes.append(
+                f"{d.model} {d.address}: {d.undecodable} packet(s) the hub could not decode since it "
+                "started (kept as dead letters: carewatch server dead-letters --code undecodable_packet)"
+            )
     return notes
 
 

@@ -1,8 +1,10 @@
 """One hub as a technician looks at it before a visit: the devices paired to it (the server's
 list, what the hub takes readings from) beside the devices heard through it (what has
 actually sent readings), with battery, firmware and the last reading of each; its software,
-its truthful backlog and who it has served; and each of its self-checks (what ``carewatch hub
-doctor`` prints there) under a name a technician knows without knowing the software."""
+its truthful backlog and who it has served; each of its self-checks (what ``carewatch hub
+doctor`` prints there) under a name a technician knows without knowing the software; and the
+packets its devices sent that it could not decode, kept by the server as dead letters (how
+many, the latest and why), since one may have been a patient's reading."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from types import MappingProxyType
 from typing import Final
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from common.wire.messages import HubCheck
 from common.wire.vocabulary import CheckStatus, HubCheckName
 from server.device_sharing import sharing_hub
 from server.hubs import HubOverview, hub_overview
+from server.ingest.verdicts import RefusalCode
 from server.store.database import Database
-from server.store.models import Device, HubAssignment
+from server.store.models import DeadLetter, Device, HubAssignment
 
 #: Where a device's radio signal, as the hub hears it, stops being good enough to count on:
 #: BLE sessions start failing around -90 dBm, and at -85 a door or a body in between is enough.
@@ -107,12 +111,23 @@ class Assignment(BaseModel):
     end_at: datetime | None
 
 
+class Undecodable(BaseModel):
+    """Packets from this hub's devices that it could not decode, as the server keeps them."""
+
+    count: int  # every such dead letter from this hub
+    waiting: int  # of those, not yet dismissed
+    latest_id: int
+    latest_at: datetime
+    latest_reason: str  # device, characteristic, when, the decoder's error and the bytes
+
+
 class HubDetail(BaseModel):
     hub: HubOverview
     devices: list[DeviceRow]
     assignments: list[Assignment]
     checks: list[CheckRow]
     shared: list[str] = []  # devices another hub in service also has, in words (device_sharing)
+    undecodable: Undecodable | None = None
 
     @property
     def unpaired_but_heard(self) -> list[DeviceRow]:
@@ -138,6 +153,7 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
             row.model = row.model or heard.model
             row.firmware = heard.firmware
             row.last_reading_at = heard.last_seen_at
+        undecodable = _undecodable(s, hub_id)
         assignments = [
             Assignment(patient_id=a.patient_id, start_at=a.start_at, end_at=a.end_at)
             for a in s.scalars(
@@ -162,4 +178,11 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
     ordered = sorted(rows.values(), key=lambda r: (not r.paired, r.address))
     shared = [x.words() for xs in sharing_hub(db, hub_id).values() for x in xs]
     checks = check_rows(overview.telemetry.checks) if overview.telemetry else []
-    return HubDetail(hub=overview, devices=ordered, assignments=assignments, shared=shared, checks=checks)
+    return HubDetail(
+        hub=overview,
+        devices=ordered,
+        assignments=assignments,
+        shared=shared,
+        checks=checks,
+        undecodable=undecodable,
+    )

@@ -6,6 +6,8 @@ validate here; it never repairs a medical reading by guessing.
 
 Versioning: ``schema`` names the major version. Additive, optional fields keep the major
 version; anything a v1 server could misread takes a new major version and a new topic root.
+An optional field is left out while it says nothing (``None``), so a message that does not use
+it is exactly what an older receiver knows.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,7 +31,17 @@ from pydantic import (
 
 from common.wire.addresses import BLUETOOTH_ADDRESS_PATTERN, DEVICE_ADDRESS_PATTERN
 from common.wire.feedback_prefs import PatientFeedback
+
+# The building blocks moved to ``schemas.py``; named here too, where every importer found them.
+from common.wire.schemas import AwareDatetime as AwareDatetime
+from common.wire.schemas import DeviceIdentity as DeviceIdentity
+from common.wire.schemas import LineText as LineText
+from common.wire.schemas import ShortText as ShortText
+from common.wire.schemas import _Message as _Message
+from common.wire.schemas import _Strict as _Strict
+from common.wire.schemas import printable_line as printable_line
 from common.wire.topics import HUB_ID_PATTERN
+from common.wire.undecoded import UndecodedPacket
 from common.wire.vocabulary import (
     KIND_MEASURES,
     KIND_REQUIRED,
@@ -57,32 +68,6 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-def _printable(value: str) -> str:
-    """Refuse control characters: a NUL byte is valid JSON but PostgreSQL refuses it in text,
-    and one such reading once stopped all ingestion. Refused here, with where it is, the
-    message is kept as a dead letter instead."""
-    for i, ch in enumerate(value):
-        if ch < " " or ch == "\x7f":
-            raise ValueError(f"must not contain control characters (U+{ord(ch):04X} at position {i})")
-    return value
-
-
-_NO_CONTROL_CHARACTERS = {"pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
-#: Free text from a device or a hub (names, serials, error messages): one line, bounded.
-ShortText = Annotated[
-    str, Field(max_length=64, json_schema_extra=_NO_CONTROL_CHARACTERS), AfterValidator(_printable)
-]
-LineText = Annotated[
-    str, Field(max_length=300, json_schema_extra=_NO_CONTROL_CHARACTERS), AfterValidator(_printable)
-]
-
-
-def printable_line(text: str, limit: int = 300) -> str:
-    """``text`` made fit for a ``LineText`` field: control characters (newlines in an
-    exception message) become spaces, and it is cut to ``limit`` characters."""
-    return "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)[:limit]
-
-
 class TimeSource(StrEnum):
     """Which clock ``taken_at`` comes from."""
 
@@ -90,37 +75,9 @@ class TimeSource(StrEnum):
     HUB = "hub"  # no device time, or the device clock was unset or skewed
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Message(_Strict):
-    """A whole MQTT message: its ``schema`` field names the version, and it goes on the wire
-    as compact JSON without absent fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
-
-
 class Quantity(_Strict):
     value: float = Field(allow_inf_nan=False)
     unit: str = Field(description="UCUM code; must be the measure's canonical unit")
-
-
-class DeviceIdentity(_Strict):
-    address: str = Field(
-        pattern=DEVICE_ADDRESS_PATTERN,
-        description="Bluetooth address (upper-case), or sim:<name> for simulated devices",
-    )
-    model: ShortText = Field(min_length=1, description="catalogue model id")
-    manufacturer: ShortText | None = None
-    serial: ShortText | None = None
-    firmware: ShortText | None = None
-    user_index: int | None = Field(
-        default=None, ge=0, le=254, description="the device's user slot for shared cuffs/scales"
-    )
 
 
 class RawCharacteristic(_Strict):
@@ -138,9 +95,6 @@ class RawCharacteristic(_Strict):
 
     def payload(self) -> bytes:
         return base64.b64decode(self.data)
-
-
-AwareDatetime = Annotated[datetime, Field(description="RFC 3339 with offset")]
 
 
 class Reading(_Strict):
@@ -197,7 +151,36 @@ class BatchHeader(_Message):
 
 
 class ReadingBatch(BatchHeader):
-    readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+    """Readings, or packets the hub could not decode (``undecoded``), never both in one batch:
+    a server from before ``undecoded`` refuses a batch that has it, and must not take the
+    readings beside them down with it. ``undecoded`` is left out when there are none, so a batch
+    of readings is what it always was."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"readings": {"minItems": 1}}},
+                {"required": ["undecoded"], "properties": {"undecoded": {"type": "array", "minItems": 1}}},
+            ]
+        },
+    )
+
+    readings: list[Reading] = Field(max_length=MAX_READINGS_PER_BATCH)
+    undecoded: list[UndecodedPacket] | None = Field(
+        default=None,
+        max_length=MAX_READINGS_PER_BATCH,
+        description="packets from paired devices the hub could not decode, kept as they came "
+        "(then readings is empty); left out when there are none",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> ReadingBatch:
+        if not self.readings and not self.undecoded:
+            raise ValueError("a batch carries at least one reading or one undecoded packet")
+        return self
 
 
 class ReceiptOutcome(StrEnum):
@@ -211,7 +194,7 @@ class ReceiptOutcome(StrEnum):
 
 
 class ReceiptEntry(_Strict):
-    reading_id: UUID
+    reading_id: UUID = Field(description="the reading's reading_id, or an undecoded packet's packet_id")
     outcome: ReceiptOutcome
     reason: LineText | None = Field(default=None, description="why it was refused")
 
@@ -256,6 +239,12 @@ class DeviceTelemetry(_Strict):
     firmware: ShortText | None = Field(
         default=None, description="firmware revision the device reported (Device Information service)"
     )
+    undecodable: int | None = Field(
+        default=None,
+        ge=1,
+        description="packets from it the hub could not decode since the hub started (each sent as an "
+        "undecoded packet); left out while there are none",
+    )
 
 
 class HubCheck(_Strict):
@@ -280,7 +269,9 @@ class HubTelemetry(_Message):
     software: ShortText = Field(min_length=1)
     uptime_s: int = Field(ge=0)
     outbox_depth: int = Field(
-        default=0, ge=0, description="readings stored on the hub that the server has not yet confirmed"
+        default=0,
+        ge=0,
+        description="readings (and undecoded packets) stored on the hub that the server has not yet confirmed",
     )
     awaiting_receipt: int = Field(
         default=0, ge=0, description="of those, readings the broker took and the server has not confirmed"

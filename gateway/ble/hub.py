@@ -69,6 +69,7 @@ class DeviceStats:
     sessions: int = 0
     failures: int = 0
     readings: int = 0
+    undecodable: int = 0  # packets its decoder refused, kept and sent as undecoded packets
     last_report: SessionReport | None = None
     reports: list[SessionReport] = field(default_factory=list)
     model_id: str = ""
@@ -142,6 +143,7 @@ class DeviceLoop:
             delays = policy.delays()  # a good session: the next failure waits the first delay
             self.stats.sessions += 1
             self.stats.readings += report.readings
+            self.stats.undecodable += report.undecodable
             self.stats.last_report = report
             self.stats.model_id = report.model_id
             self.stats.last_session_at = self.hub.now()
@@ -244,6 +246,7 @@ class BleHub:
                     last_session_at=stats.last_session_at,
                     battery_percent=stats.battery_percent,
                     readings=stats.readings,
+                    undecodable=stats.undecodable or None,  # left out while none (see the contract)
                     last_error=stats.last_error,
                     rssi_dbm=_plausible_rssi(stats.rssi_dbm),
                     firmware=printable_line(stats.firmware, 64) if stats.firmware else None,

@@ -9,7 +9,9 @@ disconnects (normal for burst-then-disconnect models), when it stays silent for
 Every notification goes ``gateway.measurements.assembler.ReadingAssembler`` → dedupe → sink. Dedupe is
 by reading id: stored readings have deterministic ids (same bytes → same id), so a burst that
 is re-sent after a cut connection yields nothing new, while readings without a device
-timestamp get fresh ids and are never merged.
+timestamp get fresh ids and are never merged. A packet the decoders refuse goes to the same
+sink as an ``UndecodedPacket`` (the bytes as received, the reason): it may be the patient's
+reading, and a log line on the hub would be the last anyone saw of it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bleak.exc import BleakDBusError, BleakError
 from bleak_retry_connector import establish_connection
 
 from common.wire.messages import DeviceIdentity, Reading, printable_line
+from common.wire.undecoded import UndecodedPacket
 from common.wire.vocabulary import StatusFlag
 from gateway.ble.seen import SeenReadings
 from gateway.catalogue.models import Bonding, ClockSetting, DeviceModel, StoredReadings
@@ -38,10 +41,12 @@ from gateway.gatt.device_information import BatteryLevel, DeviceInformationStrin
 from gateway.gatt.racp import RacpResponse, report_all_records
 from gateway.measurements.assembler import ReadingAssembler
 from gateway.measurements.refusals import Refusal
+from gateway.measurements.undecoded import is_undecodable, undecoded_packet
 
 log = logging.getLogger(__name__)
 
-ReadingSink = Callable[[Reading], object]
+#: Where readings, and packets the hub could not decode, are handed on (the spill-over, then the outbox).
+ReadingSink = Callable[[Reading | UndecodedPacket], object]
 Clock = Callable[[], datetime]
 
 DEFAULT_IDLE_TIMEOUT_S = 120.0
@@ -95,6 +100,7 @@ class SessionReport:
     readings: int = 0
     duplicates: int = 0
     refusals: int = 0
+    undecodable: int = 0  # packets the decoders refused, handed on as UndecodedPacket
     ended_by: str = ""  # "device", "idle", "stop"
     started: float = field(default_factory=time.monotonic)
 
@@ -156,12 +162,13 @@ class DeviceSession:
                 except (TimeoutError, BleakError, OSError) as e:
                     log.debug("%s: disconnect: %s", self._label(), e)
         log.info(
-            "%s: session ended by %s: %d new reading(s), %d duplicate(s), %d refused",
+            "%s: session ended by %s: %d new reading(s), %d duplicate(s), %d refused (%d undecodable)",
             self._label(),
             self.report.ended_by or "error",
             self.report.readings,
             self.report.duplicates,
             self.report.refusals,
+            self.report.undecodable,
         )
         return self.report
 
@@ -327,7 +334,7 @@ class DeviceSession:
         flags = (StatusFlag.FROM_STORAGE,) if self._racp_pending else ()
         for item in self._assembler.feed(uuid, data, received_at, flags=flags):
             if isinstance(item, Refusal):
-                self._refused(item, data)
+                self._refused(item, data, received_at)
                 continue
             if item.reading_id in self.seen:
                 self.report.duplicates += 1
@@ -344,7 +351,7 @@ class DeviceSession:
                 item.taken_at.isoformat(),
             )
 
-    def _refused(self, refusal: Refusal, data: bytes) -> None:
+    def _refused(self, refusal: Refusal, data: bytes, received_at: datetime) -> None:
         if uuids.normalize_uuid(refusal.characteristic_uuid) == uuids.RECORD_ACCESS_CONTROL_POINT:
             try:
                 response = decode(uuids.RECORD_ACCESS_CONTROL_POINT, data)
@@ -359,6 +366,14 @@ class DeviceSession:
             return
         self.report.refusals += 1
         log.warning("%s: no reading from %s", self._label(), refusal)
+        if is_undecodable(refusal):
+            assert self._assembler is not None  # set before any notification is subscribed to
+            packet = undecoded_packet(refusal, self._assembler.device, received_at)
+            self.sink(packet)
+            self.report.undecodable += 1
+            log.warning(
+                "%s: packet kept as undecoded packet %s for the server", self._label(), packet.packet_id
+            )
 
     async def _collect(self) -> None:
         stop_task = asyncio.ensure_future(self.stop.wait())

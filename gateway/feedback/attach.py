@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
+from typing import TypeVar
 
 from common.wire.messages import Reading
 from common.wire.topics import Channel, topic
+from common.wire.undecoded import UndecodedPacket
 from gateway.feedback.catalogue import load_phrasebooks
 from gateway.feedback.outputs import AlsaSpeaker, GpioLight, Speaker, WavDirectory
 from gateway.feedback.phrasebook import PhrasebookError
@@ -28,8 +30,9 @@ log = logging.getLogger(__name__)
 #: "offline" (a false "cannot reach your nurse" alarms a patient more than silence would).
 STARTUP_GRACE_S = 60.0
 
-#: Where the radio hands a reading (``gateway.ble``'s sink), named here so this module needs no radio.
-ReadingSink = Callable[[Reading], object]
+#: What the sink ``watching`` wraps takes: readings and undecoded packets (the radio's sink,
+#: ``gateway.ble``'s, not imported so this module needs no radio), or readings alone (a simulated hub's).
+_Item = TypeVar("_Item", bound=Reading | UndecodedPacket)
 
 
 def build_feedback(
@@ -101,12 +104,15 @@ class HubFeedback:
             return True
         return not self._ever_connected and time.monotonic() - self._started < STARTUP_GRACE_S
 
-    def watching(self, sink: ReadingSink) -> ReadingSink:
-        """``sink`` that also tells the patient: the reading is stored first, then announced."""
+    def watching(self, sink: Callable[[_Item], object]) -> Callable[[_Item], None]:
+        """``sink`` that also tells the patient: the reading is stored first, then announced. A
+        packet the hub could not decode is stored and not announced: "received" would promise the
+        patient a reading their team will not see as one."""
 
-        def store_then_announce(reading: Reading) -> None:
+        def store_then_announce(reading: _Item) -> None:
             sink(reading)
-            self.service.reading_received(reading, connected=self.connected())
+            if isinstance(reading, Reading):
+                self.service.reading_received(reading, connected=self.connected())
 
         return store_then_announce
 

@@ -3,7 +3,12 @@ decided without I/O from the readings the hub has seen and the time (``service.p
 every few seconds).
 
 A daily reminder at ``at`` is said once that day, and only if no reading of its kind was taken
-from ``window_min`` before it. One more than ``LATE_LIMIT`` overdue is not said (a hub started
+from ``window_min`` before it.
+
+"Taken" is when the hub *received* the reading (``received_at``, the hub's clock), never the
+device's own timestamp: cuffs' clocks are often wrong (a cuff left at 2019, or a day behind since
+its batteries were changed), and the question is whether the patient used the device since the
+reminder's window opened or the retake was asked, both of which are hub times too. One more than ``LATE_LIMIT`` overdue is not said (a hub started
 in the evening does not announce the morning's reading; the server's missed-reading rule
 covers that). A retake is said when its time comes, unless a reading of its kind was taken
 after it was asked. Pending retakes outlive a restart: ``retake_file.py`` keeps them on disk
@@ -45,12 +50,13 @@ class ReadingSchedule:
         self._retakes: dict[UUID, PendingRetake] = {}
         self._commands: deque[UUID] = deque(maxlen=REMEMBERED_COMMANDS)
 
-    def reading(self, kind: ReadingKind, taken_at: datetime) -> bool:
-        """Note a reading; True if it answered a pending retake (which is then forgotten)."""
+    def reading(self, kind: ReadingKind, received_at: datetime) -> bool:
+        """Note a reading by when the hub received it (see above); True if it answered a
+        pending retake (which is then forgotten)."""
         last = self.last_taken.get(kind)
-        if last is None or taken_at > last:
-            self.last_taken[kind] = taken_at
-        answered = [c for c, r in self._retakes.items() if r.kind is kind and taken_at >= r.asked_at]
+        if last is None or received_at > last:
+            self.last_taken[kind] = received_at
+        answered = [c for c, r in self._retakes.items() if r.kind is kind and received_at >= r.asked_at]
         for command_id in answered:
             del self._retakes[command_id]
         return bool(answered)

@@ -114,7 +114,8 @@ class FeedbackService:
     # -- events (any thread; quick, never raise) ------------------------------------------
     def reading_received(self, reading: Reading, *, connected: bool) -> None:
         with self._lock:
-            answered = self._schedule.reading(reading.kind, reading.taken_at)
+            # By the hub's clock, not the device's: see ``schedule``.
+            answered = self._schedule.reading(reading.kind, reading.received_at)
             offline = self._outage.reading_while(connected=connected)
         if answered:
             self._save_retakes()

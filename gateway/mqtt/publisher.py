@@ -9,6 +9,10 @@ outbox file failing: retried through ``common.retry``, 1 s doubling to ``max_bac
 until it works or the hub stops) and leaves everything else to its ``Supervisor``: a bug
 fails the process, which its supervisor restarts, rather than a publisher thread dying
 unseen while the radio keeps storing readings.
+
+Packets the hub could not decode (``UndecodedPacket``) leave the same way, in batches of their
+own (``ReadingBatch.undecoded``, no readings beside them): a server from before them refuses
+such a batch whole, and must not refuse readings with it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -25,6 +30,7 @@ from common.retry import Retry, RetryInterrupted, RetryPolicy
 from common.supervision import Supervisor
 from common.wire.messages import (
     MAX_MESSAGE_BYTES,
+    Reading,
     ReadingBatch,
     ReadingReceipt,
     ReceiptEntry,
@@ -32,17 +38,19 @@ from common.wire.messages import (
     summarise_validation,
 )
 from common.wire.topics import Channel, topic
+from common.wire.undecoded import UndecodedPacket
 from gateway.config import DEFAULT_BATCH_SIZE
 from gateway.mqtt.session import MqttSession, PublishFailed
-from gateway.outbox import Outbox, OutboxUnavailable, PendingReading
+from gateway.outbox import Outbox, OutboxUnavailable, PendingPacket, PendingReading
 
 log = logging.getLogger(__name__)
 
 #: Room for the batch's own fields around its readings.
 _BATCH_OVERHEAD = 512
+_P = TypeVar("_P", PendingReading, PendingPacket)
 
 
-def fit_batch(pending: list[PendingReading], max_bytes: int = MAX_MESSAGE_BYTES) -> list[PendingReading]:
+def fit_batch(pending: list[_P], max_bytes: int = MAX_MESSAGE_BYTES) -> list[_P]:
     """The longest prefix of ``pending`` whose batch stays under ``max_bytes`` (at least one)."""
     total = _BATCH_OVERHEAD
     for n, p in enumerate(pending):
@@ -138,19 +146,35 @@ class OutboxPublisher:
 
     # -- sending ---------------------------------------------------------------------------
     def flush_once(self) -> int:
-        """Send one batch of what is due; return how many readings the broker took.
+        """Send one batch of the readings due, then one of the undecoded packets due; return
+        how many the broker took (both kinds, so neither waits behind a long replay of the other).
 
         Raises ``PublishFailed`` (kept, retried) or ``OutboxUnavailable``."""
-        pending = fit_batch(self.outbox.due(self.batch_size))
-        if not pending:
-            return 0
+        sent = 0
+        readings = fit_batch(self.outbox.due(self.batch_size))
+        if readings:
+            sent += self._publish([p.seq for p in readings], "reading(s)", [p.reading for p in readings])
+        packets = fit_batch(self.outbox.due_undecoded(self.batch_size))
+        if packets:
+            sent += self._publish(
+                [p.seq for p in packets], "packet(s) it could not decode", [], [p.packet for p in packets]
+            )
+        return sent
+
+    def _publish(
+        self,
+        seqs: list[int],
+        what: str,
+        readings: list[Reading],
+        undecoded: list[UndecodedPacket] | None = None,
+    ) -> int:
         batch = ReadingBatch(
             batch_id=uuid.uuid4(),
             hub_id=self.hub_id,
             sent_at=datetime.now(UTC),
-            readings=[p.reading for p in pending],
+            readings=readings,
+            undecoded=undecoded,
         )
-        seqs = [p.seq for p in pending]
         try:
             self.session.publish_and_wait(self.topic, batch.to_json())
         except PublishFailed as e:
@@ -159,7 +183,7 @@ class OutboxPublisher:
         self.outbox.mark_sent(seqs)
         self.published += len(seqs)
         log.info(
-            "published batch %s with %d reading(s); awaiting the server's receipt", batch.batch_id, len(seqs)
+            "published batch %s with %d %s; awaiting the server's receipt", batch.batch_id, len(seqs), what
         )
         return len(seqs)
 

@@ -42,6 +42,25 @@ def _replay(letter_ids: list[int]) -> None:
         raise typer.Exit(2)
 
 
+def _show(letter_id: int) -> None:
+    import json
+
+    from server.store.models import DeadLetter
+
+    with common.db().session() as s:
+        d = s.get(DeadLetter, letter_id)
+        if d is None:
+            raise common.fail(f"no dead letter #{letter_id}")
+        typer.echo(f"#{d.id} {d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} [{d.status}] {d.reason_code or ''}")
+        typer.echo(f"hub: {d.hub_id or 'unknown'}; reading or packet id: {d.reading_id or 'none'}")
+        typer.echo(f"reason: {d.reason}")
+        try:
+            body = json.dumps(json.loads(d.payload), indent=2, sort_keys=True, ensure_ascii=False)
+        except ValueError:  # not JSON (what made it a dead letter): its bytes, in hexadecimal
+            body = d.payload.hex()
+        typer.echo(body)
+
+
 def dead_letters(
     limit: Annotated[int, typer.Option(min=1)] = 20,
     replay: Annotated[
@@ -52,10 +71,17 @@ def dead_letters(
         int | None, typer.Option(help="close dead letter ID for good (needs --reason); it is kept")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="why it is dismissed (audited)")] = None,
+    code: Annotated[
+        str | None, typer.Option(help="list only this reason code, e.g. undecodable_packet")
+    ] = None,
+    show: Annotated[
+        int | None, typer.Option(help="print dead letter ID whole: what was refused, as it came")
+    ] = None,
 ) -> None:
     """List refused messages and readings, newest first, with the reason; replay some once
     their cause is fixed, or dismiss one that never will be (/health counts readings no
-    clinician has seen until then)."""
+    clinician has seen until then). A packet a hub could not decode (undecodable_packet) keeps
+    its bytes and the decoder's error: --show prints them; it is dismissed, not replayed."""
     from sqlalchemy import select
 
     from server.ingest.dead_letters import NotDismissed
@@ -73,8 +99,14 @@ def dead_letters(
             raise common.fail(str(e)) from None
         typer.echo(f"#{dismiss}: dismissed")
         return
+    if show is not None:
+        _show(show)
+        return
     with common.db().session() as s:
-        rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)))
+        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        if code is not None:
+            query = query.where(DeadLetter.reason_code == code)
+        rows = list(s.scalars(query))
         for d in rows:
             code = f" {d.reason_code}" if d.reason_code else ""
             typer.echo(f"#{d.id} {d.received_at:%Y-%m-%d %H:%M:%S} {d.topic} [{d.status}]{code} {d.reason}")

@@ -33,6 +33,13 @@ def reading_letter(raw: Any) -> bytes:
     return json.dumps({"reading": raw}, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
+def undecoded_letter(raw: Any) -> bytes:
+    """An undecoded packet's dead-letter payload: the packet as the hub sent it (its bytes in
+    ``data_hex``, the decoder's ``error``), canonical JSON, under its own name so no one takes it
+    for a reading to replay."""
+    return json.dumps({"undecoded": raw}, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
 def keep_message(
     s: Session, topic_name: str, hub_id: str | None, payload: bytes, reason: str, code: RefusalCode
 ) -> None:
@@ -41,7 +48,7 @@ def keep_message(
 
 def keep_reading(s: Session, topic_name: str, hub_id: str, letter: RefusedReading) -> None:
     reading_id = None if letter.reading_id is None else str(letter.reading_id)
-    payload = reading_letter(letter.raw)
+    payload = undecoded_letter(letter.raw) if letter.undecoded else reading_letter(letter.raw)
     _keep(s, topic_name, hub_id, reading_id, payload, letter.refusal.reason, letter.refusal.code)
 
 

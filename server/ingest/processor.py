@@ -11,6 +11,9 @@ ledger rows, devices, alerts and dead letters in one relational transaction. Onl
 Every reading ends in exactly one of three places, and the receipt says which: stored (and
 judged), already stored, or refused and kept as a dead letter with its reason. Good readings
 are stored and judged even when their neighbours are refused.
+A packet the hub could not decode (``ReadingBatch.undecoded``) is refused from the start
+(``verdicts.undecodable``) and kept as a dead letter like any refused reading, its packet id
+standing for a reading id in the ledgerless path and in the receipt.
 
 Failures: a store outage (``StoreUnavailable``, ``DatabaseUnavailable``) propagates and the
 message stays unacknowledged, to be delivered again. Anything else is a defect that this

@@ -26,6 +26,7 @@ from common.wire.topics import Channel, TopicError, parse
 from server.ingest.dead_letters import reading_letter
 from server.ingest.processor import IngestProcessor
 from server.ingest.results import IngestResult
+from server.ingest.verdicts import RefusalCode
 from server.store.models import AuditEvent, DeadLetter, now
 
 
@@ -58,6 +59,11 @@ def replay(processor: IngestProcessor, letter_id: int, *, actor: str) -> Replaye
             channel = None
         if channel is not Channel.READINGS:
             raise ReplayError(f"dead letter #{letter_id} on {letter.topic!r} holds no readings to replay")
+        if letter.reason_code == RefusalCode.UNDECODABLE.value:
+            raise ReplayError(
+                f"dead letter #{letter_id} holds a packet the hub could not decode: the server has no "
+                "decoder to try again; dismiss it once the device or the hub's decoder is dealt with"
+            )
         topic_name, hub_id, reading_id = letter.topic, letter.hub_id, letter.reading_id
         payload = letter.payload
         if reading_id is not None:

@@ -35,6 +35,7 @@ from common.wire.messages import (
     printable_line,
     summarise_validation,
 )
+from common.wire.undecoded import UndecodedPacket
 from common.wire.vocabulary import MEASURES, StatusFlag
 
 #: Bluetooth Low Energy health devices date from 2010-2011; nothing earlier is a real reading
@@ -61,6 +62,7 @@ class RefusalCode(StrEnum):
     STORE_REJECTED = "store_rejected"  # InfluxDB refused the data itself
     NOT_JUDGED = "not_judged"  # stored, but history could not be read to judge it
     INTERNAL_ERROR = "internal_error"  # a defect of ours; kept so it can be replayed once fixed
+    UNDECODABLE = "undecodable_packet"  # the hub could not decode a device's packet; bytes kept
 
 
 class MessageRefused(ValueError):
@@ -77,6 +79,11 @@ class MessageRefused(ValueError):
 #: While any is waiting, ``/health`` says so and is degraded. The others hold nothing that
 #: could be a measurement (a message that is not one, an impossible value) or a copy of a
 #: reading already stored (a conflicting duplicate, kept for review).
+#: An undecodable packet is not among them, though it may hold a reading: the server cannot
+#: replay it (the decoders are the hub's), the fault is a device's or a decoder's, not the
+#: server's, and one chattering device would keep ``/health`` degraded for every team. It is
+#: shown where a technician can act on it: the hub's page (count and latest error), the hub's
+#: telemetry, and ``carewatch server dead-letters``.
 UNSEEN: frozenset[RefusalCode] = frozenset(
     {
         RefusalCode.TIME_TOO_EARLY,
@@ -110,6 +117,8 @@ class RefusedReading:
     reading_id: UUID | None
     raw: Any
     refusal: Refusal
+    #: An undecoded packet (``reading_id`` is its packet id), kept under its own name.
+    undecoded: bool = False
 
     @classmethod
     def of(cls, reading: Reading, code: RefusalCode, reason: str) -> RefusedReading:
@@ -138,10 +147,31 @@ def _uuid(value: object) -> UUID | None:
 
 
 def _ids_in(doc: object) -> list[UUID]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("readings"), list):
+    """Reading ids, and undecoded packets' ids: what the hub is told about a refused message."""
+    if not isinstance(doc, dict):
         return []
-    ids = (_uuid(r.get("reading_id")) for r in doc["readings"] if isinstance(r, dict))
-    return list(dict.fromkeys(i for i in ids if i is not None))
+    found: list[UUID | None] = []
+    for key, id_key in (("readings", "reading_id"), ("undecoded", "packet_id")):
+        if isinstance(doc.get(key), list):
+            found += [_uuid(r.get(id_key)) for r in doc[key] if isinstance(r, dict)]
+    return list(dict.fromkeys(i for i in found if i is not None))
+
+
+def undecodable(packet: UndecodedPacket) -> RefusedReading:
+    """A packet the hub could not decode, refused with everything a technician needs in the reason
+    (which device, which characteristic, when, why, the bytes): kept as a dead letter, never stored
+    as a reading. The server has no decoder to try again; the hub's decoder, fixed, is the cure."""
+    reason = (
+        f"undecodable packet from {packet.device.model} {packet.device.address} on characteristic "
+        f"{packet.characteristic}, received {packet.received_at.isoformat()} by the hub clock: "
+        f"{packet.error}; bytes {packet.data_hex or '(none)'}"
+    )
+    return RefusedReading(
+        packet.packet_id,
+        packet.model_dump(mode="json", exclude_none=True),
+        Refusal(RefusalCode.UNDECODABLE, reason),
+        undecoded=True,
+    )
 
 
 def split_batch(payload: bytes, topic_hub_id: str) -> SplitBatch:
@@ -158,8 +188,11 @@ def split_batch(payload: bytes, topic_hub_id: str) -> SplitBatch:
         )
     ids = _ids_in(doc)
     raw_readings = doc.get("readings")
+    raw_undecoded = doc.get("undecoded")
     try:
-        header = BatchHeader.model_validate({k: v for k, v in doc.items() if k != "readings"})
+        header = BatchHeader.model_validate(
+            {k: v for k, v in doc.items() if k not in ("readings", "undecoded")}
+        )
     except ValidationError as e:
         return SplitBatch(
             refusal=Refusal(RefusalCode.INVALID_MESSAGE, summarise_validation(e)),
@@ -173,23 +206,44 @@ def split_batch(payload: bytes, topic_hub_id: str) -> SplitBatch:
             ),
             ids_in_refused_message=ids,
         )
-    if not isinstance(raw_readings, list) or not raw_readings:
+    if raw_undecoded is None:
+        raw_undecoded = []
+    if not isinstance(raw_readings, list) or not isinstance(raw_undecoded, list):
         return SplitBatch(
             header=header,
             refusal=Refusal(
-                RefusalCode.INVALID_MESSAGE, "invalid reading batch: readings: must be a non-empty list"
+                RefusalCode.INVALID_MESSAGE, "invalid reading batch: readings and undecoded must be lists"
             ),
+            ids_in_refused_message=ids,
         )
-    if len(raw_readings) > MAX_READINGS_PER_BATCH:
+    if not raw_readings and not raw_undecoded:
         return SplitBatch(
             header=header,
             refusal=Refusal(
                 RefusalCode.INVALID_MESSAGE,
-                f"invalid reading batch: {len(raw_readings)} readings, at most {MAX_READINGS_PER_BATCH}",
+                "invalid reading batch: readings: must be a non-empty list (or undecoded packets given)",
             ),
-            ids_in_refused_message=ids,
         )
+    for name, items in (("readings", raw_readings), ("undecoded packets", raw_undecoded)):
+        if len(items) > MAX_READINGS_PER_BATCH:
+            return SplitBatch(
+                header=header,
+                refusal=Refusal(
+                    RefusalCode.INVALID_MESSAGE,
+                    f"invalid reading batch: {len(items)} {name}, at most {MAX_READINGS_PER_BATCH}",
+                ),
+                ids_in_refused_message=ids,
+            )
     split = SplitBatch(header=header)
+    for i, raw in enumerate(raw_undecoded):
+        try:
+            split.refused.append(undecodable(UndecodedPacket.model_validate(raw)))
+        except ValidationError as e:
+            packet_id = _uuid(raw.get("packet_id")) if isinstance(raw, dict) else None
+            reason = summarise_validation(e, what=f"undecoded packet {i}")
+            split.refused.append(
+                RefusedReading(packet_id, raw, Refusal(RefusalCode.INVALID_READING, reason), undecoded=True)
+            )
     for i, raw in enumerate(raw_readings):
         try:
             split.readings.append(Reading.model_validate(raw))

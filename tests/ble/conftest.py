@@ -17,7 +17,7 @@ from tests.ble.devices.health import Slot
 from tests.ble.stack import EmulatedBluez, dbus_daemon_path, start_emulated_bluez
 
 #: Device adapters created up front (bluezoo cannot add adapters later); one per emulated device.
-DEVICE_ADAPTERS = 16
+DEVICE_ADAPTERS = 20
 
 
 @pytest.fixture(scope="session")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from common.wire.messages import Reading
+from common.wire.undecoded import UndecodedPacket
 from gateway.allowlist import Allowlist
 from gateway.ble.hub import BleHub, HubTuning
 from gateway.ble.seen import SeenReadings
+from gateway.ble.session import ReadingSink
 from gateway.catalogue.loader import load_catalogue, parse_model
 from gateway.catalogue.matching import Catalogue
 from gateway.outbox import Outbox
@@ -55,6 +57,9 @@ class RunningHub:
     def readings(self) -> list[Reading]:
         return [p.reading for p in self.outbox.due(1000)]
 
+    def undecoded(self) -> list[UndecodedPacket]:
+        return [p.packet for p in self.outbox.due_undecoded(1000)]
+
     async def wait_for_readings(self, count: int, timeout: float) -> list[Reading]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -87,7 +92,7 @@ async def running_hub(
         clock_reads.append(value)
         return value
 
-    sink: Callable[[Reading], object] = outbox.put
+    sink: ReadingSink = outbox.put
     hub = BleHub(
         catalogue=catalogue or hub_catalogue(),
         allowlist=allowlist,

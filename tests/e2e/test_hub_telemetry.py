@@ -44,6 +44,7 @@ def test_technicians_see_a_hubs_health_and_when_it_goes_offline(stack: Stack) ->
             "last_error": None,
             "rssi_dbm": None,  # a simulated device has no radio to hear
             "firmware": None,
+            "undecodable": None,  # no packet it could not decode
         }
     ]
 

@@ -225,6 +225,33 @@ def test_the_hub_page_says_whose_device_list_the_hub_follows(tech: TestClient, d
     assert row and "devices paired at the hub" not in row.group(0)
 
 
+def test_the_hub_page_counts_the_packets_it_could_not_decode_and_shows_the_latest_error(
+    tech: TestClient, database: Database, influx_store: InfluxStore
+) -> None:
+    from server.ingest.processor import IngestProcessor
+    from server.provisioning import add_hub
+    from tests.server.test_ingest_undecoded import batch, packet
+
+    add_hub(database, "hub-hp-10", actor="test")
+
+    def undecodable() -> str:
+        found = re.search(r'data-field="undecodable">(.*?)</dd>', tech.get("/hubs/hub-hp-10").text, re.S)
+        assert found
+        return found.group(1)
+
+    assert undecodable() == "none"
+    proc = IngestProcessor(database, influx_store)
+    proc.handle("carewatch/v1/hubs/hub-hp-10/readings", batch(packet(), hub_id="hub-hp-10"))
+    proc.handle(
+        "carewatch/v1/hubs/hub-hp-10/readings",
+        batch(packet("02", "0x2A35: reserved unit flag"), hub_id="hub-hp-10"),
+    )
+    shown = undecodable()
+    assert shown.startswith("2 kept as dead letters. Latest, #")
+    assert "0x2A35: reserved unit flag; bytes 02" in shown
+    assert "carewatch server dead-letters --show" in shown
+
+
 def test_the_hub_page_says_each_devices_signal_in_words_and_the_firmware_it_reported(
     tech: TestClient, database: Database
 ) -> None:

@@ -318,6 +318,31 @@ def test_dead_letters_of_the_last_day_are_reported_without_degrading(
     assert "hub-dl-1" not in str(body)
 
 
+def test_a_packet_a_hub_could_not_decode_is_counted_without_degrading(
+    make_api: MakeApi, database: Database
+) -> None:
+    """A device's malformed packet is a device's or a decoder's problem, not an outage of the
+    server: it is counted here and shown on its hub's page, and /health stays 200."""
+    with database.session() as s:
+        s.add(
+            DeadLetter(
+                topic="carewatch/v1/hubs/hub-dl-3/readings",
+                hub_id="hub-dl-3",
+                reading_id="9a4e7c21-3d5b-4f68-8e19-0c2b7d6a5f43",
+                reason="undecodable packet from and-ua-651ble 00:09:1F:8A:12:34 on characteristic 2a35: ...",
+                reason_code=RefusalCode.UNDECODABLE.value,
+                payload=b"{}",
+            )
+        )
+    api = make_api()
+    Heartbeat(database, INGEST).beat(detail=HEALTHY_INGEST)
+    with ticker_running(database):
+        wait_for(lambda: get_health(api)[0] == 200, 10, "/health to answer 200")
+        body = get_health(api)[1]
+    assert body["dead_letters"]["ok"] is True
+    assert (body["dead_letters"]["last_24h"], body["dead_letters"]["unseen"]) == (1, 0)
+
+
 def test_readings_no_clinician_has_seen_degrade_until_replayed_or_dismissed(
     make_api: MakeApi, database: Database
 ) -> None:
