@@ -186,3 +186,20 @@ def hub_detail(db: Database, hub_id: str) -> HubDetail | None:
         checks=checks,
         undecodable=undecodable,
     )
+
+
+def _undecodable(s: Session, hub_id: str) -> Undecodable | None:
+    mine = (DeadLetter.hub_id == hub_id, DeadLetter.reason_code == RefusalCode.UNDECODABLE.value)
+    count, waiting = s.execute(
+        select(func.count(), func.count().filter(DeadLetter.status == "new")).where(*mine)
+    ).one()
+    if not count:
+        return None
+    latest = s.scalars(select(DeadLetter).where(*mine).order_by(DeadLetter.id.desc()).limit(1)).one()
+    return Undecodable(
+        count=count,
+        waiting=waiting,
+        latest_id=latest.id,
+        latest_at=latest.received_at,
+        latest_reason=latest.reason,
+    )
