@@ -31,7 +31,7 @@ from typing import Any, Final
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from gateway.diagnostics.bluetooth import system_bus_address
+from gateway.diagnostics.bluetooth import bluetoothd_running, bus_daemon_call, call, system_bus_address
 
 log = logging.getLogger(__name__)
 
@@ -138,17 +138,7 @@ class RadioWatch:
                 f"type='signal',sender='{BLUEZ}',interface='org.freedesktop.DBus.Properties',"
                 f"member='PropertiesChanged',path='{self.adapter_path}'",
             ):
-                await self._call(
-                    bus,
-                    Message(
-                        destination="org.freedesktop.DBus",
-                        path="/org/freedesktop/DBus",
-                        interface="org.freedesktop.DBus",
-                        member="AddMatch",
-                        signature="s",
-                        body=[rule],
-                    ),
-                )
+                await call(bus, bus_daemon_call("AddMatch", rule))
         except BaseException:
             bus.disconnect()
             raise
@@ -170,29 +160,12 @@ class RadioWatch:
             with contextlib.suppress(Exception):
                 bus.disconnect()
 
-    @staticmethod
-    async def _call(bus: MessageBus, message: Message) -> Message:
-        reply = await asyncio.wait_for(bus.call(message), CALL_TIMEOUT_S)
-        assert reply is not None  # a method call (not NO_REPLY_EXPECTED) always gets one
-        return reply
-
     async def _poll(self, bus: MessageBus) -> None:
-        owner = await self._call(
-            bus,
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="NameHasOwner",
-                signature="s",
-                body=[BLUEZ],
-            ),
-        )
-        if owner.message_type != MessageType.METHOD_RETURN or not owner.body[0]:
+        if not await bluetoothd_running(bus):
             self._discovered(None)
             self.on_lost("Bluetooth stopped (bluetoothd is not running)")
             return
-        props = await self._call(
+        props = await call(
             bus,
             Message(
                 destination=BLUEZ,

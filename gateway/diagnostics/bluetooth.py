@@ -44,8 +44,32 @@ def _socket_of(address: str) -> str:
     return address
 
 
-async def _call(bus: MessageBus, message: Message) -> Message:
-    return await asyncio.wait_for(bus.call(message), CALL_TIMEOUT_S)
+async def call(bus: MessageBus, message: Message) -> Message:
+    """A method call with the checks' time limit: a hung bluetoothd must not hang the caller
+    (the doctor, the telemetry thread, the hub's radio watch)."""
+    reply = await asyncio.wait_for(bus.call(message), CALL_TIMEOUT_S)
+    assert reply is not None  # a method call (not NO_REPLY_EXPECTED) always gets one
+    return reply
+
+
+def bus_daemon_call(member: str, argument: str) -> Message:
+    """A call to the bus itself (``org.freedesktop.DBus``) with one string argument:
+    ``NameHasOwner``, ``AddMatch``."""
+    return Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member=member,
+        signature="s",
+        body=[argument],
+    )
+
+
+async def bluetoothd_running(bus: MessageBus) -> bool:
+    """Whether bluetoothd holds its name on the bus: the first question of both the doctor
+    and the radio watch."""
+    reply = await call(bus, bus_daemon_call("NameHasOwner", "org.bluez"))
+    return reply.message_type == MessageType.METHOD_RETURN and bool(reply.body[0])
 
 
 async def bluetooth_checks(adapter: str, *, rfkill_dir: Path = DEFAULT_RFKILL_DIR) -> list[HubCheck]:
@@ -94,18 +118,7 @@ async def bluetooth_checks(adapter: str, *, rfkill_dir: Path = DEFAULT_RFKILL_DI
 
 
 async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list[HubCheck]:
-    reply = await _call(
-        bus,
-        Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="NameHasOwner",
-            signature="s",
-            body=["org.bluez"],
-        ),
-    )
-    if reply.message_type != MessageType.METHOD_RETURN or not reply.body[0]:
+    if not await bluetoothd_running(bus):
         return [
             failed(
                 BLUETOOTHD,
@@ -115,7 +128,7 @@ async def _bluez_checks(bus: MessageBus, adapter: str, rfkill_dir: Path) -> list
             skipped(ADAPTER, "bluetoothd is not running"),
             skipped(SCANNING, "bluetoothd is not running"),
         ]
-    objects = await _call(
+    objects = await call(
         bus,
         Message(
             destination="org.bluez",
