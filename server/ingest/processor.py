@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from common.retry import Retry, RetryPolicy
 from common.wire.messages import BatchHeader, Reading, ReceiptEntry, ReceiptOutcome
 from common.wire.topics import Channel, ParsedTopic, TopicError, parse
+from server.hub_config import configured_devices
 from server.ingest.dead_letters import keep_message, keep_reading
 from server.ingest.results import IngestResult
 from server.ingest.results import refused_entry as _refused
@@ -395,9 +396,4 @@ def _user_slots(hub: Hub | None) -> dict[str, int]:
     never be judged as the patient's (a partner's 190 mmHg would page the team)."""
     if hub is None:
         return {}
-    slots: dict[str, int] = {}
-    for device in hub.paired_devices or []:
-        slot = device.get("user_index") if isinstance(device, dict) else None
-        if isinstance(slot, int):
-            slots[str(device["address"])] = slot
-    return slots
+    return {d.address: d.user_index for d in configured_devices(hub) if d.user_index is not None}
