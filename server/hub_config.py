@@ -249,14 +249,6 @@ def unpair(db: Database, hub_id: str, address: str, *, actor: str) -> RemoteConf
     return _change(db, hub_id, actor, "device_unpaired", key, edit, devices=True)
 
 
-def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
-    """Other hubs in service that have this device, with the patient each serves now
-    (``server.device_sharing``, which says why that matters)."""
-    from server.device_sharing import sharing_device
-
-    return [x.where for x in sharing_device(db, hub_id, _address(address))]
-
-
 def deliver_each(
     db: Database, endpoint: BrokerEndpoint | Callable[[], BrokerEndpoint], hub_ids: Iterable[str]
 ) -> dict[str, str | None]:

@@ -9,9 +9,14 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from carewatch.console import app as carewatch
-from server.hub_config import pair, paired_elsewhere
+from server.device_sharing import sharing_device
+from server.hub_config import pair
 from server.provisioning import add_hub, add_patient
 from server.store.database import Database
+
+
+def paired_elsewhere(db: Database, address: str, hub_id: str) -> list[str]:
+    return [x.where for x in sharing_device(db, hub_id, address)]
 
 
 def test_a_device_on_another_patients_hub_is_named(database: Database) -> None:
