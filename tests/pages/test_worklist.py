@@ -32,6 +32,13 @@ def _detail(stack: Stack, alert_id: int) -> dict[str, object]:
     return dict(stack.api.get(f"/api/v1/alerts/{alert_id}", headers=stack.auth()).json())
 
 
+def _sign_in_to_work_list(page: Page, base: str, token: str) -> None:
+    page.goto(f"{base}/alerts")
+    page.fill("#token", token)
+    page.click("button:has-text('Sign in')")
+    expect(page).to_have_url(f"{base}/alerts")
+
+
 def _tab_to(page: Page, selector: str, limit: int = 120) -> None:
     """Press Tab until ``selector`` has the focus, as a keyboard user would."""
     for _ in range(limit):
@@ -55,10 +62,7 @@ def test_a_new_red_alert_appears_without_reload_then_claim_and_acknowledge_sever
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
     with served(app) as base, browser.new_context() as context:
         page = context.new_page()
-        page.goto(f"{base}/alerts")
-        page.fill("#token", stack.token)
-        page.click("button:has-text('Sign in')")
-        expect(page).to_have_url(f"{base}/alerts")
+        _sign_in_to_work_list(page, base, stack.token)
         # Titled by the latest evidence (205), not the first value (182).
         expect(page.locator(f"#alert-link-{first_id}")).to_contain_text("Systolic 205 mmHg")
         expect(page.locator(f"li[data-alert-id='{first_id}']")).to_contain_text("first: Systolic 182 mmHg")
@@ -217,10 +221,7 @@ def test_a_list_that_cannot_refresh_says_so(stack: Stack, browser: Browser) -> N
     app = create_app(ServerSettings(database_url=stack.db.url), stack.db, stack.influx)
     with served(app) as base, browser.new_context() as context:
         page = context.new_page()
-        page.goto(f"{base}/alerts")
-        page.fill("#token", stack.token)
-        page.click("button:has-text('Sign in')")
-        expect(page).to_have_url(f"{base}/alerts")
+        _sign_in_to_work_list(page, base, stack.token)
         status = page.locator("#cw-live-status")
         context.set_offline(True)  # the ward's Wi-Fi drops: two rounds missed, then it says so
         expect(status).to_contain_text("Not updating since", timeout=35_000)
